@@ -1,0 +1,47 @@
+//! `/_sandbox/*`: health, reset, fault injection, and a look at the state.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::Sandbox;
+use crate::faults::FaultRule;
+
+pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let body = match axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match (method, path.as_str()) {
+        (Method::GET, "/_sandbox/health") => axum::Json(json!({
+            "status": "ok",
+            "region": sb.ctx.region,
+            "account": sb.ctx.account_id,
+            "registry": sb.ctx.registry_host,
+            "time_scale": sb.ctx.time_scale,
+        }))
+        .into_response(),
+        (Method::POST, "/_sandbox/reset") => {
+            sb.reset();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (Method::GET, "/_sandbox/faults") => axum::Json(json!({ "rules": sb.world().faults.rules })).into_response(),
+        (Method::POST, "/_sandbox/faults") => match serde_json::from_slice::<FaultRule>(&body) {
+            Ok(rule) => {
+                sb.world().faults.rules.push(rule);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => (StatusCode::BAD_REQUEST, format!("bad fault rule: {e}")).into_response(),
+        },
+        (Method::DELETE, "/_sandbox/faults") => {
+            sb.world().faults.rules.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (m, p) => (StatusCode::NOT_FOUND, format!("pipeline-sandbox: no control endpoint {m} {p}")).into_response(),
+    }
+}

@@ -1,0 +1,154 @@
+//! `pipeline-sandbox`: a local emulator of the AWS APIs `pipeline` drives, on one port.
+//!
+//! ECR is a real OCI/Docker registry (the distribution API is served on the same port), ECS and
+//! CodeDeploy deployments really progress, fail and roll back, and CloudWatch speaks the RPCv2-CBOR
+//! protocol the current Rust SDK sends. See README.md for what is emulated and where it differs from AWS.
+
+pub mod cloudwatch;
+pub mod codedeploy;
+pub mod control;
+pub mod ecr;
+pub mod ecs;
+pub mod elbv2;
+pub mod error;
+pub mod faults;
+pub mod protocol;
+pub mod registry;
+pub mod server;
+pub mod sts;
+pub mod world;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use error::{AwsError, AwsResult};
+pub use world::{Ctx, World};
+
+/// How to start a sandbox. `Default` is what tests want: an ephemeral port on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub account_id: String,
+    pub region: String,
+    pub time_scale: f64,
+    /// Where registry blobs are kept; in memory when `None`.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            time_scale: 1.0,
+            state_dir: None,
+        }
+    }
+}
+
+/// The shared state of a running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub ctx: Ctx,
+    pub state_dir: Option<PathBuf>,
+    world: Mutex<World>,
+}
+
+impl Sandbox {
+    pub fn new(ctx: Ctx, state_dir: Option<PathBuf>) -> Self {
+        Self { ctx, state_dir, world: Mutex::new(World::default()) }
+    }
+
+    /// Locks the world. A handler that panicked must not wedge every later request, so poisoning is ignored.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn reset(&self) {
+        *self.world() = World::default();
+    }
+}
+
+/// A sandbox serving in the background of this process; dropping it stops the server.
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    pub sandbox: Arc<Sandbox>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`, the registry host images are tagged with.
+    pub fn registry_host(&self) -> String {
+        self.sandbox.ctx.registry_host.clone()
+    }
+
+    /// The environment a client needs to talk to this sandbox, as `NAME=value` pairs.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+            ("AWS_REGION".into(), self.sandbox.ctx.region.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "sandbox".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "sandbox".into()),
+            ("PIPELINE_SANDBOX_REGISTRY".into(), self.registry_host()),
+        ]
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds, starts the HTTP server and the ticker that drives deployments, and returns at once.
+pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
+    let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
+    let addr = listener.local_addr()?;
+    if let Some(dir) = &opts.state_dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let ctx = Ctx {
+        account_id: opts.account_id.clone(),
+        region: opts.region.clone(),
+        registry_host: addr.to_string(),
+        time_scale: opts.time_scale,
+    };
+    let sandbox = Arc::new(Sandbox::new(ctx, opts.state_dir.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+
+    let ticker = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(20));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                let ctx = sandbox.ctx.clone();
+                sandbox.world().tick(&ctx);
+            }
+        })
+    };
+    let app = server::router(sandbox.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        ticker.abort();
+    });
+    Ok(RunningSandbox { addr, sandbox, shutdown: Some(tx) })
+}

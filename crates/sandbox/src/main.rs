@@ -1,0 +1,60 @@
+//! `pipeline-sandbox`: start the emulator and print the environment a client needs.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use pipeline_sandbox::SandboxOptions;
+
+/// A local emulator of the AWS APIs `pipeline` drives (ECR with a real registry, ECS, CodeDeploy,
+/// CloudWatch, ELBv2, STS), all on one port.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "SANDBOX_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port for every API and the registry (0 picks a free one).
+    #[arg(long, short, env = "SANDBOX_PORT", default_value_t = 4599)]
+    port: u16,
+    /// Simulated seconds per real second (60: a one-minute traffic step takes one second).
+    #[arg(long, env = "SANDBOX_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+    #[arg(long, env = "SANDBOX_REGION", default_value = "us-east-1")]
+    region: String,
+    #[arg(long, env = "SANDBOX_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// Keep registry blobs here instead of in memory.
+    #[arg(long, env = "SANDBOX_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDBOX_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    let opts = SandboxOptions {
+        host: args.host,
+        port: args.port,
+        account_id: args.account_id,
+        region: args.region,
+        time_scale: args.time_scale,
+        state_dir: args.state_dir,
+    };
+    let running = match pipeline_sandbox::start(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pipeline-sandbox: cannot start: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    // The environment goes to stdout so `eval "$(pipeline-sandbox ... &)"`-style scripts can read it.
+    for (k, v) in running.client_env() {
+        println!("export {k}={v}");
+    }
+    eprintln!("pipeline-sandbox listening on {} (Ctrl-C to stop)", running.endpoint());
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::ExitCode::SUCCESS
+}

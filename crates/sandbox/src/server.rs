@@ -1,0 +1,121 @@
+//! The one HTTP entry point: every request is routed by its protocol's own marker
+//! (`/v2/` registry paths, `/_sandbox/` control, the RPCv2-CBOR path, `X-Amz-Target`, or a Query `Action`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+
+use crate::faults::FaultAction;
+use crate::protocol::{cbor, json, query};
+use crate::{AwsError, AwsResult, Sandbox, cloudwatch, codedeploy, control, ecr, ecs, elbv2, registry, sts};
+
+/// Largest request body accepted (image layers are pushed in chunks of this size or less).
+const MAX_BODY: usize = 1024 * 1024 * 1024;
+
+pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(sandbox)
+}
+
+async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if path == "/v2" || path.starts_with("/v2/") {
+        return registry::handle(sb, request).await;
+    }
+    if path.starts_with("/_sandbox") {
+        return control::handle(sb, request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    if parts.method != Method::POST {
+        return (axum::http::StatusCode::NOT_FOUND, format!("pipeline-sandbox: no route for {} {path}", parts.method))
+            .into_response();
+    }
+    if let Some(op) = path.strip_prefix(cbor::PATH_PREFIX) {
+        let op = op.to_owned();
+        return match cbor::decode_request(&body) {
+            Ok(input) => {
+                let result = call(&sb, "cloudwatch", &op, |w, ctx| cloudwatch::handle(w, ctx, &op, &input)).await;
+                cbor::respond(result)
+            }
+            Err(e) => cbor::respond(Err(e)),
+        };
+    }
+    if let Some(target) = header(&parts.headers, "x-amz-target") {
+        return dispatch_json(&sb, &target, &body).await;
+    }
+    dispatch_query(&sb, &body).await
+}
+
+async fn dispatch_json(sb: &Sandbox, target: &str, body: &Bytes) -> Response {
+    let Some((prefix, op)) = target.split_once('.') else {
+        return json::respond(Err(AwsError::client("UnknownOperationException", format!("bad X-Amz-Target {target}"))));
+    };
+    let input = match json::parse_body(body) {
+        Ok(v) => v,
+        Err(e) => return json::respond(Err(e)),
+    };
+    let result = match prefix {
+        "AmazonEC2ContainerRegistry_V20150921" => call(sb, "ecr", op, |w, ctx| ecr::handle(w, ctx, op, &input)).await,
+        "AmazonEC2ContainerServiceV20141113" => call(sb, "ecs", op, |w, ctx| ecs::handle(w, ctx, op, &input)).await,
+        "CodeDeploy_20141006" => call(sb, "codedeploy", op, |w, ctx| codedeploy::handle(w, ctx, op, &input)).await,
+        "GraniteServiceVersion20100801" => {
+            call(sb, "cloudwatch", op, |w, ctx| cloudwatch::handle(w, ctx, op, &input)).await
+        }
+        other => Err(AwsError::not_implemented(other, op)),
+    };
+    json::respond(result)
+}
+
+async fn dispatch_query(sb: &Sandbox, body: &Bytes) -> Response {
+    let params = query::parse_form(body);
+    let Some(action) = params.get("Action").cloned() else {
+        return query::respond_error(&AwsError::client(
+            "MissingAction",
+            "pipeline-sandbox: request has no X-Amz-Target header, CBOR path or Query Action",
+        ));
+    };
+    let version = params.get("Version").cloned().unwrap_or_default();
+    let result = match version.as_str() {
+        sts::API_VERSION => call(sb, "sts", &action, |_, ctx| sts::handle(ctx, &action, &params)).await,
+        elbv2::API_VERSION => call(sb, "elbv2", &action, |w, ctx| elbv2::handle(w, ctx, &action, &params)).await,
+        other => Err(AwsError::not_implemented(&format!("Query API version {other}"), &action)),
+    };
+    match result {
+        Ok(xml) => query::respond_ok(&xml),
+        Err(e) => query::respond_error(&e),
+    }
+}
+
+/// Runs one operation under the world lock, after any injected fault for it.
+async fn call<T>(
+    sb: &Sandbox,
+    service: &str,
+    op: &str,
+    f: impl FnOnce(&mut crate::World, &crate::Ctx) -> AwsResult<T>,
+) -> AwsResult<T> {
+    let fault = sb.world().faults.check(service, op);
+    match fault {
+        Some(FaultAction::Fail(e)) => return Err(e),
+        Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let result = f(&mut sb.world(), &sb.ctx);
+    if let Err(e) = &result {
+        tracing::debug!(service, op, error = %e, "request failed");
+    }
+    result
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}

@@ -1,0 +1,58 @@
+//! All emulated state lives in one `World` behind one lock: an operation sees and changes a consistent
+//! snapshot, and cross-service behaviour (CodeDeploy moving an ECS service, alarms stopping a
+//! deployment) is a plain function over `&mut World`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{cloudwatch, codedeploy, ecr, ecs, elbv2, faults};
+
+/// Fixed facts about this sandbox instance, handed to every handler.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub account_id: String,
+    pub region: String,
+    /// `host:port` of the registry (the same port as the APIs), e.g. `127.0.0.1:4599`.
+    pub registry_host: String,
+    /// Simulated seconds per real second: 60 makes a one-minute traffic step take one second.
+    pub time_scale: f64,
+}
+
+impl Ctx {
+    /// A simulated duration (as configured in AWS terms) converted into real wall time.
+    pub fn real(&self, simulated: Duration) -> Duration {
+        simulated.div_f64(self.time_scale.max(0.001))
+    }
+
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account_id)
+    }
+}
+
+/// Seconds since the epoch as AWS's JSON protocols send timestamps.
+pub fn epoch_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+pub fn now_epoch() -> f64 {
+    epoch_seconds(SystemTime::now())
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub ecr: ecr::EcrState,
+    pub ecs: ecs::EcsState,
+    pub codedeploy: codedeploy::CodeDeployState,
+    pub cloudwatch: cloudwatch::CloudWatchState,
+    pub elbv2: elbv2::ElbState,
+    pub faults: faults::Faults,
+}
+
+impl World {
+    /// Advances every time-driven process one step: ECS rollouts, CodeDeploy lifecycles, alarm evaluation.
+    /// Called by the ticker every few milliseconds and safe to call at any rate.
+    pub fn tick(&mut self, ctx: &Ctx) {
+        cloudwatch::tick(self, ctx);
+        ecs::tick(self, ctx);
+        codedeploy::tick(self, ctx);
+    }
+}

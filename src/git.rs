@@ -1,0 +1,1 @@
+//! The few git facts a release needs. STUB.

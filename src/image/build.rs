@@ -1,0 +1,1 @@
+//! Image build through the Docker engine API. STUB.

@@ -1,0 +1,1 @@
+//! The build context as a tar that honours .dockerignore. STUB.

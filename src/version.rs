@@ -1,0 +1,1 @@
+//! Release versions and the immutable tag policy. STUB.
