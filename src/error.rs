@@ -1,4 +1,148 @@
-//! STUB
-#[derive(Debug)]
-pub struct Error;
-pub struct ExitCode;
+//! The one error type of the core, its help text, and the exit codes, all in one place.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+/// Process exit codes (documented in the README). Distinct per outcome so CI can branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    Success = 0,
+    /// A build, push or AWS call failed; nothing is deploying.
+    Failure = 1,
+    /// `pipeline plan`: the release would change something.
+    Changes = 2,
+    /// The configuration, the arguments or the work tree are wrong; nothing was changed.
+    Usage = 3,
+    /// The deployment failed and the service was rolled back to the previous release.
+    RolledBack = 4,
+    /// The deployment failed and was NOT rolled back: look at the service now.
+    NotRolledBack = 5,
+    /// The run was cancelled (SIGINT/SIGTERM).
+    Cancelled = 6,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    // Module errors (config, version, build) are wrapped here as they land.
+
+    #[error("no AWS credentials found: {reason}")]
+    #[diagnostic(
+        code(pipeline::aws::credentials),
+        help(
+            "tried, in order: environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), shared profile \
+             (AWS_PROFILE, ~/.aws/config, ~/.aws/credentials), web identity (AWS_WEB_IDENTITY_TOKEN_FILE + \
+             AWS_ROLE_ARN, as GitHub OIDC sets up), ECS container credentials, EC2 instance metadata. In GitHub \
+             Actions give the job `permissions: id-token: write` and configure a role."
+        )
+    )]
+    Credentials { reason: String },
+
+    #[error("no AWS region: set `region` for the environment in .pipeline.yml or AWS_REGION")]
+    #[diagnostic(code(pipeline::aws::region))]
+    NoRegion,
+
+    #[error("AWS {operation} on {resource} failed: {code}: {message}")]
+    #[diagnostic(code(pipeline::aws::call), help("{help}"))]
+    Aws { operation: &'static str, resource: String, code: String, message: String, help: String },
+
+    #[error("ECR repository `{repository}` does not exist")]
+    #[diagnostic(
+        code(pipeline::ecr::repository_missing),
+        help("create it, or set `image.create-repository: true` so pipeline creates it (IMMUTABLE)")
+    )]
+    RepositoryMissing { repository: String },
+
+    #[error("tag `{tag}` already exists in `{repository}` with digest {existing}, not {ours}")]
+    #[diagnostic(
+        code(pipeline::ecr::tag_conflict),
+        help(
+            "tags are immutable and nothing was overwritten. Bump the version (--version), or release the \
+             commit that produced {existing}"
+        )
+    )]
+    TagConflict { repository: String, tag: String, existing: String, ours: String },
+
+    #[error("the registry refused the credentials for {registry}: {message}")]
+    #[diagnostic(
+        code(pipeline::ecr::auth),
+        help("the ECR authorization token is fetched with GetAuthorizationToken; check ecr:GetAuthorizationToken permissions")
+    )]
+    RegistryAuth { registry: String, message: String },
+
+    #[error("pushing {image} failed: {message}")]
+    #[diagnostic(code(pipeline::ecr::push))]
+    Push { image: String, message: String },
+
+    #[error("build secret `{id}` needs the environment variable {var}, which is not set")]
+    #[diagnostic(code(pipeline::build::secret), help("export {var} (in GitHub Actions: `env: {var}: ${{{{ secrets.X }}}}`), or remove the secret from image.secrets"))]
+    MissingSecret { id: String, var: String },
+
+    #[error("{path} already exists")]
+    #[diagnostic(code(pipeline::init::exists), help("run `pipeline init --force` to overwrite it"))]
+    InitExists { path: String },
+
+    #[error("cannot read {path}: {source}")]
+    #[diagnostic(code(pipeline::io))]
+    Io { path: String, source: std::io::Error },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. } => ExitCode::Usage,
+            _ => ExitCode::Failure,
+        }
+    }
+
+    /// Wraps an AWS SDK error with the operation and resource it concerns and, where known, what to do.
+    pub fn aws<E, R>(operation: &'static str, resource: impl Into<String>, err: aws_sdk_ecr::error::SdkError<E, R>) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_ecr::error::SdkError;
+        let resource = resource.into();
+        let (code, message) = match &err {
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                (e.code().unwrap_or("Unknown").to_owned(), e.message().unwrap_or_default().to_owned())
+            }
+            SdkError::DispatchFailure(d) => ("DispatchFailure".to_owned(), describe_chain(&err, d.is_io())),
+            SdkError::TimeoutError(_) => ("Timeout".to_owned(), describe_chain(&err, true)),
+            _ => ("RequestFailed".to_owned(), describe_chain(&err, false)),
+        };
+        let help = help_for(&code);
+        Error::Aws { operation, resource, code, message, help }
+    }
+}
+
+fn describe_chain(err: &dyn std::error::Error, network: bool) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    let text = parts.join(": ");
+    if network { format!("{text} (is the endpoint reachable? AWS_ENDPOINT_URL overrides it)") } else { text }
+}
+
+fn help_for(code: &str) -> String {
+    match code {
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
+            "AWS kept throttling after retries; re-run later or raise AWS_MAX_ATTEMPTS".into()
+        }
+        "AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException" => {
+            "the credentials lack a permission; see the README's minimal IAM policy".into()
+        }
+        "ExpiredTokenException" | "ExpiredToken" => "the AWS session expired; refresh the credentials".into(),
+        _ => "see the message above; nothing after this step was changed".into(),
+    }
+}

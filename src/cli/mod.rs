@@ -1,1 +1,126 @@
-//! STUB
+//! The command line: clap definitions, one file per subcommand. Everything here turns into a
+//! plain [`Request`]; the core never imports clap.
+
+mod completions;
+mod image;
+mod init;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::request::{Command, Global, OutputFormat, Request};
+
+pub use completions::print_completions;
+
+/// From a git commit to production traffic on Amazon ECS: build, tag immutably, push to ECR,
+/// register, deploy, guard, report.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline", version, propagate_version = false, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// The configuration file.
+    #[arg(long, short = 'c', global = true, env = "PIPELINE_CONFIG", default_value = ".pipeline.yml")]
+    pub config: PathBuf,
+    /// The environment (a key of `environments` in the config).
+    #[arg(long, short = 'e', global = true, env = "PIPELINE_ENV")]
+    pub env: Option<String>,
+    /// Compute and print the plan, change nothing.
+    #[arg(long, global = true, env = "PIPELINE_DRY_RUN")]
+    pub dry_run: bool,
+    /// `human` logs on stderr; `json` also prints one JSON document on stdout.
+    #[arg(long, global = true, env = "PIPELINE_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// More detail (-v: build and push logs; -vv: debug).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Override a config value, e.g. `--set image.target=runtime` (repeatable).
+    #[arg(long = "set", global = true, env = "PIPELINE_SET", value_name = "KEY=VALUE", value_delimiter = ',')]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Release: version -> build (or reuse) -> push -> tag.
+    Release(image::VersionArgs),
+    /// Build the image on the local Docker engine, without pushing.
+    Build(image::VersionArgs),
+    /// Build if ECR does not have this commit yet, push, and add the release tags.
+    Push(image::VersionArgs),
+    /// Print what a release would do; exit 0 when nothing would change, 2 when something would.
+    Plan(image::VersionArgs),
+    /// Print the JSON Schema of .pipeline.yml (for editors).
+    Schema,
+    /// Write a commented starter .pipeline.yml.
+    Init(init::InitArgs),
+    /// Print shell completions.
+    Completions(completions::CompletionsArgs),
+}
+
+impl Cli {
+    /// Turns the arguments into a request; `None` for commands handled entirely by the CLI (completions).
+    pub fn into_request(self) -> Option<Request> {
+        let g = self.global;
+        let global = Global {
+            config: g.config,
+            env: g.env,
+            dry_run: g.dry_run,
+            output: match g.output {
+                Output::Human => OutputFormat::Human,
+                Output::Json => OutputFormat::Json,
+            },
+            verbose: g.verbose,
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            set: g.set,
+        };
+        let command = match self.command {
+            Commands::Release(a) => Command::Release(a.into()),
+            Commands::Build(a) => Command::Build(a.into()),
+            Commands::Push(a) => Command::Push(a.into()),
+            Commands::Plan(a) => Command::Plan(a.into()),
+            Commands::Schema => Command::Schema,
+            Commands::Init(a) => Command::Init { force: a.force },
+            Commands::Completions(a) => {
+                print_completions(a.shell);
+                return None;
+            }
+        };
+        Some(Request { global, command })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommand_version_is_the_release_version_not_the_binary_version() {
+        let cli = Cli::try_parse_from(["pipeline", "release", "--version", "1.2.3", "--allow-dirty"]).unwrap();
+        match cli.into_request().map(|r| r.command) {
+            Some(Command::Release(v)) => {
+                assert_eq!(v.explicit.as_deref(), Some("1.2.3"));
+                assert!(v.allow_dirty);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -2,3 +2,7 @@
 
 pub mod build;
 pub mod context;
+pub mod ecr;
+pub mod push;
+pub mod reference;
+// PENDING: pub mod release;

@@ -1,0 +1,197 @@
+//! What the image half asks ECR: does the repository exist, which tags exist with which digest,
+//! registry credentials, and retagging an existing manifest (REFERENCE section 1).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
+use base64::Engine;
+use secrecy::SecretString;
+
+use super::reference::{Digest, RegistryAuth, Repository};
+use crate::Error;
+
+/// Media types we accept back from BatchGetImage, so a stored manifest (or index) returns unchanged.
+const MANIFEST_TYPES: [&str; 5] = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
+
+/// An image manifest exactly as ECR stores it.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub digest: Digest,
+    pub body: String,
+    pub media_type: Option<String>,
+}
+
+/// Finds the repository; creates it IMMUTABLE (with the lifecycle policy, if any) when allowed.
+pub async fn ensure_repository(
+    ecr: &aws_sdk_ecr::Client,
+    name: &str,
+    create: bool,
+    lifecycle_policy: Option<&str>,
+) -> Result<Repository, Error> {
+    if let Some(repo) = find_repository(ecr, name).await? {
+        return Ok(repo);
+    }
+    if !create {
+        return Err(Error::RepositoryMissing { repository: name.to_owned() });
+    }
+    let created = ecr
+        .create_repository()
+        .repository_name(name)
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .send()
+        .await;
+    let repo = match created {
+        Ok(out) => out.repository.and_then(|r| r.repository_uri).map(|uri| from_uri(name, &uri)),
+        // Someone created it between our look and our create: fine, use theirs.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_repository_already_exists_exception()) => {
+            find_repository(ecr, name).await?
+        }
+        Err(e) => return Err(Error::aws("CreateRepository", name, e)),
+    };
+    let repo = repo.ok_or_else(|| missing_uri(name))?;
+    if let Some(policy) = lifecycle_policy {
+        ecr.put_lifecycle_policy()
+            .repository_name(name)
+            .lifecycle_policy_text(policy)
+            .send()
+            .await
+            .map_err(|e| Error::aws("PutLifecyclePolicy", name, e))?;
+    }
+    Ok(repo)
+}
+
+pub async fn find_repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Option<Repository>, Error> {
+    match ecr.describe_repositories().repository_names(name).send().await {
+        Ok(out) => {
+            let uri = out.repositories().first().and_then(|r| r.repository_uri()).ok_or_else(|| missing_uri(name))?;
+            Ok(Some(from_uri(name, uri)))
+        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => Ok(None),
+        Err(e) => Err(Error::aws("DescribeRepositories", name, e)),
+    }
+}
+
+fn from_uri(name: &str, uri: &str) -> Repository {
+    let registry = uri.strip_suffix(&format!("/{name}")).unwrap_or(uri).to_owned();
+    Repository { name: name.to_owned(), registry }
+}
+
+fn missing_uri(name: &str) -> Error {
+    Error::Aws {
+        operation: "DescribeRepositories",
+        resource: name.to_owned(),
+        code: "MalformedResponse".into(),
+        message: "the repository has no repositoryUri".into(),
+        help: "this is a bug in the AWS endpoint; report it".into(),
+    }
+}
+
+/// The manifests of those `tags` that exist; a missing tag is simply absent (BatchGetImage
+/// reports it in `failures`, it does not fail the call).
+pub async fn existing(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &Repository,
+    tags: &[String],
+) -> Result<BTreeMap<String, Manifest>, Error> {
+    if tags.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let ids = tags.iter().map(|t| ImageIdentifier::builder().image_tag(t).build()).collect();
+    let out = ecr
+        .batch_get_image()
+        .repository_name(&repo.name)
+        .set_image_ids(Some(ids))
+        .set_accepted_media_types(Some(MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("BatchGetImage", &repo.name, e))?;
+    let mut found = BTreeMap::new();
+    for image in out.images() {
+        let id = image.image_id();
+        let (Some(tag), Some(digest), Some(body)) = (
+            id.and_then(|i| i.image_tag()),
+            id.and_then(|i| i.image_digest()).and_then(Digest::parse),
+            image.image_manifest(),
+        ) else {
+            continue;
+        };
+        let manifest = Manifest {
+            digest,
+            body: body.to_owned(),
+            media_type: image.image_manifest_media_type().map(str::to_owned),
+        };
+        found.insert(tag.to_owned(), manifest);
+    }
+    Ok(found)
+}
+
+/// Adds `tag` to an image already in ECR by putting its manifest again (no layers move).
+/// The same manifest under the same tag is a no-op; the tag on another digest is a conflict.
+pub async fn retag(ecr: &aws_sdk_ecr::Client, repo: &Repository, manifest: &Manifest, tag: &str) -> Result<(), Error> {
+    let result = ecr
+        .put_image()
+        .repository_name(&repo.name)
+        .image_manifest(&manifest.body)
+        .set_image_manifest_media_type(manifest.media_type.clone())
+        .image_tag(tag)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_image_already_exists_exception()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_image_tag_already_exists_exception()) => {
+            let existing = existing(ecr, repo, &[tag.to_owned()]).await?;
+            let theirs = existing.get(tag).map(|m| m.digest.to_string()).unwrap_or_else(|| "unknown".into());
+            Err(Error::TagConflict {
+                repository: repo.name.clone(),
+                tag: tag.to_owned(),
+                existing: theirs,
+                ours: manifest.digest.to_string(),
+            })
+        }
+        Err(e) => Err(Error::aws("PutImage", format!("{}:{tag}", repo.name), e)),
+    }
+}
+
+/// Registry credentials from GetAuthorizationToken (`base64("AWS:<password>")`), kept in memory.
+pub async fn registry_auth(ecr: &aws_sdk_ecr::Client) -> Result<RegistryAuth, Error> {
+    let out = ecr
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| Error::aws("GetAuthorizationToken", "the default registry", e))?;
+    let data = out.authorization_data().first();
+    let token = data.and_then(|d| d.authorization_token()).unwrap_or_default();
+    let endpoint = data.and_then(|d| d.proxy_endpoint()).unwrap_or_default();
+    let server = endpoint.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
+    let Some((username, password)) = decoded.split_once(':') else {
+        return Err(Error::RegistryAuth {
+            registry: server,
+            message: "GetAuthorizationToken returned a token that is not base64(user:password)".into(),
+        });
+    };
+    Ok(RegistryAuth { server, username: username.to_owned(), password: SecretString::from(password.to_owned()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_the_uri_without_the_name() {
+        let repo = from_uri("team/web", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/web");
+        assert_eq!(repo.registry, "111122223333.dkr.ecr.eu-west-1.amazonaws.com");
+        assert_eq!(repo.uri(), "111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/web");
+    }
+}

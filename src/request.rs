@@ -1,0 +1,66 @@
+//! What a user asked for, as plain values: the CLI builds these, the core runs them.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    pub config: PathBuf,
+    pub env: Option<String>,
+    pub dry_run: bool,
+    pub output: OutputFormat,
+    pub verbose: u8,
+    pub no_color: bool,
+    /// `key.path=value` config overrides, applied in order.
+    pub set: Vec<String>,
+}
+
+/// How the release version is chosen.
+#[derive(Debug, Clone, Default)]
+pub struct VersionRequest {
+    /// `--version`: exact; otherwise derived from git tags and conventional commits.
+    pub explicit: Option<String>,
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// The whole chain (today: the image half).
+    Release(VersionRequest),
+    /// Build the image locally, no push.
+    Build(VersionRequest),
+    /// Build if needed, push, tag.
+    Push(VersionRequest),
+    /// Print what a release would do; exit 2 when it would change something.
+    Plan(VersionRequest),
+    /// Print the JSON Schema of `.pipeline.yml`.
+    Schema,
+    /// Write a starter `.pipeline.yml`.
+    Init { force: bool },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Release(_) => "release",
+            Command::Build(_) => "build",
+            Command::Push(_) => "push",
+            Command::Plan(_) => "plan",
+            Command::Schema => "schema",
+            Command::Init { .. } => "init",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub global: Global,
+    pub command: Command,
+}
