@@ -1,1 +1,7 @@
-fn main(){}
+//! One integration-test binary: the real `pipeline` executable against a fresh sandbox and the
+//! local Docker engine.
+
+mod harness;
+
+mod bad_input;
+mod image;
