@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod context;
+pub mod dockerignore;
 pub mod ecr;
 pub mod push;
 pub mod reference;
