@@ -1,0 +1,94 @@
+//! Turning the repository's task definition into the one a release registers: our image, the configured env and
+//! secrets. The file stays the source of everything else.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::error::TaskDefinitionError;
+use super::task_definition::TaskDefinitionDoc;
+
+/// What a release changes in the task definition.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderInput<'a> {
+    /// The container that runs the released image.
+    pub container: &'a str,
+    /// `repo@sha256:...`: by digest, so the revision pins exactly what was built.
+    pub image: &'a str,
+    /// Plain environment variables from config; they win over the file's on the same name.
+    pub env: &'a BTreeMap<String, String>,
+    /// Secret name -> `valueFrom` (SSM parameter or Secrets Manager ARN); they win over the file's.
+    pub secrets: &'a BTreeMap<String, String>,
+}
+
+/// Returns a copy of `doc` with the container's image, env and secrets set from `input`.
+pub fn render(doc: &TaskDefinitionDoc, input: &RenderInput<'_>) -> Result<TaskDefinitionDoc, TaskDefinitionError> {
+    if let Some(name) = input.env.keys().find(|k| input.secrets.contains_key(*k)) {
+        return Err(TaskDefinitionError::EnvSecretClash { name: name.clone() });
+    }
+    let mut out = doc.clone();
+    let available = doc.container_names().join(", ");
+    let container = out
+        .fields_mut()
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(input.container))
+        .ok_or_else(|| TaskDefinitionError::UnknownContainer { name: input.container.to_owned(), available })?;
+
+    container.insert("image".to_owned(), Value::String(input.image.to_owned()));
+    // A name moving between plain env and secrets in config must leave the other list, or ECS rejects the pair.
+    merge_named(container, "environment", "value", input.env, input.secrets)?;
+    merge_named(container, "secrets", "valueFrom", input.secrets, input.env)?;
+    Ok(out)
+}
+
+/// Merges `config` into the container's `[{name, <value_key>}]` list `list_key`: entries of the file keep their
+/// place, config values replace them by name, new names are appended in name order; names in `evict` leave the list.
+fn merge_named(
+    container: &mut Map<String, Value>,
+    list_key: &str,
+    value_key: &str,
+    config: &BTreeMap<String, String>,
+    evict: &BTreeMap<String, String>,
+) -> Result<(), TaskDefinitionError> {
+    if config.is_empty() && evict.is_empty() {
+        return Ok(());
+    }
+    let existing = match container.remove(list_key) {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(TaskDefinitionError::InvalidField {
+                path: format!("containerDefinitions[{}].{list_key}", container_name(container)),
+                message: "expected a list of {name, ...}".to_owned(),
+            });
+        }
+    };
+    let mut pending: BTreeMap<&str, &str> = config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut merged = Vec::with_capacity(existing.len() + pending.len());
+    for mut item in existing {
+        let name = item.get("name").and_then(Value::as_str).map(str::to_owned);
+        match name {
+            Some(name) if evict.contains_key(&name) => continue,
+            Some(name) => {
+                if let (Some(value), Some(obj)) = (pending.remove(name.as_str()), item.as_object_mut()) {
+                    obj.insert(value_key.to_owned(), Value::String(value.to_owned()));
+                }
+            }
+            None => {}
+        }
+        merged.push(item);
+    }
+    merged.extend(pending.into_iter().map(|(name, value)| json!({"name": name, value_key: value})));
+    if !merged.is_empty() {
+        container.insert(list_key.to_owned(), Value::Array(merged));
+    }
+    Ok(())
+}
+
+fn container_name(container: &Map<String, Value>) -> String {
+    container.get("name").and_then(Value::as_str).unwrap_or("?").to_owned()
+}

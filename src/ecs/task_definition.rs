@@ -1,0 +1,239 @@
+//! A task definition as users keep it in their repository (the aws-actions `task-definition.json`, or the output of
+//! `aws ecs describe-task-definition`), in the AWS JSON wire shape, loaded leniently: AWS adds fields over time, so
+//! unknown keys are kept and reported rather than rejected (STYLE 10).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use miette::{NamedSource, SourceSpan};
+use serde_json::{Map, Value};
+
+use super::error::TaskDefinitionError;
+use super::fields;
+
+/// A task definition document ready for RegisterTaskDefinition: read-only fields and nulls removed, `family` and
+/// named containers with images guaranteed. `tags`, when present, are the request's `[{key, value}]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinitionDoc {
+    fields: Map<String, Value>,
+}
+
+/// A loaded document and what the user should hear about it (unknown fields kept as they are).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub doc: TaskDefinitionDoc,
+    pub warnings: Vec<String>,
+}
+
+/// The syntax a file is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// `.yml`/`.yaml` are YAML, everything else JSON, except that a file not starting with `{` is read as YAML so
+    /// a YAML file without the extension still loads.
+    fn detect(path: &Path, text: &str) -> Self {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("yml" | "yaml") => Format::Yaml,
+            Some("json") => Format::Json,
+            _ if text.trim_start().starts_with('{') => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+impl TaskDefinitionDoc {
+    /// Reads a JSON or YAML file (chosen by extension, see [`Format`]).
+    pub fn load(path: &Path) -> Result<Loaded, TaskDefinitionError> {
+        let origin = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| TaskDefinitionError::Io { path: origin.clone(), source })?;
+        Self::parse(&text, &origin, Format::detect(path, &text))
+    }
+
+    /// Parses text; `origin` names the source in errors and warnings.
+    pub fn parse(text: &str, origin: &str, format: Format) -> Result<Loaded, TaskDefinitionError> {
+        let value = match format {
+            Format::Json => serde_json::from_str::<Value>(text)
+                .map_err(|e| syntax_error(origin, text, "JSON", e.line(), e.column(), e.to_string()))?,
+            Format::Yaml => serde_norway::from_str::<Value>(text).map_err(|e| {
+                let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                syntax_error(origin, text, "YAML", line, column, e.to_string())
+            })?,
+        };
+        Self::from_value(value, origin)
+    }
+
+    /// Accepts the bare task definition or DescribeTaskDefinition's `{"taskDefinition": {...}, "tags": [...]}`.
+    /// Also the way in for a document built from the live service ([`super::sdk::from_sdk`]).
+    pub fn from_value(value: Value, origin: &str) -> Result<Loaded, TaskDefinitionError> {
+        let mut warnings = Vec::new();
+        let Value::Object(mut top) = strip_nulls(value) else {
+            return Err(TaskDefinitionError::NotAnObject { path: origin.to_owned(), found: "a non-object" });
+        };
+        let mut fields = match top.remove("taskDefinition") {
+            Some(Value::Object(inner)) if !top.contains_key("family") => {
+                let mut inner = inner;
+                if let Some(tags) = top.remove("tags") {
+                    inner.insert("tags".to_owned(), tags);
+                }
+                for key in top.keys() {
+                    // e.g. the CLI's `ResponseMetadata`: not part of the definition, so not kept.
+                    warnings.push(format!("ignored `{key}` next to `taskDefinition` in {origin}"));
+                }
+                inner
+            }
+            Some(other) => {
+                top.insert("taskDefinition".to_owned(), other);
+                top
+            }
+            None => top,
+        };
+        for key in fields::READ_ONLY {
+            fields.remove(*key);
+        }
+        validate(&fields, origin)?;
+        warnings.extend(unknown_fields(&fields));
+        Ok(Loaded { doc: TaskDefinitionDoc { fields }, warnings })
+    }
+
+    pub fn family(&self) -> &str {
+        // validate() guarantees a string family.
+        self.fields.get("family").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    pub fn container_names(&self) -> Vec<&str> {
+        self.containers().iter().filter_map(|c| c.get("name").and_then(Value::as_str)).collect()
+    }
+
+    /// The image of a container, if it exists.
+    pub fn image_of(&self, container: &str) -> Option<&str> {
+        self.containers()
+            .iter()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+            .and_then(|c| c.get("image"))
+            .and_then(Value::as_str)
+    }
+
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for tag in self.fields.get("tags").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(k), Some(v)) =
+                (tag.get("key").and_then(Value::as_str), tag.get("value").and_then(Value::as_str))
+            {
+                out.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        out
+    }
+
+    /// Adds or replaces tags (the release's version and commit); tags already in the file stay unless overridden.
+    pub fn set_tags(&mut self, tags: &BTreeMap<String, String>) {
+        let mut all = self.tags();
+        all.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let list = all.into_iter().map(|(key, value)| serde_json::json!({"key": key, "value": value})).collect();
+        self.fields.insert("tags".to_owned(), Value::Array(list));
+    }
+
+    /// The document as RegisterTaskDefinition's JSON input (tags, if any, at the top level as `[{key, value}]`).
+    pub fn to_register_json(&self) -> Value {
+        Value::Object(self.fields.clone())
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    pub(crate) fn containers(&self) -> &[Value] {
+        self.fields.get("containerDefinitions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Mutable access for rendering; the invariants checked by `validate` must be kept by the caller.
+    pub(crate) fn fields_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.fields
+    }
+}
+
+fn validate(fields: &Map<String, Value>, origin: &str) -> Result<(), TaskDefinitionError> {
+    let path = || origin.to_owned();
+    match fields.get("family").and_then(Value::as_str) {
+        Some(f) if !f.trim().is_empty() => {}
+        _ => return Err(TaskDefinitionError::MissingFamily { path: path() }),
+    }
+    let containers = match fields.get("containerDefinitions").and_then(Value::as_array) {
+        Some(c) if !c.is_empty() => c,
+        _ => return Err(TaskDefinitionError::MissingContainers { path: path() }),
+    };
+    for (index, container) in containers.iter().enumerate() {
+        for field in ["name", "image"] {
+            match container.get(field).and_then(Value::as_str) {
+                Some(v) if !v.trim().is_empty() => {}
+                _ => return Err(TaskDefinitionError::InvalidContainer { path: path(), index, field }),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unknown_fields(fields: &Map<String, Value>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for key in fields.keys().filter(|k| !fields::REQUEST.contains(&k.as_str())) {
+        warnings.push(format!("unknown field `{key}` in the task definition (kept)"));
+    }
+    let containers =
+        fields.get("containerDefinitions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, container) in containers.iter().enumerate() {
+        for key in container.as_object().into_iter().flat_map(Map::keys) {
+            if !fields::CONTAINER.contains(&key.as_str()) {
+                warnings.push(format!("unknown field `{key}` in containerDefinitions[{index}] (kept)"));
+            }
+        }
+    }
+    warnings
+}
+
+/// Removes JSON nulls at every depth: the CLI prints them for unset members, and RegisterTaskDefinition would
+/// reject some of them.
+pub(crate) fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().filter(|v| !v.is_null()).map(strip_nulls).collect()),
+        other => other,
+    }
+}
+
+fn syntax_error(
+    origin: &str,
+    text: &str,
+    format: &'static str,
+    line: usize,
+    column: usize,
+    message: String,
+) -> TaskDefinitionError {
+    let span = offset_of(text, line, column).map(|offset| SourceSpan::from((offset, 0)));
+    TaskDefinitionError::Syntax {
+        path: origin.to_owned(),
+        format,
+        line,
+        column,
+        message,
+        src: NamedSource::new(origin, text.to_owned()),
+        span,
+    }
+}
+
+/// Byte offset of a 1-based line:column, for miette's label; None when the parser gave no position.
+fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let line_start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let line_text = text.get(line_start..)?.split('\n').next().unwrap_or_default();
+    let within = line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i);
+    Some((line_start + within).min(text.len()))
+}
