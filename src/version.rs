@@ -1,1 +1,534 @@
-//! Release versions and the immutable tag policy. STUB.
+//! Release versions and the immutable tag policy.
+//!
+//! The version comes from `--version`, or from the latest `vX.Y.Z` tag bumped by the conventional commits since it.
+//! The commit is the one being released: in a pull request event, the PR head, never the merge commit GitHub checks
+//! out. Tags are immutable: a version may not go below the latest release, and an existing version tag may not move.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use schemars::JsonSchema;
+use semver::{Prerelease, Version};
+use serde::Deserialize;
+
+use crate::git::{GitError, Repo, Tag};
+
+/// A kind of image tag a release gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKind {
+    /// `v<semver>`, e.g. `v1.4.0`.
+    Semver,
+    /// `sha-<first 12 hex of the commit>`.
+    Sha,
+    /// `latest`: a moving tag, only when listed explicitly (and never into an IMMUTABLE repository).
+    Latest,
+}
+
+/// What a release is: its version, the commit it is built from, and whether the work tree had changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseVersion {
+    /// For a dirty tree, carries the pre-release `dirty.<unix seconds>`.
+    pub version: Version,
+    /// 40 hex digits.
+    pub commit: String,
+    pub dirty: bool,
+    /// Unix seconds when the version was resolved; marks dirty builds so they never claim a clean commit's tag.
+    pub timestamp: u64,
+}
+
+impl ReleaseVersion {
+    /// `sha-<12 hex>`; a dirty build gets `sha-<12 hex>-dirty-<unix seconds>`.
+    pub fn sha_tag(&self) -> String {
+        let short = self.commit.get(..12).unwrap_or(&self.commit);
+        if self.dirty { format!("sha-{short}-dirty-{}", self.timestamp) } else { format!("sha-{short}") }
+    }
+
+    /// `v<semver>`.
+    pub fn version_tag(&self) -> String {
+        format!("v{}", self.version)
+    }
+
+    /// The tags of this release for a tag policy, in policy order. A dirty build does not move `latest`.
+    pub fn tags(&self, policy: &[TagKind]) -> Vec<String> {
+        let mut tags = Vec::new();
+        for kind in policy {
+            let tag = match kind {
+                TagKind::Semver => self.version_tag(),
+                TagKind::Sha => self.sha_tag(),
+                TagKind::Latest if self.dirty => continue,
+                TagKind::Latest => "latest".to_string(),
+            };
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        tags
+    }
+}
+
+/// The GitHub Actions facts that decide which commit is released. Read from the environment once, at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct GithubContext {
+    pub event_name: Option<String>,
+    pub event_path: Option<PathBuf>,
+}
+
+impl GithubContext {
+    /// `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`; empty outside GitHub Actions.
+    pub fn from_env() -> Self {
+        GithubContext {
+            event_name: std::env::var("GITHUB_EVENT_NAME").ok().filter(|s| !s.is_empty()),
+            event_path: std::env::var_os("GITHUB_EVENT_PATH").filter(|s| !s.is_empty()).map(PathBuf::from),
+        }
+    }
+
+    /// In a pull request event, the PR head commit from the event payload; None for other events.
+    pub fn pull_request_head(&self) -> Result<Option<String>, VersionError> {
+        let Some(event) = self.event_name.as_deref() else { return Ok(None) };
+        if !matches!(event, "pull_request" | "pull_request_target") {
+            return Ok(None);
+        }
+        // In a PR event, falling back to HEAD would release the merge commit: refuse instead.
+        let fail = |reason: String| VersionError::Event { event: event.to_string(), reason };
+        let path = self.event_path.as_ref().ok_or_else(|| fail("GITHUB_EVENT_PATH is not set".into()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+        let payload: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| fail(format!("{} is not JSON: {e}", path.display())))?;
+        let sha = payload
+            .pointer("/pull_request/head/sha")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| fail(format!("{} has no pull_request.head.sha", path.display())))?;
+        if !is_full_hash(sha) {
+            return Err(fail(format!("pull_request.head.sha `{sha}` is not a 40-hex commit hash")));
+        }
+        Ok(Some(sha.to_ascii_lowercase()))
+    }
+}
+
+fn is_full_hash(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Why no version could be decided.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum VersionError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(#[from] GitError),
+
+    #[error("`{input}` is not a semantic version: {reason}")]
+    #[diagnostic(code(pipeline::version), help("give --version as MAJOR.MINOR.PATCH, e.g. `1.4.0` or `v1.4.0`"))]
+    Invalid { input: String, reason: String },
+
+    #[error("version {requested} is lower than the latest release v{latest}")]
+    #[diagnostic(
+        code(pipeline::version),
+        help("give a version above {latest}, or leave out --version to compute the next one from the commits")
+    )]
+    Lower { requested: Version, latest: Version },
+
+    #[error("tag {tag} already exists on commit {tag_commit}; releasing it from commit {commit} would move it")]
+    #[diagnostic(
+        code(pipeline::version),
+        help(
+            "tags are immutable: release a new version (leave out --version to compute it), or re-release {tag} from commit {tag_commit}"
+        )
+    )]
+    TagWouldMove { tag: String, tag_commit: String, commit: String },
+
+    #[error("the work tree has uncommitted changes: {}{}", paths.join(", "), more_suffix(*more))]
+    #[diagnostic(
+        code(pipeline::version),
+        help("commit or stash them, or pass --allow-dirty (the version and the sha tag then say `dirty`)")
+    )]
+    Dirty { paths: Vec<String>, more: usize },
+
+    #[error("cannot tell which commit the `{event}` event releases: {reason}")]
+    #[diagnostic(
+        code(pipeline::version),
+        help("run inside GitHub Actions' pull request event, or unset GITHUB_EVENT_NAME when running by hand")
+    )]
+    Event { event: String, reason: String },
+}
+
+fn more_suffix(more: usize) -> String {
+    if more == 0 { String::new() } else { format!(" (and {more} more)") }
+}
+
+/// How many dirty paths an error lists before "and N more".
+const DIRTY_PATHS_SHOWN: usize = 5;
+
+/// Decides the commit and version of a release in `repo`. See the module docs for the rules.
+pub fn resolve(
+    repo: &Path,
+    explicit: Option<&str>,
+    allow_dirty: bool,
+    github: &GithubContext,
+) -> Result<ReleaseVersion, VersionError> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    resolve_at(repo, explicit, allow_dirty, github, now)
+}
+
+fn resolve_at(
+    dir: &Path,
+    explicit: Option<&str>,
+    allow_dirty: bool,
+    github: &GithubContext,
+    now: u64,
+) -> Result<ReleaseVersion, VersionError> {
+    let repo = Repo::open(dir)?;
+    let commit = match github.pull_request_head()? {
+        // The head must be in the clone: its history is what the version is computed from.
+        Some(head) => repo.commit(&head)?,
+        None => repo.head()?,
+    };
+
+    // Check the input before the tree, so a typo is reported even on a dirty tree.
+    let requested = explicit.map(parse_explicit).transpose()?;
+
+    let dirty_paths = repo.dirty_paths()?;
+    let dirty = !dirty_paths.is_empty();
+    if dirty && !allow_dirty {
+        let more = dirty_paths.len().saturating_sub(DIRTY_PATHS_SHOWN);
+        return Err(VersionError::Dirty { paths: dirty_paths.into_iter().take(DIRTY_PATHS_SHOWN).collect(), more });
+    }
+
+    let tags: Vec<(Version, Tag)> =
+        repo.tags("v")?.into_iter().filter_map(|tag| Some((parse_tag(&tag.name)?, tag))).collect();
+    let latest = tags.iter().filter(|(v, _)| v.pre.is_empty()).max_by(|a, b| a.0.cmp(&b.0));
+
+    let mut version = match requested {
+        Some(requested) => {
+            check_explicit(&requested, &commit, latest, &tags)?;
+            requested
+        }
+        None => {
+            // A commit that already carries a release tag is that release: no bump.
+            let on_commit = tags.iter().filter(|(v, t)| v.pre.is_empty() && t.commit == commit).map(|(v, _)| v).max();
+            match (on_commit, latest) {
+                (Some(version), _) => version.clone(),
+                (None, Some((base, tag))) => bump(base, level(&repo.messages(Some(&tag.commit), &commit)?)),
+                (None, None) => bump(&Version::new(0, 0, 0), level(&repo.messages(None, &commit)?)),
+            }
+        }
+    };
+    if dirty {
+        version.pre = dirty_prerelease(&version.pre, now);
+    }
+    Ok(ReleaseVersion { version, commit, dirty, timestamp: now })
+}
+
+/// `1.2.3` or `v1.2.3`, full semver (pre-release and build metadata allowed).
+fn parse_explicit(input: &str) -> Result<Version, VersionError> {
+    let trimmed = input.trim();
+    let bare = trimmed.strip_prefix('v').unwrap_or(trimmed);
+    Version::parse(bare).map_err(|e| VersionError::Invalid { input: input.to_string(), reason: e.to_string() })
+}
+
+/// `vX.Y.Z` (optionally with a pre-release) as a version; other tags starting with `v` are not releases.
+fn parse_tag(name: &str) -> Option<Version> {
+    let version = Version::parse(name.strip_prefix('v')?).ok()?;
+    version.build.is_empty().then_some(version)
+}
+
+fn check_explicit(
+    requested: &Version,
+    commit: &str,
+    latest: Option<&(Version, Tag)>,
+    tags: &[(Version, Tag)],
+) -> Result<(), VersionError> {
+    if let Some((latest, _)) = latest {
+        if requested < latest {
+            return Err(VersionError::Lower { requested: requested.clone(), latest: latest.clone() });
+        }
+    }
+    if let Some((_, tag)) = tags.iter().find(|(v, _)| v == requested) {
+        if tag.commit != commit {
+            return Err(VersionError::TagWouldMove {
+                tag: tag.name.clone(),
+                tag_commit: tag.commit.clone(),
+                commit: commit.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn dirty_prerelease(pre: &Prerelease, now: u64) -> Prerelease {
+    let text = if pre.is_empty() { format!("dirty.{now}") } else { format!("{pre}.dirty.{now}") };
+    // Made only of identifiers semver accepts; keep the original if that ever fails.
+    Prerelease::new(&text).unwrap_or_else(|_| pre.clone())
+}
+
+/// How much a set of commits moves the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bump {
+    Patch,
+    Minor,
+    Major,
+}
+
+/// The largest bump any message asks for; patch when none asks (every release moves the version).
+pub fn level<S: AsRef<str>>(messages: &[S]) -> Bump {
+    messages.iter().filter_map(|m| commit_bump(m.as_ref())).max().unwrap_or(Bump::Patch)
+}
+
+/// Conventional commits: `feat` -> minor, `fix`/`perf` -> patch, `type!:` or a `BREAKING CHANGE:` footer -> major.
+/// Other types (chore, docs, ...) and free-form messages ask for nothing.
+pub fn commit_bump(message: &str) -> Option<Bump> {
+    let mut lines = message.lines();
+    let subject = lines.next().unwrap_or_default().trim();
+    let breaking_footer = lines.any(|l| l.starts_with("BREAKING CHANGE:") || l.starts_with("BREAKING-CHANGE:"));
+    let (header, _) = subject.split_once(':')?;
+    let (kind, rest) = header.split_at(header.find(['(', '!']).unwrap_or(header.len()));
+    if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return None;
+    }
+    // `(scope)` is optional; what follows it can only be `!` or nothing.
+    let after_scope = match rest.strip_prefix('(') {
+        Some(scoped) => scoped.split_once(')')?.1,
+        None => rest,
+    };
+    let bang = match after_scope {
+        "" => false,
+        "!" => true,
+        _ => return None,
+    };
+    if bang || breaking_footer {
+        return Some(Bump::Major);
+    }
+    match kind.to_ascii_lowercase().as_str() {
+        "feat" => Some(Bump::Minor),
+        "fix" | "perf" => Some(Bump::Patch),
+        _ => None,
+    }
+}
+
+/// Applies a bump. Before 1.0.0 a breaking change bumps the minor version, as Cargo and most semver tools treat
+/// 0.x (the minor is the "major" of a pre-1.0 API); 1.0.0 is a deliberate `--version`, never a side effect.
+pub fn bump(base: &Version, bump: Bump) -> Version {
+    let (major, minor, patch) = (base.major, base.minor, base.patch);
+    match bump {
+        Bump::Major if major > 0 => Version::new(major + 1, 0, 0),
+        Bump::Major | Bump::Minor => Version::new(major, minor + 1, 0),
+        Bump::Patch => Version::new(major, minor, patch + 1),
+    }
+}
+
+impl std::fmt::Display for TagKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TagKind::Semver => "semver",
+            TagKind::Sha => "sha",
+            TagKind::Latest => "latest",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testing::{commit, git, repo};
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn resolve(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<ReleaseVersion, VersionError> {
+        resolve_at(dir, explicit, allow_dirty, &GithubContext::default(), NOW)
+    }
+
+    #[test]
+    fn conventional_commit_bump_table() {
+        let cases: &[(&str, Option<Bump>)] = &[
+            ("feat: add x", Some(Bump::Minor)),
+            ("feat(api): add x", Some(Bump::Minor)),
+            ("Feat: add x", Some(Bump::Minor)),
+            ("fix: y", Some(Bump::Patch)),
+            ("fix(db): y", Some(Bump::Patch)),
+            ("perf: faster", Some(Bump::Patch)),
+            ("feat!: drop v1 api", Some(Bump::Major)),
+            ("fix(api)!: change status", Some(Bump::Major)),
+            ("refactor!: rename", Some(Bump::Major)),
+            ("fix: y\n\nBREAKING CHANGE: the flag is gone", Some(Bump::Major)),
+            ("chore: deps\n\nBREAKING-CHANGE: node 20", Some(Bump::Major)),
+            ("chore: deps", None),
+            ("docs: readme", None),
+            ("Merge branch 'main'", None),
+            ("feature: not a type we know", None),
+            ("fix (space): not conventional", None),
+            ("feat(scope: unclosed", None),
+            ("fix: mentions BREAKING CHANGE: in the subject only", Some(Bump::Patch)),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(commit_bump(message), *expected, "{message:?}");
+        }
+        assert_eq!(level(&["chore: a", "docs: b"]), Bump::Patch);
+        assert_eq!(level(&["fix: a", "feat: b"]), Bump::Minor);
+        assert_eq!(level::<&str>(&[]), Bump::Patch);
+    }
+
+    #[test]
+    fn bumps_follow_semver_and_pre_1_0_convention() {
+        let v = |s| Version::parse(s).unwrap();
+        assert_eq!(bump(&v("1.2.3"), Bump::Patch), v("1.2.4"));
+        assert_eq!(bump(&v("1.2.3"), Bump::Minor), v("1.3.0"));
+        assert_eq!(bump(&v("1.2.3"), Bump::Major), v("2.0.0"));
+        assert_eq!(bump(&v("0.2.3"), Bump::Major), v("0.3.0"));
+        assert_eq!(bump(&v("0.2.3"), Bump::Minor), v("0.3.0"));
+        assert_eq!(bump(&v("0.0.0"), Bump::Patch), v("0.0.1"));
+    }
+
+    #[test]
+    fn tags_follow_the_policy() {
+        let clean = ReleaseVersion {
+            version: Version::new(1, 4, 0),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty: false,
+            timestamp: NOW,
+        };
+        assert_eq!(clean.version_tag(), "v1.4.0");
+        assert_eq!(clean.sha_tag(), "sha-0123456789ab");
+        assert_eq!(
+            clean.tags(&[TagKind::Semver, TagKind::Sha, TagKind::Latest]),
+            vec!["v1.4.0", "sha-0123456789ab", "latest"]
+        );
+        let dirty = ReleaseVersion { dirty: true, ..clean };
+        assert_eq!(dirty.sha_tag(), format!("sha-0123456789ab-dirty-{NOW}"));
+        assert_eq!(dirty.tags(&[TagKind::Sha, TagKind::Latest]), vec![format!("sha-0123456789ab-dirty-{NOW}")]);
+    }
+
+    #[test]
+    fn no_tags_starts_from_0_0_0() {
+        let dir = repo();
+        commit(dir.path(), "feat: first feature");
+        let release = resolve(dir.path(), None, false).unwrap();
+        assert_eq!(release.version, Version::new(0, 1, 0));
+        assert_eq!(release.commit, git(dir.path(), &["rev-parse", "HEAD"]));
+        assert!(!release.dirty);
+    }
+
+    #[test]
+    fn latest_tag_is_bumped_by_commits_since_it() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.2.3"]);
+        // Pre-releases are not "the latest release".
+        commit(dir.path(), "chore: x");
+        git(dir.path(), &["tag", "v9.0.0-rc.1"]);
+        // Not version tags at all.
+        git(dir.path(), &["tag", "vnext"]);
+        commit(dir.path(), "fix: a");
+        assert_eq!(resolve(dir.path(), None, false).unwrap().version, Version::new(1, 2, 4));
+        commit(dir.path(), "feat: b");
+        assert_eq!(resolve(dir.path(), None, false).unwrap().version, Version::new(1, 3, 0));
+        commit(dir.path(), "feat!: c");
+        assert_eq!(resolve(dir.path(), None, false).unwrap().version, Version::new(2, 0, 0));
+    }
+
+    #[test]
+    fn irrelevant_commits_bump_patch() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.2.3"]);
+        commit(dir.path(), "docs: readme");
+        assert_eq!(resolve(dir.path(), None, false).unwrap().version, Version::new(1, 2, 4));
+    }
+
+    #[test]
+    fn head_at_a_release_tag_is_that_release() {
+        let dir = repo();
+        commit(dir.path(), "feat: x");
+        git(dir.path(), &["tag", "-a", "v1.2.3", "-m", "release"]);
+        assert_eq!(resolve(dir.path(), None, false).unwrap().version, Version::new(1, 2, 3));
+    }
+
+    #[test]
+    fn explicit_version_with_or_without_v() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.2.3"]);
+        commit(dir.path(), "fix: a");
+        assert_eq!(resolve(dir.path(), Some("v2.0.0"), false).unwrap().version, Version::new(2, 0, 0));
+        assert_eq!(resolve(dir.path(), Some("1.5.0"), false).unwrap().version, Version::new(1, 5, 0));
+    }
+
+    #[test]
+    fn invalid_semver_is_refused() {
+        let dir = repo();
+        let err = resolve(dir.path(), Some("1.2"), false).unwrap_err();
+        assert!(matches!(err, VersionError::Invalid { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("`1.2` is not a semantic version: "), "{err}");
+    }
+
+    #[test]
+    fn lower_semver_is_refused() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.2.3"]);
+        commit(dir.path(), "fix: a");
+        let err = resolve(dir.path(), Some("1.2.0"), false).unwrap_err();
+        assert_eq!(err.to_string(), "version 1.2.0 is lower than the latest release v1.2.3");
+    }
+
+    #[test]
+    fn tag_that_would_move_is_refused() {
+        let dir = repo();
+        let tagged = commit(dir.path(), "feat: a");
+        git(dir.path(), &["tag", "v1.2.3"]);
+        let head = commit(dir.path(), "fix: b");
+        let err = resolve(dir.path(), Some("v1.2.3"), false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("tag v1.2.3 already exists on commit {tagged}; releasing it from commit {head} would move it")
+        );
+        // Re-releasing the tagged commit itself is fine.
+        git(dir.path(), &["checkout", "-q", &tagged]);
+        assert_eq!(resolve(dir.path(), Some("1.2.3"), false).unwrap().version, Version::new(1, 2, 3));
+    }
+
+    #[test]
+    fn dirty_tree_is_refused_unless_allowed() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.0.0"]);
+        for i in 0..7 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), "x").unwrap();
+        }
+        let err = resolve(dir.path(), None, false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the work tree has uncommitted changes: f0.txt, f1.txt, f2.txt, f3.txt, f4.txt (and 2 more)"
+        );
+        let release = resolve(dir.path(), None, true).unwrap();
+        assert!(release.dirty);
+        assert_eq!(release.version.to_string(), format!("1.0.0-dirty.{NOW}"));
+        assert!(release.sha_tag().ends_with(&format!("-dirty-{NOW}")));
+    }
+
+    #[test]
+    fn pull_request_head_is_released_not_the_merge_commit() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.0.0"]);
+        let head = commit(dir.path(), "feat: pr work");
+        // Stand-in for the merge commit GitHub checks out.
+        git(dir.path(), &["checkout", "-q", "-b", "merge", "v1.0.0"]);
+        let merge = commit(dir.path(), "Merge abc into def");
+        assert_ne!(merge, head);
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, format!(r#"{{"pull_request": {{"head": {{"sha": "{head}"}}}}}}"#)).unwrap();
+        // The event file lives in the work tree here; tell git to ignore it so the tree stays clean.
+        std::fs::write(dir.path().join(".git/info/exclude"), "event.json\n").unwrap();
+        let github = GithubContext { event_name: Some("pull_request".into()), event_path: Some(event) };
+        let release = resolve_at(dir.path(), None, false, &github, NOW).unwrap();
+        assert_eq!(release.commit, head);
+        assert_eq!(release.version, Version::new(1, 1, 0));
+        assert_eq!(release.sha_tag(), format!("sha-{}", &head[..12]));
+    }
+
+    #[test]
+    fn pull_request_event_without_a_head_is_an_error() {
+        let dir = repo();
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, r#"{"pull_request": {}}"#).unwrap();
+        let github = GithubContext { event_name: Some("pull_request_target".into()), event_path: Some(event) };
+        let err = github.pull_request_head().unwrap_err();
+        assert!(err.to_string().contains("has no pull_request.head.sha"), "{err}");
+        let push = GithubContext { event_name: Some("push".into()), event_path: None };
+        assert_eq!(push.pull_request_head().unwrap(), None);
+    }
+}

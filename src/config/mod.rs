@@ -1,1 +1,29 @@
-//! `.pipeline.yml`: the model, loading with file:line:column errors, overrides, normalisation. STUB.
+//! `.pipeline.yml`: the model, loading with file:line:column errors, `--set` overrides, normalisation, the JSON Schema
+//! and the starter config.
+
+mod diagnose;
+mod duration;
+pub mod environment;
+pub mod error;
+mod init;
+mod load;
+pub mod model;
+mod normalize;
+mod overrides;
+mod schema;
+mod select;
+
+#[cfg(test)]
+mod load_tests;
+
+pub use environment::{
+    BeforeDeployStep, CodeDeploy, Environment, FiveXx, Guard, OnBusy, OnCancel, Strategy, TaskDefinitionSource,
+};
+pub use error::{At, ConfigError};
+pub use init::INIT_TEMPLATE;
+pub use load::{from_text, load};
+pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source, Task};
+pub use schema::schema;
+
+/// The config file used when `--config` is not given.
+pub const DEFAULT_PATH: &str = ".pipeline.yml";

@@ -1,0 +1,241 @@
+//! One deployment target (`environments.<name>`): where the service runs and how it is released.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use super::duration::{self, DurationSchema};
+
+/// Where the service runs and how a release reaches it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Environment {
+    /// AWS region, e.g. `eu-west-1`.
+    pub region: String,
+    /// ECS cluster name.
+    pub cluster: String,
+    /// ECS service name.
+    pub service: String,
+    /// Task definition to deploy: a JSON or YAML file (relative to this config file), or `from-service` to start from
+    /// the service's live task definition.
+    pub task_definition: TaskDefinitionSource,
+    /// The container whose image is replaced by the released one.
+    pub container: String,
+    /// Environment variables merged into the container.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Secrets merged into the container: variable name -> `valueFrom` (an SSM parameter or Secrets Manager ARN).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// How traffic moves to the new release.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// CodeDeploy application and deployment group; required when `strategy: codedeploy`.
+    #[serde(default)]
+    pub codedeploy: Option<CodeDeploy>,
+    /// The alarms that stop and roll back a release.
+    #[serde(default)]
+    pub guard: Guard,
+    /// Steps run before the deployment starts, in order; a failing step stops the release.
+    #[serde(default)]
+    pub before_deploy: Vec<BeforeDeployStep>,
+    /// The longest a deployment may take before it is stopped (and rolled back per `on-cancel`).
+    #[serde(default = "default_timeout", deserialize_with = "duration::deserialize")]
+    #[schemars(with = "DurationSchema", extend("default" = "30m"))]
+    pub timeout: Duration,
+    /// What to do with a deployment in progress when the job is cancelled or times out.
+    #[serde(default)]
+    pub on_cancel: OnCancel,
+    /// The environment's URL, shown in reports and GitHub Deployments.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+/// A task definition file, or the live service's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskDefinitionSource {
+    /// A file; relative paths are resolved against the config file's directory when loading.
+    File(PathBuf),
+    /// `from-service`: describe the service's current task definition and start from it.
+    FromService,
+}
+
+impl<'de> Deserialize<'de> for TaskDefinitionSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SourceVisitor;
+        impl Visitor<'_> for SourceVisitor {
+            type Value = TaskDefinitionSource;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a task definition file path or `from-service`")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                match value {
+                    "from-service" => Ok(TaskDefinitionSource::FromService),
+                    "" => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
+                    path => Ok(TaskDefinitionSource::File(PathBuf::from(path))),
+                }
+            }
+        }
+        deserializer.deserialize_str(SourceVisitor)
+    }
+}
+
+impl JsonSchema for TaskDefinitionSource {
+    fn schema_name() -> Cow<'static, str> {
+        "TaskDefinitionSource".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A task definition file (JSON or YAML, relative to the config file), or `from-service`.",
+            "examples": ["deploy/task-definition.json", "from-service"]
+        })
+    }
+}
+
+/// How traffic moves to the new release.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// ECS rolling update (deployment controller ECS).
+    #[default]
+    Rolling,
+    /// Blue/green through AWS CodeDeploy (deployment controller CODE_DEPLOY).
+    Codedeploy,
+    /// ECS's own blue/green deployments.
+    EcsBlueGreen,
+}
+
+/// CodeDeploy settings for `strategy: codedeploy`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CodeDeploy {
+    /// CodeDeploy application name.
+    pub application: String,
+    /// CodeDeploy deployment group name.
+    pub deployment_group: String,
+    /// Deployment config, e.g. `CodeDeployDefault.ECSCanary10Percent5Minutes`; default: the group's own.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// When another deployment is already running in the group: wait for it (up to `timeout`) or fail.
+    #[serde(default)]
+    pub on_busy: OnBusy,
+}
+
+/// What to do when the deployment group is busy with another deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnBusy {
+    /// Wait for the running deployment to end, up to the environment's `timeout`.
+    #[default]
+    Wait,
+    /// Fail at once, naming the running deployment.
+    Fail,
+}
+
+/// What to do with a deployment in progress when the job is cancelled or times out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnCancel {
+    /// Stop the deployment and roll back.
+    #[default]
+    Rollback,
+    /// Leave it running (and say so).
+    Leave,
+}
+
+/// The alarms that stop and roll back a release. Without `alarms`, the 5xx alarm is always used.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Guard {
+    /// A load-balancer 5xx alarm ensured for the service (`HTTPCode_Target_5XX_Count` on its target groups).
+    /// Defaults apply when neither this nor `alarms` is given.
+    #[serde(default)]
+    pub five_xx: Option<FiveXx>,
+    /// Existing CloudWatch alarms (names) that also stop the release.
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    /// How long to keep watching after all traffic reached the new release.
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    #[schemars(with = "DurationSchema", extend("default" = "0s"))]
+    pub bake: Duration,
+    /// How often the alarms are polled.
+    #[serde(default = "default_poll_interval", deserialize_with = "duration::deserialize")]
+    #[schemars(with = "DurationSchema", extend("default" = "1s"))]
+    pub poll_interval: Duration,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard { five_xx: None, alarms: Vec::new(), bake: Duration::ZERO, poll_interval: default_poll_interval() }
+    }
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// The 5xx alarm's shape.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FiveXx {
+    /// 5xx responses per period at or above which a period counts as breaching.
+    #[serde(default = "default_threshold")]
+    #[schemars(extend("default" = 5))]
+    pub threshold: f64,
+    /// Length of one evaluation period: 10s, 30s, or a multiple of 60s.
+    #[serde(default = "default_period", deserialize_with = "duration::deserialize")]
+    #[schemars(with = "DurationSchema", extend("default" = "60s"))]
+    pub period: Duration,
+    /// Number of periods evaluated.
+    #[serde(default = "default_evaluation_periods")]
+    #[schemars(extend("default" = 2), range(min = 1))]
+    pub evaluation_periods: u32,
+    /// Breaching periods (out of `evaluation-periods`) that fire the alarm; default: all of them.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub datapoints_to_alarm: Option<u32>,
+}
+
+impl Default for FiveXx {
+    fn default() -> Self {
+        FiveXx {
+            threshold: default_threshold(),
+            period: default_period(),
+            evaluation_periods: default_evaluation_periods(),
+            datapoints_to_alarm: None,
+        }
+    }
+}
+
+fn default_threshold() -> f64 {
+    5.0
+}
+
+fn default_period() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_evaluation_periods() -> u32 {
+    2
+}
+
+/// One step before the deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BeforeDeployStep {
+    /// Run the task of this name (from `tasks:`) and require exit code 0.
+    pub run_task: String,
+}

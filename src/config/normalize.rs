@@ -1,0 +1,157 @@
+//! After deserialising: fill the defaults that depend on other keys, resolve relative paths against the config
+//! file's directory, and check what one key alone cannot say (cross-references, AWS limits).
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use super::diagnose::{closest, locate};
+use super::environment::{Environment, FiveXx, Strategy, TaskDefinitionSource};
+use super::error::ConfigError;
+use super::model::{Config, Slack};
+
+pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
+    let dir = config.source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    // Keep the first of each tag kind: a repeated kind would only push the same tag twice.
+    let mut seen = Vec::new();
+    config.tags.retain(|t| {
+        let fresh = !seen.contains(t);
+        seen.push(*t);
+        fresh
+    });
+    if config.tags.is_empty() {
+        return Err(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
+    }
+
+    config.image.context = resolve(&dir, &config.image.context);
+    // Relative to the context, as `dockerfile:` is in Docker Compose.
+    config.image.dockerfile = resolve(&config.image.context, &config.image.dockerfile);
+    if let Some(policy) = &mut config.image.lifecycle_policy {
+        *policy = resolve(&dir, policy);
+    }
+    for task in config.tasks.values_mut() {
+        if let Some(file) = &mut task.task_definition {
+            *file = resolve(&dir, file);
+        }
+    }
+
+    let names: Vec<String> = config.environments.keys().cloned().collect();
+    for name in &names {
+        check_environment(config, name)?;
+        let Some(env) = config.environments.get_mut(name) else { continue };
+        if let TaskDefinitionSource::File(file) = &mut env.task_definition {
+            *file = resolve(&dir, file);
+        }
+        // The 5xx alarm guards every release unless named alarms replace it.
+        if env.guard.five_xx.is_none() && env.guard.alarms.is_empty() {
+            env.guard.five_xx = Some(FiveXx::default());
+        }
+    }
+
+    if let Some(slack) = &config.notify.slack {
+        if slack.token_env.is_some() && slack.webhook_env.is_some() {
+            return Err(invalid(
+                config,
+                &["notify", "slack", "webhook-env"],
+                "`token-env` and `webhook-env` are both given",
+                "keep one: `token-env` (a bot token, one message updated in place) or `webhook-env` (an incoming webhook)",
+            ));
+        }
+    }
+    if let Some(slack) = &mut config.notify.slack {
+        if slack.webhook_env.is_none() && slack.token_env.is_none() {
+            slack.token_env = Some(Slack::DEFAULT_TOKEN_ENV.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// `base/path` without `.` segments (`/repo/./Dockerfile` reads badly in messages); absolute paths stay as they are.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    let joined: PathBuf = base.join(path).components().filter(|c| *c != Component::CurDir).collect();
+    if joined.as_os_str().is_empty() { PathBuf::from(".") } else { joined }
+}
+
+fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
+    let Some(env) = config.environments.get(name) else { return Ok(()) };
+    let key = |k: &'static str| ["environments", name, k];
+    let Environment { strategy, codedeploy, guard, before_deploy, timeout, .. } = env;
+
+    if *strategy == Strategy::Codedeploy && codedeploy.is_none() {
+        return Err(invalid(
+            config,
+            &key("strategy"),
+            "strategy `codedeploy` needs a `codedeploy:` section",
+            "add `codedeploy: { application: ..., deployment-group: ... }` to this environment",
+        ));
+    }
+    let task_names: Vec<String> = config.tasks.keys().cloned().collect();
+    for step in before_deploy {
+        if !config.tasks.contains_key(&step.run_task) {
+            let help = match closest(&step.run_task, &task_names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if task_names.is_empty() => "define it under `tasks:`".to_string(),
+                None => format!("the tasks defined under `tasks:` are: {}", task_names.join(", ")),
+            };
+            return Err(invalid(
+                config,
+                &key("before-deploy"),
+                &format!("`run-task: {}` names no task under `tasks:`", step.run_task),
+                &help,
+            ));
+        }
+    }
+    if *timeout == Duration::ZERO {
+        return Err(invalid(config, &key("timeout"), "the timeout is zero", "give a timeout such as `30m`"));
+    }
+    if guard.poll_interval == Duration::ZERO {
+        return Err(invalid(
+            config,
+            &["environments", name, "guard", "poll-interval"],
+            "the poll interval is zero",
+            "give an interval such as `1s`",
+        ));
+    }
+    if let Some(five_xx) = &guard.five_xx {
+        let at = ["environments", name, "guard", "five-xx"];
+        // CloudWatch accepts these periods for standard-resolution metrics such as the ALB's.
+        let secs = five_xx.period.as_secs();
+        if five_xx.period.subsec_nanos() != 0 || !(secs == 10 || secs == 30 || (secs > 0 && secs % 60 == 0)) {
+            return Err(invalid(
+                config,
+                &at,
+                "`period` must be 10s, 30s or a multiple of 60s (CloudWatch's alarm periods)",
+                "use e.g. `period: 60s`",
+            ));
+        }
+        if five_xx.evaluation_periods == 0 {
+            return Err(invalid(config, &at, "`evaluation-periods` is zero", "use at least 1"));
+        }
+        if let Some(n) = five_xx.datapoints_to_alarm {
+            if n == 0 || n > five_xx.evaluation_periods {
+                return Err(invalid(
+                    config,
+                    &at,
+                    &format!(
+                        "`datapoints-to-alarm` ({n}) must be between 1 and `evaluation-periods` ({})",
+                        five_xx.evaluation_periods
+                    ),
+                    "lower `datapoints-to-alarm` or raise `evaluation-periods`",
+                ));
+            }
+        }
+        if !(five_xx.threshold >= 0.0) {
+            return Err(invalid(config, &at, "`threshold` must be zero or more", "use e.g. `threshold: 5`"));
+        }
+    }
+    Ok(())
+}
+
+fn invalid(config: &Config, path: &[&str], message: &str, help: &str) -> ConfigError {
+    ConfigError::InvalidValue {
+        at: Box::new(locate(&config.source.path, &config.source.text, path)),
+        field: path.join("."),
+        message: message.to_string(),
+        help: help.to_string(),
+    }
+}
