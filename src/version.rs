@@ -238,19 +238,19 @@ fn check_explicit(
     latest: Option<&(Version, Tag)>,
     tags: &[(Version, Tag)],
 ) -> Result<(), VersionError> {
-    if let Some((latest, _)) = latest {
-        if requested < latest {
-            return Err(VersionError::Lower { requested: requested.clone(), latest: latest.clone() });
-        }
+    if let Some((latest, _)) = latest
+        && requested < latest
+    {
+        return Err(VersionError::Lower { requested: requested.clone(), latest: latest.clone() });
     }
-    if let Some((_, tag)) = tags.iter().find(|(v, _)| v == requested) {
-        if tag.commit != commit {
-            return Err(VersionError::TagWouldMove {
-                tag: tag.name.clone(),
-                tag_commit: tag.commit.clone(),
-                commit: commit.to_string(),
-            });
-        }
+    if let Some((_, tag)) = tags.iter().find(|(v, _)| v == requested)
+        && tag.commit != commit
+    {
+        return Err(VersionError::TagWouldMove {
+            tag: tag.name.clone(),
+            tag_commit: tag.commit.clone(),
+            commit: commit.to_string(),
+        });
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::duration::{self, DurationSchema};
+use super::model::ScalarString;
 
 /// Where the service runs and how a release reaches it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -29,6 +30,7 @@ pub struct Environment {
     pub container: String,
     /// Environment variables merged into the container.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ScalarString>")]
     pub env: BTreeMap<String, String>,
     /// Secrets merged into the container: variable name -> `valueFrom` (an SSM parameter or Secrets Manager ARN).
     #[serde(default)]

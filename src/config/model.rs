@@ -83,6 +83,23 @@ fn version_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "description": "Config format version.", "enum": SUPPORTED_VERSIONS })
 }
 
+/// Schema stand-in for map values that are strings in the model but may be written as plain YAML numbers or
+/// booleans (`PORT: 8080`): the parser reads any scalar's text as the string, so the schema must accept them too.
+pub struct ScalarString;
+
+impl JsonSchema for ScalarString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScalarString".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A string; a plain number or boolean is read as its text.",
+            "type": ["string", "number", "boolean"]
+        })
+    }
+}
+
 /// The Docker image: how to build it and where it goes.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -102,6 +119,7 @@ pub struct Image {
     pub target: Option<String>,
     /// Build arguments (`--build-arg`).
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ScalarString>")]
     pub build_args: BTreeMap<String, String>,
     /// Build secrets: secret id (as in `RUN --mount=type=secret,id=...`) -> name of the environment variable holding it.
     #[serde(default)]
@@ -118,6 +136,7 @@ pub struct Image {
     pub lifecycle_policy: Option<PathBuf>,
     /// Image labels.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ScalarString>")]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -145,6 +164,7 @@ pub struct Task {
     pub command: Vec<String>,
     /// Environment variables set for this run.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, ScalarString>")]
     pub env: BTreeMap<String, String>,
     /// A task definition file for this task, relative to the config file; default: the environment's.
     #[serde(default)]

@@ -48,20 +48,22 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         }
     }
 
-    if let Some(slack) = &config.notify.slack {
-        if slack.token_env.is_some() && slack.webhook_env.is_some() {
-            return Err(invalid(
-                config,
-                &["notify", "slack", "webhook-env"],
-                "`token-env` and `webhook-env` are both given",
-                "keep one: `token-env` (a bot token, one message updated in place) or `webhook-env` (an incoming webhook)",
-            ));
-        }
+    if let Some(slack) = &config.notify.slack
+        && slack.token_env.is_some()
+        && slack.webhook_env.is_some()
+    {
+        return Err(invalid(
+            config,
+            &["notify", "slack", "webhook-env"],
+            "`token-env` and `webhook-env` are both given",
+            "keep one: `token-env` (a bot token, one message updated in place) or `webhook-env` (an incoming webhook)",
+        ));
     }
-    if let Some(slack) = &mut config.notify.slack {
-        if slack.webhook_env.is_none() && slack.token_env.is_none() {
-            slack.token_env = Some(Slack::DEFAULT_TOKEN_ENV.to_string());
-        }
+    if let Some(slack) = &mut config.notify.slack
+        && slack.webhook_env.is_none()
+        && slack.token_env.is_none()
+    {
+        slack.token_env = Some(Slack::DEFAULT_TOKEN_ENV.to_string());
     }
     Ok(())
 }
@@ -127,20 +129,20 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
         if five_xx.evaluation_periods == 0 {
             return Err(invalid(config, &at, "`evaluation-periods` is zero", "use at least 1"));
         }
-        if let Some(n) = five_xx.datapoints_to_alarm {
-            if n == 0 || n > five_xx.evaluation_periods {
-                return Err(invalid(
-                    config,
-                    &at,
-                    &format!(
-                        "`datapoints-to-alarm` ({n}) must be between 1 and `evaluation-periods` ({})",
-                        five_xx.evaluation_periods
-                    ),
-                    "lower `datapoints-to-alarm` or raise `evaluation-periods`",
-                ));
-            }
+        if let Some(n) = five_xx.datapoints_to_alarm
+            && (n == 0 || n > five_xx.evaluation_periods)
+        {
+            return Err(invalid(
+                config,
+                &at,
+                &format!(
+                    "`datapoints-to-alarm` ({n}) must be between 1 and `evaluation-periods` ({})",
+                    five_xx.evaluation_periods
+                ),
+                "lower `datapoints-to-alarm` or raise `evaluation-periods`",
+            ));
         }
-        if !(five_xx.threshold >= 0.0) {
+        if five_xx.threshold.is_nan() || five_xx.threshold < 0.0 {
             return Err(invalid(config, &at, "`threshold` must be zero or more", "use e.g. `threshold: 5`"));
         }
     }

@@ -25,9 +25,23 @@ pub(crate) fn parse(arg: &str) -> Result<Override, ConfigError> {
     let value = if value.trim().is_empty() {
         Value::String(String::new())
     } else {
-        serde_norway::from_str(value).map_err(|e| bad(&format!("the value is not valid YAML: {e}")))?
+        let parsed: Value =
+            serde_norway::from_str(value).map_err(|e| bad(&format!("the value is not valid YAML: {e}")))?;
+        keep_number_text(parsed, value.trim())
     };
     Ok(Override { arg: arg.to_string(), path, value })
+}
+
+/// The tree is written back to YAML before it is checked, and a number is written in its canonical form: `1.10`
+/// would come back as `1.1`. A number that would change keeps its text as a string (`VERSION=1.10` stays "1.10").
+fn keep_number_text(value: Value, text: &str) -> Value {
+    if let Value::Number(_) = &value {
+        let canonical = serde_norway::to_string(&value).unwrap_or_default();
+        if canonical.trim() != text {
+            return Value::String(text.to_string());
+        }
+    }
+    value
 }
 
 /// Sets `value` at `path`, creating missing mappings on the way. A numeric segment indexes a sequence.
@@ -98,6 +112,10 @@ mod tests {
         assert_eq!(v["image"]["create-repository"], Value::Bool(false));
         let v = set("tags: [sha]", "tags=[semver, sha]").unwrap();
         assert_eq!(v["tags"].as_sequence().map(Vec::len), Some(2));
+        let v = set("image: {}", "image.build-args.VERSION=1.10").unwrap();
+        assert_eq!(v["image"]["build-args"]["VERSION"], Value::String("1.10".into()));
+        let v = set("image: {}", "guard.five-xx.threshold=7").unwrap();
+        assert_eq!(v["guard"]["five-xx"]["threshold"], Value::Number(7.into()));
         let v = set("tags: [sha, latest]", "tags.1=semver").unwrap();
         assert_eq!(v["tags"][1], Value::String("semver".into()));
     }
