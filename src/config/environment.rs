@@ -17,8 +17,9 @@ use super::model::ScalarString;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Environment {
-    /// AWS region, e.g. `eu-west-1`.
-    pub region: String,
+    /// AWS region, e.g. `eu-west-1`; default: the AWS SDK's own (`AWS_REGION`, the profile).
+    #[serde(default)]
+    pub region: Option<String>,
     /// ECS cluster name.
     pub cluster: String,
     /// ECS service name.

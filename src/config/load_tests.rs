@@ -36,7 +36,6 @@ environments:
     timeout: 1h30m
     on-cancel: leave
   production:
-    region: eu-west-1
     cluster: prod
     service: web
     task-definition: from-service
@@ -86,6 +85,7 @@ fn help_of(err: &ConfigError) -> String {
 fn minimal_config_gets_defaults() {
     let (dir, config) = load_text(MINIMAL, &[]);
     let config = config.unwrap();
+    assert_eq!(config.dir, dir.path());
     assert_eq!(config.image.context, dir.path());
     assert_eq!(config.image.dockerfile, dir.path().join("Dockerfile"));
     assert!(config.image.create_repository);
@@ -111,6 +111,7 @@ fn full_config_is_normalised() {
 
     let (name, staging) = config.environment(Some("staging")).unwrap();
     assert_eq!(name, "staging");
+    assert_eq!(staging.region.as_deref(), Some("eu-west-1"));
     assert_eq!(staging.task_definition, TaskDefinitionSource::File(d.join("deploy/task-definition.json")));
     assert_eq!(staging.strategy, Strategy::Codedeploy);
     let codedeploy = staging.codedeploy.as_ref().unwrap();
@@ -123,6 +124,7 @@ fn full_config_is_normalised() {
     assert_eq!(staging.env["FEATURE_X"], "on");
 
     let (_, production) = config.environment(Some("production")).unwrap();
+    assert_eq!(production.region, None);
     assert_eq!(production.task_definition, TaskDefinitionSource::FromService);
     assert_eq!(production.timeout, Duration::from_secs(1800));
     assert_eq!(production.on_cancel, OnCancel::Rollback);
@@ -294,6 +296,14 @@ fn errors_carry_a_miette_label() {
     // Line 4, column 3 is byte 38 of the text.
     assert_eq!(labels[0].offset(), 38);
     assert!(miette::Diagnostic::source_code(&err).is_some());
+}
+
+#[test]
+fn a_bare_file_name_resolves_against_the_current_directory() {
+    let config = from_text(Path::new(".pipeline.yml"), MINIMAL.to_string(), &[]).unwrap();
+    assert_eq!(config.dir, Path::new("."));
+    assert_eq!(config.image.context, Path::new("."));
+    assert_eq!(config.image.dockerfile, Path::new("Dockerfile"));
 }
 
 #[test]

@@ -43,6 +43,11 @@ pub struct Config {
     #[serde(skip)]
     #[schemars(skip)]
     pub source: Source,
+    /// The config file's directory (`.` for a bare file name): relative paths were resolved against it, and it is
+    /// where git is asked for the release's commit and version. Not part of the file format.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub dir: PathBuf,
 }
 
 /// The config file's path and text, kept for reporting errors found after loading.

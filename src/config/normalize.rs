@@ -10,7 +10,11 @@ use super::error::ConfigError;
 use super::model::{Config, Slack};
 
 pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
-    let dir = config.source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = match config.source.path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    config.dir = dir.clone();
 
     // Keep the first of each tag kind: a repeated kind would only push the same tag twice.
     let mut seen = Vec::new();
