@@ -84,6 +84,40 @@ pub enum Error {
     #[diagnostic(code(pipeline::build::secret), help("export {var} (in GitHub Actions: `env: {var}: ${{{{ secrets.X }}}}`), or remove the secret from image.secrets"))]
     MissingSecret { id: String, var: String },
 
+    #[error("ECS service `{service}` not found in cluster `{cluster}`")]
+    #[diagnostic(code(pipeline::ecs::service_missing), help("check `cluster` and `service` of the environment in .pipeline.yml"))]
+    ServiceNotFound { cluster: String, service: String },
+
+    #[error("{message}")]
+    #[diagnostic(code(pipeline::deploy::strategy), help("{help}"))]
+    StrategyMismatch { message: String, help: String },
+
+    #[error("refusing to deploy: {reason}")]
+    #[diagnostic(
+        code(pipeline::guard::precheck),
+        help("a guard alarm must be OK (or INSUFFICIENT_DATA) before a release starts; fix the service or wait")
+    )]
+    GuardBlocked { reason: String },
+
+    #[error("the deployment failed and was rolled back: {reason}")]
+    #[diagnostic(code(pipeline::deploy::rolled_back), help("the service runs {now_running}; see the diagnostics above"))]
+    RolledBack { reason: String, now_running: String },
+
+    #[error("the deployment failed and was NOT rolled back: {reason}")]
+    #[diagnostic(code(pipeline::deploy::failed), help("{help}"))]
+    DeployFailed { reason: String, help: String },
+
+    #[error("deployment group `{group}` is busy with {active}: {message}")]
+    #[diagnostic(
+        code(pipeline::codedeploy::busy),
+        help("one deployment per group at a time; set `codedeploy.on-busy: wait` to queue behind it, or stop {active}")
+    )]
+    GroupBusy { group: String, active: String, message: String },
+
+    #[error("cancelled: {what}")]
+    #[diagnostic(code(pipeline::cancelled))]
+    Cancelled { what: String },
+
     #[error("{path} already exists")]
     #[diagnostic(code(pipeline::init::exists), help("run `pipeline init --force` to overwrite it"))]
     InitExists { path: String },
@@ -96,7 +130,12 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. } => ExitCode::Usage,
+            Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. }
+            | Error::ServiceNotFound { .. }
+            | Error::StrategyMismatch { .. } => ExitCode::Usage,
+            Error::RolledBack { .. } => ExitCode::RolledBack,
+            Error::DeployFailed { .. } => ExitCode::NotRolledBack,
+            Error::Cancelled { .. } => ExitCode::Cancelled,
             _ => ExitCode::Failure,
         }
     }

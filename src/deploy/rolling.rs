@@ -1,0 +1,159 @@
+//! Rolling deployments (deployment controller ECS): UpdateService, then success only when OUR
+//! deployment is PRIMARY, COMPLETED and alone (REFERENCE 2.5). A circuit-breaker rollback, a FAILED
+//! rollout or a vanished deployment are failures; an alarm, a timeout or a cancel roll back to the
+//! last verified revision.
+
+use super::rollout::{Verdict, judge};
+use super::service::{ServiceInfo, describe};
+use super::watch::{Interrupt, Watcher};
+use crate::Error;
+use crate::report::{Reporter, Stage};
+
+/// Starts the deployment: one UpdateService call. Returns our deployment id.
+pub async fn start(ecs: &aws_sdk_ecs::Client, svc: &ServiceInfo, task_definition: &str) -> Result<String, Error> {
+    let out = ecs
+        .update_service()
+        .cluster(&svc.cluster)
+        .service(&svc.name)
+        .task_definition(task_definition)
+        .send()
+        .await
+        .map_err(|e| Error::aws("UpdateService", format!("{}/{}", svc.cluster, svc.name), e))?;
+    let primary = out
+        .service()
+        .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+        .and_then(|d| d.id())
+        .map(str::to_owned);
+    primary.ok_or_else(|| Error::DeployFailed {
+        reason: "UpdateService returned no PRIMARY deployment".into(),
+        help: format!("look at the service {}/{} in the ECS console", svc.cluster, svc.name),
+    })
+}
+
+/// Watches our deployment to the end. `rollback_to` is the revision to return to if we must.
+pub async fn wait(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    deployment: &str,
+    rollback_to: &str,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    let mut last = None;
+    loop {
+        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        let verdict = judge(deployment, &now.deployments);
+        match &verdict {
+            Verdict::Completed => break,
+            Verdict::InProgress { running, desired, failed_tasks } => {
+                let line = format!("{running}/{desired} tasks running, {failed_tasks} failed");
+                if last.as_ref() != Some(&line) {
+                    reporter.progress(Stage::Deploy, line.clone());
+                    last = Some(line);
+                }
+            }
+            Verdict::Replaced { by, task_definition, reason } => {
+                // The circuit breaker rolled the service back: stable, but not on our revision.
+                return Err(Error::RolledBack {
+                    reason: format!("ECS replaced our deployment with {by} ({reason})"),
+                    now_running: task_definition.clone(),
+                });
+            }
+            Verdict::Failed { reason } => {
+                return roll_back(ecs, svc, rollback_to, &format!("the rollout failed: {reason}"), watcher, reporter)
+                    .await;
+            }
+            Verdict::Vanished => {
+                return Err(Error::DeployFailed {
+                    reason: format!("deployment {deployment} disappeared and no deployment is PRIMARY"),
+                    help: format!("look at the service {}/{} now", svc.cluster, svc.name),
+                });
+            }
+        }
+        if let Some(interrupt) = watcher.tick().await? {
+            return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
+        }
+    }
+    reporter.finished(Stage::Deploy, format!("deployment {deployment} completed"));
+    bake(ecs, svc, deployment, rollback_to, watcher, reporter).await
+}
+
+/// After the rollout: keep watching the alarms for the bake window.
+async fn bake(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    deployment: &str,
+    rollback_to: &str,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    let bake = watcher.settings.bake;
+    if bake.is_zero() {
+        return Ok(());
+    }
+    reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
+    let end = tokio::time::Instant::now() + bake;
+    while tokio::time::Instant::now() < end {
+        if let Some(interrupt) = watcher.tick().await? {
+            return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
+        }
+    }
+    reporter.finished(Stage::Bake, "no alarm fired");
+    Ok(())
+}
+
+async fn interrupted(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    deployment: &str,
+    rollback_to: &str,
+    interrupt: Interrupt,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    if !watcher.rolls_back(&interrupt) {
+        return Err(Error::Cancelled {
+            what: format!("deployment {deployment} of {}/{} was left running (on-cancel: leave)", svc.cluster, svc.name),
+        });
+    }
+    let result = roll_back(ecs, svc, rollback_to, &interrupt.describe(), watcher, reporter).await;
+    match (interrupt, result) {
+        (Interrupt::Cancelled, Err(Error::RolledBack { now_running, .. })) => {
+            Err(Error::Cancelled { what: format!("rolled back; the service runs {now_running}") })
+        }
+        (_, other) => other,
+    }
+}
+
+/// Returns the service to `target` and waits (bounded) until that rollout completes.
+pub async fn roll_back(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    target: &str,
+    reason: &str,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    reporter.started(Stage::Rollback, format!("{reason}; rolling back to {target}"));
+    let deployment = start(ecs, svc, target).await?;
+    // The rollback gets its own budget: the deadline that triggered it may already have passed.
+    let deadline = tokio::time::Instant::now() + watcher.settings.timeout;
+    loop {
+        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        match judge(&deployment, &now.deployments) {
+            Verdict::Completed => {
+                reporter.finished(Stage::Rollback, format!("the service runs {target} again"));
+                return Err(Error::RolledBack { reason: reason.to_owned(), now_running: target.to_owned() });
+            }
+            Verdict::InProgress { .. } if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(watcher.settings.poll).await;
+            }
+            other => {
+                return Err(Error::DeployFailed {
+                    reason: format!("{reason}; the rollback to {target} did not complete ({other:?})"),
+                    help: format!("look at the service {}/{} now", svc.cluster, svc.name),
+                });
+            }
+        }
+    }
+}

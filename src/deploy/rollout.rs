@@ -1,0 +1,129 @@
+//! Judging a rolling deployment from a DescribeServices snapshot (REFERENCE 2.5). Pure, so every
+//! case of "looks stable but is not ours" is a unit test.
+
+/// The fields of one `services[].deployments[]` entry the verdict needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentView {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    /// IN_PROGRESS, COMPLETED or FAILED (absent on old services).
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub running: i32,
+    pub desired: i32,
+    pub failed_tasks: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    InProgress { running: i32, desired: i32, failed_tasks: i32 },
+    /// Ours is PRIMARY, COMPLETED, alone, and at its desired count.
+    Completed,
+    /// Ours FAILED and nothing replaced it (circuit breaker without rollback).
+    Failed { reason: String },
+    /// Ours failed or vanished and another deployment (typically the circuit breaker's rollback to
+    /// the previous task definition) is PRIMARY now. The service may look stable: it is not ours.
+    Replaced { by: String, task_definition: String, reason: String },
+    /// Ours is gone and nothing explains it.
+    Vanished,
+}
+
+impl Verdict {
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, Verdict::InProgress { .. })
+    }
+}
+
+/// `ours` is the deployment id UpdateService returned as PRIMARY.
+pub fn judge(ours: &str, deployments: &[DeploymentView]) -> Verdict {
+    let primary = deployments.iter().find(|d| d.status == "PRIMARY");
+    let Some(mine) = deployments.iter().find(|d| d.id == ours) else {
+        return match primary {
+            Some(p) => Verdict::Replaced {
+                by: p.id.clone(),
+                task_definition: p.task_definition.clone(),
+                reason: "our deployment is no longer listed".into(),
+            },
+            None => Verdict::Vanished,
+        };
+    };
+    let reason = || mine.rollout_state_reason.clone().unwrap_or_else(|| "no reason given".into());
+    if mine.status != "PRIMARY" {
+        if let Some(p) = primary {
+            return Verdict::Replaced { by: p.id.clone(), task_definition: p.task_definition.clone(), reason: reason() };
+        }
+    }
+    if mine.rollout_state.as_deref() == Some("FAILED") {
+        return Verdict::Failed { reason: reason() };
+    }
+    let alone = deployments.len() == 1;
+    let completed = mine.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED");
+    if mine.status == "PRIMARY" && completed && alone && mine.running == mine.desired {
+        return Verdict::Completed;
+    }
+    Verdict::InProgress { running: mine.running, desired: mine.desired, failed_tasks: mine.failed_tasks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(id: &str, status: &str, td: &str, state: &str, running: i32, desired: i32) -> DeploymentView {
+        DeploymentView {
+            id: id.into(),
+            status: status.into(),
+            task_definition: td.into(),
+            rollout_state: Some(state.into()),
+            rollout_state_reason: Some(format!("{id} {state}")),
+            running,
+            desired,
+            failed_tasks: 0,
+        }
+    }
+
+    #[test]
+    fn ours_primary_completed_alone_and_full_is_success() {
+        assert_eq!(judge("new", &[d("new", "PRIMARY", "web:2", "COMPLETED", 2, 2)]), Verdict::Completed);
+    }
+
+    #[test]
+    fn still_draining_the_old_deployment_is_in_progress() {
+        let v = judge(
+            "new",
+            &[d("new", "PRIMARY", "web:2", "COMPLETED", 2, 2), d("old", "ACTIVE", "web:1", "COMPLETED", 1, 0)],
+        );
+        assert!(matches!(v, Verdict::InProgress { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn a_circuit_breaker_rollback_is_not_success_even_when_the_service_looks_stable() {
+        // REFERENCE 0.1: after the rollback, one deployment at full count: the waiter says stable.
+        let v = judge("new", &[d("rollback", "PRIMARY", "web:1", "COMPLETED", 2, 2)]);
+        assert_eq!(
+            v,
+            Verdict::Replaced {
+                by: "rollback".into(),
+                task_definition: "web:1".into(),
+                reason: "our deployment is no longer listed".into()
+            }
+        );
+        let v = judge(
+            "new",
+            &[d("rollback", "PRIMARY", "web:1", "IN_PROGRESS", 1, 2), d("new", "ACTIVE", "web:2", "FAILED", 0, 0)],
+        );
+        assert!(matches!(v, Verdict::Replaced { ref task_definition, .. } if task_definition == "web:1"), "{v:?}");
+    }
+
+    #[test]
+    fn failed_without_rollback_is_a_failure() {
+        let v = judge("new", &[d("new", "PRIMARY", "web:2", "FAILED", 0, 2), d("old", "ACTIVE", "web:1", "COMPLETED", 2, 2)]);
+        assert_eq!(v, Verdict::Failed { reason: "new FAILED".into() });
+    }
+
+    #[test]
+    fn nothing_primary_and_ours_gone_is_vanished() {
+        assert_eq!(judge("new", &[]), Verdict::Vanished);
+    }
+}
