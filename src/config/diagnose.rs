@@ -64,7 +64,7 @@ pub(crate) fn from_yaml_error(err: &serde_norway::Error, file: &Path, text: &str
     let (found, expected) = body
         .split_once(": ")
         .and_then(|(_, rest)| rest.rsplit_once(", expected "))
-        .map_or((body.clone(), String::new()), |(f, e)| (f.to_string(), e.to_string()));
+        .map_or((body.clone(), String::new()), |(f, e)| (plain_found(f), plain_expected(e)));
     let help = if path == "version" {
         "set `version: 1`; this build of pipeline reads config version 1 only".to_string()
     } else if expected.is_empty() {
@@ -74,6 +74,24 @@ pub(crate) fn from_yaml_error(err: &serde_norway::Error, file: &Path, text: &str
     };
     let message = if expected.is_empty() { body } else { format!("expected {expected}, found {found}") };
     ConfigError::InvalidValue { at, field, message, help }
+}
+
+/// serde speaks Rust ("struct Image", "unit value"); the user wrote YAML.
+fn plain_expected(expected: &str) -> String {
+    if expected.starts_with("struct ") || expected == "a map" {
+        "a mapping (`key: value` lines)".to_string()
+    } else {
+        expected.to_string()
+    }
+}
+
+fn plain_found(found: &str) -> String {
+    match found {
+        "unit value" => "an empty value".to_string(),
+        "map" => "a mapping".to_string(),
+        "sequence" => "a list".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Splits "environments.staging: unknown field ..." into ("environments.staging", "unknown field ...").

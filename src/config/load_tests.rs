@@ -186,7 +186,18 @@ fn wrong_types_say_what_is_expected() {
     assert_error(&err, 4, 22, "`image.create-repository`: expected a boolean, found string \"maybe\"");
     assert_eq!(help_of(&err), "write a boolean here");
     let err = error_of("version: 1\nimage:\n  repository: [a]\n");
-    assert_error(&err, 3, 15, "`image.repository`: expected a string, found sequence");
+    assert_error(&err, 3, 15, "`image.repository`: expected a string, found a list");
+    let err = error_of("version: 1\nimage:\n  repository:\n");
+    assert_error(&err, 3, 3, "`image.repository`: the value is empty");
+    let err = error_of("version: 1\nimage:\n  repository: My_Repo\n");
+    assert_error(
+        &err,
+        3,
+        3,
+        "`image.repository`: `My_Repo` is not an ECR repository name (lowercase letters, digits, and . _ - / between them)",
+    );
+    let err = error_of("version: 1\nimage: [web]\n");
+    assert_error(&err, 2, 8, "`image`: expected a mapping (`key: value` lines), found a list");
 }
 
 #[test]

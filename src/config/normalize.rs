@@ -27,6 +27,21 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         return Err(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
     }
 
+    let repository = &config.image.repository;
+    if repository.trim().is_empty() {
+        return Err(invalid(config, &["image", "repository"], "the value is empty", "give the ECR repository name"));
+    }
+    if !is_repository_name(repository) {
+        return Err(invalid(
+            config,
+            &["image", "repository"],
+            &format!(
+                "`{repository}` is not an ECR repository name (lowercase letters, digits, and . _ - / between them)"
+            ),
+            "use the repository name only, e.g. `web` or `team/web`, not a full image URI",
+        ));
+    }
+
     config.image.context = resolve(&dir, &config.image.context);
     // Relative to the context, as `dockerfile:` is in Docker Compose.
     config.image.dockerfile = resolve(&config.image.context, &config.image.dockerfile);
@@ -78,8 +93,29 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
     if joined.as_os_str().is_empty() { PathBuf::from(".") } else { joined }
 }
 
+/// ECR's rule: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256 characters.
+fn is_repository_name(name: &str) -> bool {
+    (2..=256).contains(&name.len())
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .split(['.', '_', '-'])
+                    .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        })
+}
+
 fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
     let Some(env) = config.environments.get(name) else { return Ok(()) };
+    for (key, value) in [("cluster", &env.cluster), ("service", &env.service), ("container", &env.container)] {
+        if value.trim().is_empty() {
+            return Err(invalid(
+                config,
+                &["environments", name, key],
+                "the value is empty",
+                &format!("give the ECS {key} name"),
+            ));
+        }
+    }
     let key = |k: &'static str| ["environments", name, k];
     let Environment { strategy, codedeploy, guard, before_deploy, timeout, .. } = env;
 
