@@ -104,6 +104,11 @@ impl Repo {
         Ok(out.split('\0').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect())
     }
 
+    /// A shallow clone (CI's default `fetch-depth: 1`) lacks the history and tags a version is computed from.
+    pub fn is_shallow(&self) -> Result<bool, GitError> {
+        Ok(self.run(&["rev-parse", "--is-shallow-repository"])?.trim() == "true")
+    }
+
     /// Paths with uncommitted changes, untracked files included.
     pub fn dirty_paths(&self) -> Result<Vec<String>, GitError> {
         let out = self.run(&["status", "--porcelain", "--untracked-files=normal"])?;
@@ -198,6 +203,17 @@ mod tests {
         assert!(repo.dirty_paths().unwrap().is_empty());
         std::fs::write(dir.path().join("new.txt"), "x").unwrap();
         assert_eq!(repo.dirty_paths().unwrap(), vec!["new.txt"]);
+    }
+
+    #[test]
+    fn shallow_clones_are_detected() {
+        let origin = repo();
+        commit(origin.path(), "feat: two");
+        assert!(!Repo::open(origin.path()).unwrap().is_shallow().unwrap());
+        let clone = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", origin.path().display());
+        git(clone.path(), &["clone", "-q", "--depth", "1", &url, "."]);
+        assert!(Repo::open(clone.path()).unwrap().is_shallow().unwrap());
     }
 
     #[test]

@@ -144,6 +144,15 @@ pub enum VersionError {
     )]
     Dirty { paths: Vec<String>, more: usize },
 
+    #[error("the clone is shallow, so the latest release tag and the commits since it cannot be read")]
+    #[diagnostic(
+        code(pipeline::version),
+        help(
+            "fetch the full history and tags (actions/checkout with `fetch-depth: 0`), or give the version with --version"
+        )
+    )]
+    Shallow,
+
     #[error("cannot tell which commit the `{event}` event releases: {reason}")]
     #[diagnostic(
         code(pipeline::version),
@@ -203,6 +212,8 @@ fn resolve_at(
             check_explicit(&requested, &commit, latest, &tags)?;
             requested
         }
+        // Computing from tags in a shallow clone would silently start again from 0.0.0 or miss commits.
+        None if repo.is_shallow()? => return Err(VersionError::Shallow),
         None => {
             // A commit that already carries a release tag is that release: no bump.
             let on_commit = tags.iter().filter(|(v, t)| v.pre.is_empty() && t.commit == commit).map(|(v, _)| v).max();
@@ -498,6 +509,19 @@ mod tests {
         assert!(release.dirty);
         assert_eq!(release.version.to_string(), format!("1.0.0-dirty.{NOW}"));
         assert!(release.sha_tag().ends_with(&format!("-dirty-{NOW}")));
+    }
+
+    #[test]
+    fn shallow_clone_needs_an_explicit_version() {
+        let origin = repo();
+        git(origin.path(), &["tag", "v1.0.0"]);
+        commit(origin.path(), "feat: x");
+        let clone = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", origin.path().display());
+        git(clone.path(), &["clone", "-q", "--depth", "1", &url, "."]);
+        let err = resolve(clone.path(), None, false).unwrap_err();
+        assert!(matches!(err, VersionError::Shallow), "{err:?}");
+        assert_eq!(resolve(clone.path(), Some("1.1.0"), false).unwrap().version, Version::new(1, 1, 0));
     }
 
     #[test]
