@@ -3,6 +3,8 @@
 use miette::Diagnostic;
 use thiserror::Error;
 
+use crate::image::build::BuildError;
+
 /// Process exit codes (documented in the README). Distinct per outcome so CI can branch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -30,7 +32,21 @@ impl From<ExitCode> for std::process::ExitCode {
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum Error {
-    // Module errors (config, version, build) are wrapped here as they land.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Version(#[from] crate::version::VersionError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] BuildError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    TaskDefinition(#[from] crate::ecs::TaskDefinitionError),
 
     #[error("no AWS credentials found: {reason}")]
     #[diagnostic(
@@ -130,6 +146,10 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            Error::Config(_) | Error::Version(_) | Error::TaskDefinition(_) => ExitCode::Usage,
+            Error::Build(
+                BuildError::DockerfileNotFound(_) | BuildError::Context(_) | BuildError::SecretsNeedBuildKit { .. },
+            ) => ExitCode::Usage,
             Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. } => ExitCode::Usage,

@@ -9,3 +9,4 @@ pub mod service;
 pub mod strategy;
 pub mod verified;
 pub mod watch;
+pub mod plan;

@@ -7,4 +7,4 @@ pub mod dockerignore;
 pub mod ecr;
 pub mod push;
 pub mod reference;
-// PENDING: pub mod release;
+pub mod release;

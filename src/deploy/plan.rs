@@ -1,0 +1,213 @@
+//! The deploy half of the release plan, computed read-only before any change: the service and its
+//! strategy, the task-definition template and the latest revision it is compared with, the guard
+//! alarms, and where a rollback would go.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::codedeploy::CodeDeploySettings;
+use super::service::{self, ServiceInfo};
+use super::strategy::{self, Requested, Strategy};
+use super::verified;
+use super::watch::{OnCancel, WatchSettings};
+use crate::Error;
+use crate::config::{self, Environment, TaskDefinitionSource};
+use crate::ecs::{self, RenderInput, TaskDefinitionDiff, TaskDefinitionDoc};
+use crate::guard::{AlarmSpec, FiveXx, dimension_values, guard_alarm_name};
+
+#[derive(Debug, Clone)]
+pub struct DeployPlan {
+    pub environment: String,
+    pub service: ServiceInfo,
+    pub strategy: Strategy,
+    pub template: TaskDefinitionDoc,
+    pub container: String,
+    pub env: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    /// The newest ACTIVE revision of the family, as `(arn, document)`.
+    pub latest: Option<(String, Value)>,
+    /// Where a rollback goes: the newest verified revision, else what the service runs now.
+    pub rollback_to: String,
+    /// Alarms the tool upserts before deploying (the 5xx guard).
+    pub ensure_alarms: Vec<AlarmSpec>,
+    pub five_xx: FiveXx,
+    /// Every alarm watched during the deployment (ensured + named).
+    pub alarms: Vec<String>,
+    pub codedeploy: Option<CodeDeploySettings>,
+    pub watch: WatchSettings,
+    pub before_deploy: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl DeployPlan {
+    /// The task definition this release would register for `image`.
+    pub fn render(&self, image: &str) -> Result<TaskDefinitionDoc, Error> {
+        let input = RenderInput { container: &self.container, image, env: &self.env, secrets: &self.secrets };
+        Ok(ecs::render(&self.template, &input)?)
+    }
+
+    /// What registering for `image` would change against the latest revision.
+    pub fn diff(&self, image: &str) -> Result<TaskDefinitionDiff, Error> {
+        let rendered = self.render(image)?.to_register_json();
+        let old = self.latest.as_ref().map(|(_, doc)| doc.clone()).unwrap_or(Value::Object(Default::default()));
+        Ok(ecs::diff(&without_tags(old), &without_tags(rendered)))
+    }
+
+    /// The latest revision's ARN when rendering for `image` would register an equal document.
+    pub fn reusable(&self, image: &str) -> Result<Option<String>, Error> {
+        let Some((arn, _)) = &self.latest else { return Ok(None) };
+        Ok(self.diff(image)?.is_empty().then(|| arn.clone()))
+    }
+}
+
+fn without_tags(mut doc: Value) -> Value {
+    if let Some(map) = doc.as_object_mut() {
+        map.remove("tags");
+    }
+    doc
+}
+
+/// Reads the service, the template, the latest revision, the target groups and the verified history.
+pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Result<DeployPlan, Error> {
+    let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
+    let requested = match env.strategy {
+        config::Strategy::Rolling => Requested::Rolling,
+        config::Strategy::Codedeploy => Requested::CodeDeploy,
+        config::Strategy::EcsBlueGreen => Requested::EcsBlueGreen,
+    };
+    let strategy = strategy::choose(requested, &svc.controller)
+        .map_err(|m| Error::StrategyMismatch { message: format!("{}/{}: {}", env.cluster, env.service, m.message), help: m.help })?;
+    let mut warnings = Vec::new();
+    let template = match &env.task_definition {
+        TaskDefinitionSource::File(path) => {
+            let loaded = TaskDefinitionDoc::load(path)?;
+            warnings.extend(loaded.warnings);
+            loaded.doc
+        }
+        TaskDefinitionSource::FromService => describe(&aws.ecs, &svc.task_definition).await?.1,
+    };
+    let latest = match describe(&aws.ecs, template.family()).await {
+        Ok((arn, doc)) => Some((arn, doc.to_register_json())),
+        Err(Error::Aws { code, .. }) if code == "ClientException" => None, // a new family
+        Err(e) => return Err(e),
+    };
+    let family = template.family().to_owned();
+    let rollback_to = verified::newest_verified(&aws.ecs, &family, Some(&svc.task_definition))
+        .await?
+        .map(|v| v.arn)
+        .unwrap_or_else(|| svc.task_definition.clone());
+
+    let guard = &env.guard;
+    let five_xx = guard
+        .five_xx
+        .as_ref()
+        .map(|f| FiveXx {
+            threshold: f.threshold,
+            period_seconds: i32::try_from(f.period.as_secs()).unwrap_or(60),
+            evaluation_periods: i32::try_from(f.evaluation_periods).unwrap_or(2),
+            datapoints_to_alarm: f.datapoints_to_alarm.and_then(|d| i32::try_from(d).ok()),
+        })
+        .unwrap_or_default();
+    // The 5xx guard is on by default for load-balanced services; named alarms alone turn it off.
+    let wants_five_xx = guard.five_xx.is_some() || guard.alarms.is_empty();
+    let ensure_alarms = if wants_five_xx { alarm_specs(aws, &svc).await? } else { Vec::new() };
+    if wants_five_xx && ensure_alarms.is_empty() {
+        warnings.push(format!("{}/{} has no load balancer: no 5xx guard alarm", env.cluster, env.service));
+    }
+    let mut alarms: Vec<String> = ensure_alarms.iter().map(|a| a.name.clone()).collect();
+    alarms.extend(guard.alarms.iter().cloned());
+
+    let codedeploy = env.codedeploy.as_ref().map(|c| CodeDeploySettings {
+        application: c.application.clone(),
+        deployment_group: c.deployment_group.clone(),
+        config: c.config.clone(),
+        wait_when_busy: c.on_busy == config::OnBusy::Wait,
+        hooks: Vec::new(),
+    });
+    if strategy == Strategy::CodeDeploy && codedeploy.is_none() {
+        return Err(Error::StrategyMismatch {
+            message: format!("environment `{name}` uses CodeDeploy but has no `codedeploy:` section"),
+            help: "add `codedeploy: { application: ..., deployment-group: ... }` to the environment".into(),
+        });
+    }
+    Ok(DeployPlan {
+        environment: name.to_owned(),
+        strategy,
+        container: env.container.clone(),
+        env: env.env.clone(),
+        secrets: env.secrets.clone(),
+        latest,
+        rollback_to,
+        ensure_alarms,
+        five_xx,
+        alarms,
+        codedeploy,
+        watch: WatchSettings {
+            poll: guard.poll_interval,
+            timeout: env.timeout,
+            bake: guard.bake,
+            alarms: Vec::new(),
+            on_cancel: match env.on_cancel {
+                config::OnCancel::Rollback => OnCancel::Rollback,
+                config::OnCancel::Leave => OnCancel::Leave,
+            },
+        },
+        before_deploy: env.before_deploy.iter().map(|s| s.run_task.clone()).collect(),
+        warnings,
+        template,
+        service: svc,
+    })
+    .map(|mut p| {
+        p.watch.alarms = p.alarms.clone();
+        p
+    })
+}
+
+/// DescribeTaskDefinition with tags, as a loadable document.
+pub async fn describe(ecs_client: &aws_sdk_ecs::Client, reference: &str) -> Result<(String, TaskDefinitionDoc), Error> {
+    let out = ecs_client
+        .describe_task_definition()
+        .task_definition(reference)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeTaskDefinition", reference, e))?;
+    let Some(td) = out.task_definition() else {
+        return Err(Error::DeployFailed { reason: format!("{reference} has no task definition"), help: String::new() });
+    };
+    let arn = td.task_definition_arn().unwrap_or_default().to_owned();
+    let mut value = ecs::from_sdk(td);
+    if let (Some(map), false) = (value.as_object_mut(), out.tags().is_empty()) {
+        map.insert("tags".into(), ecs::tags_from_sdk(out.tags()));
+    }
+    let loaded = TaskDefinitionDoc::from_value(value, &arn)?;
+    Ok((arn, loaded.doc))
+}
+
+/// One 5xx alarm per target group of the service, dimensioned through ELBv2.
+async fn alarm_specs(aws: &crate::aws::Aws, svc: &ServiceInfo) -> Result<Vec<AlarmSpec>, Error> {
+    if svc.target_groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arns: Vec<String> = svc.target_groups.iter().map(|t| t.arn.clone()).collect();
+    let out = aws
+        .elbv2
+        .describe_target_groups()
+        .set_target_group_arns(Some(arns.clone()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeTargetGroups", arns.join(", "), e))?;
+    let mut specs = Vec::new();
+    for tg in out.target_groups() {
+        let (Some(tg_arn), Some(tg_name), Some(lb_arn)) =
+            (tg.target_group_arn(), tg.target_group_name(), tg.load_balancer_arns().first())
+        else {
+            continue;
+        };
+        if let Some((load_balancer, target_group)) = dimension_values(lb_arn, tg_arn) {
+            specs.push(AlarmSpec { name: guard_alarm_name(&svc.cluster, &svc.name, tg_name), load_balancer, target_group });
+        }
+    }
+    Ok(specs)
+}
