@@ -156,3 +156,85 @@ impl fmt::Display for TaskDefinitionDiff {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fixtures::{described_json, file_json, rendered_doc};
+    use super::*;
+
+    fn changed_release() -> Value {
+        let mut new = rendered_doc().to_register_json();
+        let web = &mut new["containerDefinitions"][0];
+        web["image"] = json!("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:aaaa");
+        web["environment"] = json!([
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {"name": "RELEASE", "value": "1.4.0"},
+            {"name": "NEW_FLAG", "value": "1"}
+        ]);
+        web["secrets"][0]["valueFrom"] = json!("arn:aws:ssm:eu-west-1:111122223333:parameter/web/db-password-v2");
+        new["memory"] = json!("1024");
+        new["containerDefinitions"].as_array_mut().unwrap().remove(1);
+        new
+    }
+
+    #[test]
+    fn the_registered_revision_is_no_diff() {
+        let d = diff(&described_json(), &rendered_doc().to_register_json());
+        assert!(d.is_empty(), "{d}");
+        assert_eq!(d.to_string(), "task definition unchanged\n");
+    }
+
+    #[test]
+    fn an_env_order_change_is_no_diff() {
+        let old = file_json();
+        let mut new = file_json();
+        new["containerDefinitions"][0]["environment"] =
+            json!([{"name": "FEATURE_X", "value": "off"}, {"name": "LOG_LEVEL", "value": "info"}]);
+        let containers = new["containerDefinitions"].as_array_mut().unwrap();
+        containers.reverse();
+        assert!(diff(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn diff_addresses_containers_and_env_by_name() {
+        let d = diff(&described_json(), &changed_release());
+        let paths: Vec<(&str, ChangeKind)> = d.changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("containerDefinitions[otel]", ChangeKind::Removed),
+                ("containerDefinitions[web].environment.FEATURE_X", ChangeKind::Removed),
+                ("containerDefinitions[web].environment.LOG_LEVEL", ChangeKind::Changed),
+                ("containerDefinitions[web].environment.NEW_FLAG", ChangeKind::Added),
+                ("containerDefinitions[web].image", ChangeKind::Changed),
+                ("containerDefinitions[web].secrets.DB_PASSWORD", ChangeKind::Changed),
+                ("memory", ChangeKind::Changed),
+            ]
+        );
+        let log_level = &d.changes[2];
+        assert_eq!((log_level.old.clone(), log_level.new.clone()), (Some(json!("info")), Some(json!("debug"))));
+    }
+
+    #[test]
+    fn a_whole_list_appearing_is_reported_per_name() {
+        let old = file_json();
+        let mut new = file_json();
+        new["containerDefinitions"][1]["environment"] = json!([{"name": "A", "value": "1"}]);
+        let d = diff(&old, &new);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].path, "containerDefinitions[otel].environment.A");
+        assert_eq!(d.changes[0].kind, ChangeKind::Added);
+    }
+
+    #[test]
+    fn human_diff_snapshot() {
+        insta::assert_snapshot!("human_diff", diff(&described_json(), &changed_release()).to_string());
+    }
+
+    #[test]
+    fn json_diff_snapshot() {
+        insta::assert_json_snapshot!("json_diff", diff(&described_json(), &changed_release()));
+    }
+}

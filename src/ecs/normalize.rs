@@ -157,3 +157,68 @@ fn is_empty(v: &Value) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fixtures::{described_json, rendered_doc};
+    use super::*;
+
+    #[test]
+    fn a_file_with_omitted_defaults_equals_the_described_form_with_defaults_filled() {
+        let rendered = normalize(&rendered_doc().to_register_json());
+        let described = normalize(&described_json());
+        assert_eq!(rendered, described, "{rendered:#}\n!=\n{described:#}");
+    }
+
+    #[test]
+    fn normalize_is_idempotent() {
+        let once = normalize(&described_json());
+        assert_eq!(normalize(&once), once);
+    }
+
+    #[test]
+    fn defaults_units_and_orders_are_canonical() {
+        let sparse = json!({
+            "family": "f",
+            "cpu": 512,
+            "memory": "1 GB",
+            "requiresCompatibilities": ["FARGATE", "EC2", "FARGATE"],
+            "tags": [{"key": "a", "value": "b"}],
+            "containerDefinitions": [
+                {"name": "b", "image": "i", "portMappings": [{"containerPort": 80, "hostPort": 0}], "memory": "256"},
+                {"name": "a", "image": "i", "environment": [{"name": "Z", "value": "1"}, {"name": "A", "value": "2"}]}
+            ]
+        });
+        let spelled_out = json!({
+            "family": "f",
+            "cpu": "512",
+            "memory": "1024",
+            "networkMode": "bridge",
+            "requiresCompatibilities": ["EC2", "FARGATE"],
+            "enableFaultInjection": false,
+            "volumes": [],
+            "containerDefinitions": [
+                {"name": "a", "image": "i", "cpu": 0, "essential": true, "privileged": false, "environment": [{"name": "A", "value": "2"}, {"name": "Z", "value": "1"}]},
+                {"name": "b", "image": "i", "cpu": 0, "essential": true, "memory": 256, "mountPoints": [], "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}
+            ]
+        });
+        assert_eq!(normalize(&sparse), normalize(&spelled_out));
+    }
+
+    #[test]
+    fn host_port_defaults_to_the_container_port_only_outside_bridge_mode() {
+        let td = |mode: &str| json!({"family": "f", "networkMode": mode, "containerDefinitions": [{"name": "a", "image": "i", "portMappings": [{"containerPort": 80}]}]});
+        assert_eq!(normalize(&td("awsvpc"))["containerDefinitions"][0]["portMappings"][0]["hostPort"], json!(80));
+        assert_eq!(normalize(&td("host"))["containerDefinitions"][0]["portMappings"][0]["hostPort"], json!(80));
+        assert!(normalize(&td("bridge"))["containerDefinitions"][0]["portMappings"][0].get("hostPort").is_none());
+    }
+
+    #[test]
+    fn a_real_difference_survives_normalisation() {
+        let mut described = described_json();
+        described["taskDefinition"]["containerDefinitions"][0]["essential"] = json!(false);
+        assert_ne!(normalize(&rendered_doc().to_register_json()), normalize(&described));
+    }
+}

@@ -57,9 +57,10 @@ fn merge_named(
     if config.is_empty() && evict.is_empty() {
         return Ok(());
     }
-    let existing = match container.remove(list_key) {
+    // Taken in place (not removed and re-inserted) so the container's keys keep the file's order.
+    let existing = match container.get_mut(list_key) {
         None => Vec::new(),
-        Some(Value::Array(items)) => items,
+        Some(Value::Array(items)) => std::mem::take(items),
         Some(_) => {
             return Err(TaskDefinitionError::InvalidField {
                 path: format!("containerDefinitions[{}].{list_key}", container_name(container)),
@@ -83,7 +84,9 @@ fn merge_named(
         merged.push(item);
     }
     merged.extend(pending.into_iter().map(|(name, value)| json!({"name": name, value_key: value})));
-    if !merged.is_empty() {
+    if merged.is_empty() {
+        container.retain(|k, _| k != list_key);
+    } else {
         container.insert(list_key.to_owned(), Value::Array(merged));
     }
     Ok(())
@@ -91,4 +94,70 @@ fn merge_named(
 
 fn container_name(container: &Map<String, Value>) -> String {
     container.get("name").and_then(Value::as_str).unwrap_or("?").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fixtures::{IMAGE, file_doc, release_env, release_secrets, rendered_doc};
+    use super::*;
+
+    #[test]
+    fn render_sets_the_image_and_merges_env_with_config_winning() {
+        let rendered = rendered_doc();
+        let web = &rendered.as_map()["containerDefinitions"][0];
+        assert_eq!(web["image"], json!(IMAGE));
+        assert_eq!(
+            web["environment"],
+            json!([
+                {"name": "LOG_LEVEL", "value": "info"},
+                {"name": "FEATURE_X", "value": "on"},
+                {"name": "RELEASE", "value": "1.4.0"}
+            ])
+        );
+        assert_eq!(web["secrets"][1]["name"], json!("API_TOKEN"));
+        // The other container is untouched.
+        assert_eq!(rendered.as_map()["containerDefinitions"][1], file_doc().as_map()["containerDefinitions"][1]);
+    }
+
+    #[test]
+    fn rendered_task_definition_snapshot() {
+        insta::assert_json_snapshot!("rendered_task_definition", rendered_doc().to_register_json());
+    }
+
+    #[test]
+    fn unknown_container_is_an_error_listing_the_containers() {
+        let (env, secrets) = (release_env(), release_secrets());
+        let err = render(&file_doc(), &RenderInput { container: "api", image: IMAGE, env: &env, secrets: &secrets })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "container `api` is not in the task definition; it has: web, otel");
+    }
+
+    #[test]
+    fn a_name_moving_between_env_and_secrets_leaves_the_other_list() {
+        let env = BTreeMap::from([("DB_PASSWORD".to_owned(), "plain-in-dev".to_owned())]);
+        let secrets =
+            BTreeMap::from([("LOG_LEVEL".to_owned(), "arn:aws:ssm:eu-west-1:111122223333:parameter/x".to_owned())]);
+        let rendered =
+            render(&file_doc(), &RenderInput { container: "web", image: IMAGE, env: &env, secrets: &secrets }).unwrap();
+        let web = &rendered.as_map()["containerDefinitions"][0];
+        assert_eq!(
+            web["environment"],
+            json!([{"name": "FEATURE_X", "value": "off"}, {"name": "DB_PASSWORD", "value": "plain-in-dev"}])
+        );
+        assert_eq!(
+            web["secrets"],
+            json!([{"name": "LOG_LEVEL", "valueFrom": "arn:aws:ssm:eu-west-1:111122223333:parameter/x"}])
+        );
+    }
+
+    #[test]
+    fn the_same_name_in_config_env_and_secrets_is_an_error() {
+        let env = BTreeMap::from([("X".to_owned(), "1".to_owned())]);
+        let secrets = BTreeMap::from([("X".to_owned(), "arn".to_owned())]);
+        let err = render(&file_doc(), &RenderInput { container: "web", image: IMAGE, env: &env, secrets: &secrets })
+            .unwrap_err();
+        assert!(matches!(err, TaskDefinitionError::EnvSecretClash { .. }), "{err}");
+    }
 }

@@ -2,7 +2,9 @@
 //! described revision we compare against. Both directions map the same fields, so a revision registered from a
 //! document describes back to an equal document after `normalize`.
 
-use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
+use aws_sdk_ecs::operation::register_task_definition::builders::{
+    RegisterTaskDefinitionFluentBuilder, RegisterTaskDefinitionInputBuilder,
+};
 use aws_sdk_ecs::types::{
     ApplicationProtocol, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency,
     ContainerRestartPolicy, CpuArchitecture, DockerVolumeConfiguration, EfsAuthorizationConfig,
@@ -17,7 +19,7 @@ use aws_sdk_ecs::types::{
 use serde_json::{Map, Value, json};
 
 use super::error::TaskDefinitionError;
-use super::sdk_reader::{Reader, built};
+use super::sdk_reader::{Reader, built, invalid};
 use super::task_definition::TaskDefinitionDoc;
 
 type Result<T> = std::result::Result<T, TaskDefinitionError>;
@@ -28,6 +30,32 @@ type Result<T> = std::result::Result<T, TaskDefinitionError>;
 pub struct SdkInput {
     pub builder: RegisterTaskDefinitionInputBuilder,
     pub warnings: Vec<String>,
+}
+
+impl SdkInput {
+    /// The request as `client.register_task_definition()` with every mapped field set; the caller sends it.
+    pub fn fluent(self, client: &aws_sdk_ecs::Client) -> Result<RegisterTaskDefinitionFluentBuilder> {
+        let i = self.builder.build().map_err(|e| invalid("", &e.to_string()))?;
+        Ok(client
+            .register_task_definition()
+            .set_family(i.family)
+            .set_task_role_arn(i.task_role_arn)
+            .set_execution_role_arn(i.execution_role_arn)
+            .set_network_mode(i.network_mode)
+            .set_container_definitions(i.container_definitions)
+            .set_volumes(i.volumes)
+            .set_placement_constraints(i.placement_constraints)
+            .set_requires_compatibilities(i.requires_compatibilities)
+            .set_cpu(i.cpu)
+            .set_memory(i.memory)
+            .set_tags(i.tags)
+            .set_pid_mode(i.pid_mode)
+            .set_ipc_mode(i.ipc_mode)
+            .set_proxy_configuration(i.proxy_configuration)
+            .set_ephemeral_storage(i.ephemeral_storage)
+            .set_runtime_platform(i.runtime_platform)
+            .set_enable_fault_injection(i.enable_fault_injection))
+    }
 }
 
 impl TaskDefinitionDoc {
@@ -580,4 +608,184 @@ fn string_map(map: &std::collections::HashMap<String, String>) -> Value {
     // HashMap order is random; sort so the output (and any snapshot of it) is stable.
     let sorted: std::collections::BTreeMap<&String, &String> = map.iter().collect();
     Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+    use serde_json::json;
+
+    use super::super::fixtures::{described_json, rendered_doc};
+    use super::super::normalize;
+    use super::super::task_definition::Format;
+    use super::*;
+
+    /// What DescribeTaskDefinition would return for the registered input (the SDK's view of it).
+    fn as_described(input: RegisterTaskDefinitionInput) -> TaskDefinition {
+        TaskDefinition::builder()
+            .set_family(input.family)
+            .set_task_role_arn(input.task_role_arn)
+            .set_execution_role_arn(input.execution_role_arn)
+            .set_network_mode(input.network_mode)
+            .set_container_definitions(input.container_definitions)
+            .set_volumes(input.volumes)
+            .set_placement_constraints(input.placement_constraints)
+            .set_requires_compatibilities(input.requires_compatibilities)
+            .set_cpu(input.cpu)
+            .set_memory(input.memory)
+            .set_pid_mode(input.pid_mode)
+            .set_ipc_mode(input.ipc_mode)
+            .set_ephemeral_storage(input.ephemeral_storage)
+            .set_runtime_platform(input.runtime_platform)
+            .set_enable_fault_injection(input.enable_fault_injection)
+            .revision(3)
+            .build()
+    }
+
+    fn round_trip(doc: &TaskDefinitionDoc) -> (Value, Vec<String>) {
+        let SdkInput { builder, warnings } = doc.to_sdk_input().unwrap();
+        (from_sdk(&as_described(builder.build().unwrap())), warnings)
+    }
+
+    fn kitchen_sink() -> TaskDefinitionDoc {
+        let text = r#"{
+            "family": "everything",
+            "taskRoleArn": "arn:aws:iam::111122223333:role/task",
+            "executionRoleArn": "arn:aws:iam::111122223333:role/exec",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE", "EC2"],
+            "cpu": 1024,
+            "memory": "2 GB",
+            "pidMode": "task",
+            "ipcMode": "none",
+            "enableFaultInjection": true,
+            "ephemeralStorage": {"sizeInGiB": 30},
+            "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+            "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.az in [eu-west-1a]"}],
+            "volumes": [
+                {"name": "scratch", "host": {"sourcePath": "/tmp/scratch"}},
+                {"name": "cache", "dockerVolumeConfiguration": {"scope": "task", "driver": "local", "driverOpts": {"type": "tmpfs"}, "labels": {"a": "b"}}},
+                {"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "rootDirectory": "/", "transitEncryption": "ENABLED", "transitEncryptionPort": 2049, "authorizationConfig": {"accessPointId": "fsap-1", "iam": "ENABLED"}}}
+            ],
+            "tags": [{"key": "team", "value": "web"}],
+            "containerDefinitions": [{
+                "name": "app",
+                "image": "example/app@sha256:abcd",
+                "repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:creds"},
+                "cpu": 512,
+                "memory": 1024,
+                "memoryReservation": 512,
+                "links": ["db"],
+                "portMappings": [
+                    {"containerPort": 8080, "hostPort": 8080, "protocol": "tcp", "name": "http", "appProtocol": "http"},
+                    {"containerPortRange": "9000-9100", "protocol": "udp"}
+                ],
+                "essential": true,
+                "restartPolicy": {"enabled": true, "ignoredExitCodes": [0, 2], "restartAttemptPeriod": 60},
+                "entryPoint": ["/bin/app"],
+                "command": ["serve", "--port", "8080"],
+                "environment": [{"name": "A", "value": "1"}, {"name": "EMPTY", "value": ""}],
+                "environmentFiles": [{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}],
+                "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch", "readOnly": false}],
+                "volumesFrom": [{"sourceContainer": "side", "readOnly": true}],
+                "linuxParameters": {"capabilities": {"add": ["SYS_PTRACE"], "drop": ["NET_RAW"]}, "initProcessEnabled": true, "sharedMemorySize": 64, "tmpfs": [{"containerPath": "/run", "size": 16, "mountOptions": ["noexec"]}], "maxSwap": 0, "swappiness": 10},
+                "secrets": [{"name": "S", "valueFrom": "arn:aws:ssm:eu-west-1:111122223333:parameter/s"}],
+                "dependsOn": [{"containerName": "side", "condition": "START"}],
+                "startTimeout": 30,
+                "stopTimeout": 20,
+                "versionConsistency": "disabled",
+                "hostname": "app",
+                "user": "1000:1000",
+                "workingDirectory": "/srv",
+                "disableNetworking": false,
+                "privileged": true,
+                "readonlyRootFilesystem": true,
+                "dnsServers": ["10.0.0.2"],
+                "dnsSearchDomains": ["internal"],
+                "extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.5"}],
+                "dockerSecurityOptions": ["no-new-privileges"],
+                "interactive": true,
+                "pseudoTerminal": true,
+                "dockerLabels": {"com.example": "x"},
+                "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 4096}],
+                "logConfiguration": {"logDriver": "awsfirelens", "options": {"Name": "cloudwatch"}, "secretOptions": [{"name": "K", "valueFrom": "arn:k"}]},
+                "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 10, "timeout": 2, "retries": 5, "startPeriod": 15},
+                "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}],
+                "resourceRequirements": [{"value": "1", "type": "GPU"}],
+                "firelensConfiguration": {"type": "fluentbit", "options": {"enable-ecs-log-metadata": "true"}},
+                "credentialSpecs": ["credentialspecdomainless:arn:aws:s3:::bucket/spec.json"]
+            }, {"name": "side", "image": "busybox"}]
+        }"#;
+        TaskDefinitionDoc::parse(text, "everything.json", Format::Json).unwrap().doc
+    }
+
+    #[test]
+    fn every_mapped_field_round_trips_through_the_sdk_types() {
+        let doc = kitchen_sink();
+        let (back, warnings) = round_trip(&doc);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (a, b) = (normalize(&doc.to_register_json()), normalize(&back));
+        assert_eq!(a, b, "{a:#}\n!=\n{b:#}");
+    }
+
+    #[test]
+    fn the_release_fixture_round_trips_and_matches_the_described_revision() {
+        let (back, warnings) = round_trip(&rendered_doc());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(normalize(&back), normalize(&described_json()));
+    }
+
+    #[test]
+    fn tags_are_sent_and_read_back() {
+        let input = kitchen_sink().to_sdk_input().unwrap().builder.build().unwrap();
+        let tags = input.tags.unwrap_or_default();
+        assert_eq!(tags_from_sdk(&tags), json!([{"key": "team", "value": "web"}]));
+    }
+
+    #[test]
+    fn fields_without_a_mapping_are_reported_not_dropped_silently() {
+        let value = json!({
+            "family": "f",
+            "proxyConfiguration": {"containerName": "envoy", "type": "APPMESH"},
+            "volumes": [{"name": "w", "fsxWindowsFileServerVolumeConfiguration": {"fileSystemId": "fs-1"}}],
+            "containerDefinitions": [{
+                "name": "a", "image": "i", "futureKnob": 1,
+                "linuxParameters": {"initProcessEnabled": true, "devices": [{"hostPath": "/dev/fuse"}]},
+                "portMappings": [{"containerPort": 80, "newPortThing": "x"}]
+            }]
+        });
+        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        let mut warnings = doc.to_sdk_input().unwrap().warnings;
+        warnings.sort();
+        assert_eq!(
+            warnings,
+            vec![
+                "field `containerDefinitions[0].futureKnob` is not sent by this version of pipeline",
+                "field `containerDefinitions[0].linuxParameters.devices` is not sent by this version of pipeline",
+                "field `containerDefinitions[0].portMappings[0].newPortThing` is not sent by this version of pipeline",
+                "field `proxyConfiguration` is not sent by this version of pipeline",
+                "field `volumes[0].fsxWindowsFileServerVolumeConfiguration` is not sent by this version of pipeline",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_an_error_naming_it() {
+        let value = json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "memory": "lots"}]});
+        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        let err = doc.to_sdk_input().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task definition field `containerDefinitions[0].memory` is invalid: expected an integer"
+        );
+    }
+
+    #[test]
+    fn a_missing_required_member_is_an_error_naming_it() {
+        let value =
+            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "secrets": [{"name": "S"}]}]});
+        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        let err = doc.to_sdk_input().unwrap_err().to_string();
+        assert!(err.starts_with("task definition field `containerDefinitions[0].secrets[0]` is invalid"), "{err}");
+    }
 }

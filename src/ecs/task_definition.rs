@@ -92,9 +92,8 @@ impl TaskDefinitionDoc {
             }
             None => top,
         };
-        for key in fields::READ_ONLY {
-            fields.remove(*key);
-        }
+        // retain, not remove: Map::remove swaps the last key into the hole and would reorder the user's file.
+        fields.retain(|k, _| !fields::READ_ONLY.contains(&k.as_str()));
         validate(&fields, origin)?;
         warnings.extend(unknown_fields(&fields));
         Ok(Loaded { doc: TaskDefinitionDoc { fields }, warnings })
@@ -236,4 +235,130 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     let line_text = text.get(line_start..)?.split('\n').next().unwrap_or_default();
     let within = line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(i, _)| i);
     Some((line_start + within).min(text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::fixtures::described_json;
+    use super::*;
+
+    fn parse_json(value: &Value) -> Result<Loaded, TaskDefinitionError> {
+        TaskDefinitionDoc::parse(&value.to_string(), "td.json", Format::Json)
+    }
+
+    #[test]
+    fn describe_output_loads_with_read_only_fields_stripped_and_unknown_fields_kept_with_a_warning() {
+        let mut described = described_json();
+        described["taskDefinition"]["containerDefinitions"][0]["futureKnob"] = json!({"level": 3});
+        described["taskDefinition"]["brandNewTopLevel"] = json!(true);
+        described["ResponseMetadata"] = json!({"RequestId": "x"});
+
+        let loaded = parse_json(&described).unwrap();
+        let map = loaded.doc.as_map();
+        for key in fields::READ_ONLY {
+            assert!(!map.contains_key(*key), "{key} should be stripped");
+        }
+        assert!(!map.contains_key("taskRoleArn"), "nulls are stripped");
+        assert_eq!(map["containerDefinitions"][0]["futureKnob"], json!({"level": 3}));
+        assert_eq!(map["brandNewTopLevel"], json!(true));
+        assert_eq!(loaded.doc.tags(), BTreeMap::from([("pipeline:version".to_owned(), "1.4.0".to_owned())]));
+        assert_eq!(
+            loaded.warnings,
+            vec![
+                "ignored `ResponseMetadata` next to `taskDefinition` in td.json".to_owned(),
+                "unknown field `brandNewTopLevel` in the task definition (kept)".to_owned(),
+                "unknown field `futureKnob` in containerDefinitions[0] (kept)".to_owned(),
+            ]
+        );
+        assert_eq!(loaded.doc.family(), "web");
+        assert_eq!(loaded.doc.container_names(), vec!["web", "otel"]);
+    }
+
+    #[test]
+    fn bare_task_definition_loads_without_warnings() {
+        let loaded = parse_json(&super::super::fixtures::file_json()).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.doc.image_of("web"), Some("placeholder"));
+    }
+
+    #[test]
+    fn yaml_loads_from_a_file_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("task-definition.yml");
+        let yaml = "family: web\ncpu: 256\ncontainerDefinitions:\n  - name: web\n    image: nginx\n    portMappings:\n      - containerPort: 80\n    environment:\n      - {name: A, value: \"1\"}\n    unknownThing: ~\n";
+        std::fs::write(&path, yaml).unwrap();
+        let loaded = TaskDefinitionDoc::load(&path).unwrap();
+        assert!(loaded.warnings.is_empty(), "a null unknown field is stripped, not reported: {:?}", loaded.warnings);
+        assert_eq!(
+            loaded.doc.to_register_json(),
+            json!({"family": "web", "cpu": 256, "containerDefinitions": [{"name": "web", "image": "nginx",
+                "portMappings": [{"containerPort": 80}], "environment": [{"name": "A", "value": "1"}]}]})
+        );
+    }
+
+    #[test]
+    fn json_syntax_error_names_file_line_and_column() {
+        let text = "{\n  \"family\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\" \"image\": \"x\"}\n  ]\n}\n";
+        let err = TaskDefinitionDoc::parse(text, "td.json", Format::Json).unwrap_err();
+        let TaskDefinitionError::Syntax { line, column, span, .. } = &err else { panic!("{err:?}") };
+        assert_eq!((*line, *column), (4, 20));
+        assert!(err.to_string().starts_with("td.json:4:20: not valid JSON"), "{err}");
+        let offset = span.expect("a span for miette").offset();
+        assert_eq!(&text[offset..offset + 7], "\"image\"");
+    }
+
+    #[test]
+    fn yaml_syntax_error_names_file_line_and_column() {
+        let text = "family: web\ncontainerDefinitions:\n  - name: web\n   image: [unclosed\n";
+        let err = TaskDefinitionDoc::parse(text, "td.yml", Format::Yaml).unwrap_err();
+        let TaskDefinitionError::Syntax { line, column, .. } = &err else { panic!("{err:?}") };
+        assert!(*line >= 4, "line {line}");
+        assert!(err.to_string().starts_with(&format!("td.yml:{line}:{column}: not valid YAML")), "{err}");
+    }
+
+    #[test]
+    fn structural_errors_name_what_is_missing() {
+        let cases = [
+            (json!([1, 2]), "td.json: a task definition must be an object"),
+            (json!({"containerDefinitions": [{"name": "a", "image": "b"}]}), "td.json: `family` is missing"),
+            (
+                json!({"family": "web", "containerDefinitions": []}),
+                "td.json: `containerDefinitions` is missing or empty",
+            ),
+            (json!({"family": "web"}), "td.json: `containerDefinitions` is missing or empty"),
+            (
+                json!({"family": "web", "containerDefinitions": [{"name": "a"}]}),
+                "td.json: containerDefinitions[0] has no `image`",
+            ),
+            (
+                json!({"family": "web", "containerDefinitions": [{"image": "a"}]}),
+                "td.json: containerDefinitions[0] has no `name`",
+            ),
+        ];
+        for (value, expected) in cases {
+            let err = parse_json(&value).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_the_path() {
+        let err = TaskDefinitionDoc::load(Path::new("/nonexistent/td.json")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/td.json"), "{err}");
+    }
+
+    #[test]
+    fn set_tags_adds_and_overrides() {
+        let mut doc = parse_json(&described_json()).unwrap().doc;
+        doc.set_tags(&BTreeMap::from([
+            ("pipeline:version".to_owned(), "1.5.0".to_owned()),
+            ("pipeline:commit".to_owned(), "abc123".to_owned()),
+        ]));
+        assert_eq!(
+            doc.to_register_json()["tags"],
+            json!([{"key": "pipeline:commit", "value": "abc123"}, {"key": "pipeline:version", "value": "1.5.0"}])
+        );
+    }
 }
