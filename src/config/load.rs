@@ -53,8 +53,21 @@ pub fn from_text(path: &Path, text: String, overrides: &[String]) -> Result<Conf
         }
     };
     config.source = Source { path: path.to_path_buf(), text };
-    normalize(&mut config)?;
+    normalize(&mut config).map_err(|err| blame_override_for_check(err, &overrides))?;
     Ok(config)
+}
+
+/// A check that fails on a key an override set is the override's fault: the file's line for that key would mislead.
+fn blame_override_for_check(err: ConfigError, overrides: &[overrides::Override]) -> ConfigError {
+    let ConfigError::InvalidValue { field, message, .. } = &err else { return err };
+    let culprit = overrides.iter().rev().find(|o| {
+        let key = o.path.join(".");
+        field.starts_with(&key) || key.starts_with(field.as_str())
+    });
+    match culprit {
+        Some(o) => ConfigError::BadOverride { arg: o.arg.clone(), message: format!("`{field}`: {message}") },
+        None => err,
+    }
 }
 
 fn blame_override(err: &serde_norway::Error, overrides: &[overrides::Override]) -> ConfigError {

@@ -282,6 +282,15 @@ fn bad_overrides_are_blamed_by_name() {
     let (_, result) = load_text(FULL, &["image.contxt=x"]);
     let err = result.unwrap_err();
     assert!(err.to_string().contains("unknown field `contxt`"), "{err}");
+    // Checks made after deserialising blame the override too, not the file's line.
+    let (_, result) = load_text(MINIMAL, &["image.repository=Bad_Name"]);
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid --set `image.repository=Bad_Name`: `image.repository`: `Bad_Name` is not an ECR repository name \
+         (lowercase letters, digits, and . _ - / between them)"
+    );
+    assert_eq!(err.location(), None);
     // An error the file has by itself is still reported at its place in the file.
     let (_, result) = load_text("version: 1\nimage:\n  repository: web\n  contxt: .\n", &["image.target=x"]);
     assert_error(&result.unwrap_err(), 4, 3, "unknown key `contxt` in `image`; did you mean `context`?");
