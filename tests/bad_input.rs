@@ -7,34 +7,34 @@ const FAILURE: i32 = 1;
 
 #[test]
 fn no_config_suggests_init() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     std::fs::remove_file(repo.path().join(".pipeline.yml")).unwrap();
     Pipeline::new(&repo).args(&["plan"]).run().code(USAGE).stderr_has("pipeline init");
 }
 
 #[test]
 fn an_unknown_key_names_the_line_and_a_suggestion() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     repo.write(".pipeline.yml", "version: 1\nimage:\n  repository: web\n  contxt: .\n");
     Pipeline::new(&repo).args(&["build"]).run().code(USAGE).stderr_has("contxt").stderr_has("context").stderr_has(":4:");
 }
 
 #[test]
 fn malformed_yaml_names_the_line() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     repo.write(".pipeline.yml", "version: 1\nimage:\n  repository: [web\n");
     Pipeline::new(&repo).args(&["build"]).run().code(USAGE).stderr_has(".pipeline.yml");
 }
 
 #[test]
 fn an_invalid_version_is_refused() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     Pipeline::new(&repo).args(&["build", "--version", "1.2"]).run().code(USAGE).stderr_has("1.2");
 }
 
 #[test]
 fn a_version_lower_than_the_latest_release_is_refused() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     repo.git(&["tag", "v2.0.0"]);
     repo.commit("fix: more");
     Pipeline::new(&repo).args(&["build", "--version", "1.9.0"]).run().code(USAGE).stderr_has("2.0.0");
@@ -53,7 +53,7 @@ fn a_dirty_tree_is_refused_unless_allowed() {
 
 #[test]
 fn a_missing_dockerfile_is_a_usage_error() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     std::fs::remove_file(repo.path().join("Dockerfile")).unwrap();
     repo.commit("chore: drop dockerfile");
     Pipeline::new(&repo).args(&["build", "--version", "1.0.0"]).run().code(USAGE).stderr_has("Dockerfile");
@@ -61,7 +61,7 @@ fn a_missing_dockerfile_is_a_usage_error() {
 
 #[test]
 fn a_failing_build_shows_the_step() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     repo.write("Dockerfile", "FROM scratch\nCOPY missing.txt /missing.txt\n");
     repo.commit("chore: break");
     Pipeline::new(&repo).args(&["build", "--version", "1.0.0"]).run().code(FAILURE).stderr_has("missing.txt");
@@ -69,7 +69,7 @@ fn a_failing_build_shows_the_step() {
 
 #[test]
 fn no_docker_engine_says_so() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     Pipeline::new(&repo)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .args(&["build", "--version", "1.0.0"])
@@ -80,7 +80,7 @@ fn no_docker_engine_says_so() {
 
 #[test]
 fn missing_aws_credentials_say_which_sources_were_tried() {
-    let repo = Repo::tiny("x", "x");
+    let repo = Repo::tiny("bad-input", "x");
     let sb = Sandbox::start();
     Pipeline::new(&repo)
         .env("AWS_ENDPOINT_URL", sb.running.endpoint())
