@@ -76,6 +76,54 @@ pub(crate) fn from_yaml_error(err: &serde_norway::Error, file: &Path, text: &str
     ConfigError::InvalidValue { at, field, message, help }
 }
 
+/// The dotted key path an error is about (`image.context`, `environments.staging`), when it is about one.
+pub(crate) fn key_path(err: &ConfigError) -> Option<String> {
+    match err {
+        ConfigError::UnknownKey { section, key, .. } if section.is_empty() => Some(key.clone()),
+        ConfigError::UnknownKey { section, key, .. } => Some(format!("{section}.{key}")),
+        ConfigError::MissingKey { section, .. } => Some(section.clone()),
+        ConfigError::InvalidValue { field, .. } => Some(field.clone()),
+        _ => None,
+    }
+}
+
+/// The message without its `file:line:column: ` prefix.
+pub(crate) fn without_place(err: &ConfigError) -> String {
+    let text = err.to_string();
+    match err.location() {
+        Some((file, line, column)) => {
+            let prefix = format!("{}:{line}:{column}: ", file.display());
+            text.strip_prefix(&prefix).map(str::to_string).unwrap_or(text)
+        }
+        None => text,
+    }
+}
+
+/// An error found in the expanded text (merge keys applied, overrides set) placed back in the file by its key path.
+pub(crate) fn relocate(err: ConfigError, file: &Path, text: &str) -> ConfigError {
+    let Some(path) = key_path(&err) else {
+        return match err {
+            ConfigError::Syntax { message, .. } => {
+                ConfigError::Syntax { at: Box::new(locate(file, text, &[])), message }
+            }
+            other => other,
+        };
+    };
+    // `tags[1]` -> `tags`: list items have no key to find.
+    let segments: Vec<&str> = path.split('.').map(|s| s.split('[').next().unwrap_or(s)).collect();
+    let at = Box::new(locate(file, text, &segments));
+    match err {
+        ConfigError::UnknownKey { key, section, suggestion, expected, .. } => {
+            ConfigError::UnknownKey { at, key, section, suggestion, expected }
+        }
+        ConfigError::MissingKey { key, section, .. } => ConfigError::MissingKey { at, key, section },
+        ConfigError::InvalidValue { field, message, help, .. } => {
+            ConfigError::InvalidValue { at, field, message, help }
+        }
+        other => other,
+    }
+}
+
 /// serde speaks Rust ("struct Image", "unit value"); the user wrote YAML.
 fn plain_expected(expected: &str) -> String {
     if expected.starts_with("struct ") || expected == "a map" {

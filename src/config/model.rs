@@ -19,6 +19,8 @@ pub const SUPPORTED_VERSIONS: &[u64] = &[1];
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(title = "pipeline config (.pipeline.yml)")]
+// Top-level `x-*` keys hold YAML anchors for `<<:` merge keys (as in Docker Compose); `load` drops them.
+#[schemars(extend("patternProperties" = { "^x-": {} }))]
 pub struct Config {
     /// Config format version. Only `1` exists.
     #[serde(deserialize_with = "deserialize_version")]
