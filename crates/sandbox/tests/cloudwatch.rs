@@ -175,20 +175,23 @@ async fn target_5xx_above_threshold_trips_the_alarm_and_good_data_clears_it() {
     let cw = sb.cloudwatch();
     put_static_alarm(&cw, "web-prod-target-5xx", 60, "missing").await;
     let dims = [("LoadBalancer", LB), ("TargetGroup", TG)];
-    // Two past periods (1 s each in wall time) with 20 errors each.
-    cw.put_metric_data()
-        .namespace(NS)
-        .metric_data(datum("HTTPCode_Target_5XX_Count", &dims, 20.0, 1.0))
-        .metric_data(datum("HTTPCode_Target_5XX_Count", &dims, 20.0, 2.0))
-        // Same metric, other dimension set: must not count (dimensions match as a whole set).
-        .metric_data(datum("HTTPCode_Target_5XX_Count", &[("LoadBalancer", LB)], 0.0, 1.0))
-        .send()
-        .await
-        .expect("PutMetricData");
-    wait_for_state(&cw, "web-prod-target-5xx", StateValue::Alarm, Duration::from_secs(4)).await;
+    // Steady bad traffic: 20 errors every 200 ms (periods last 1 s), plus the same metric with another
+    // dimension set, which must not count (dimensions match as a whole set).
+    let start = Instant::now();
+    while state_of(&cw, "web-prod-target-5xx").await != Some(StateValue::Alarm) {
+        assert!(start.elapsed() < Duration::from_secs(6), "alarm did not go to ALARM");
+        cw.put_metric_data()
+            .namespace(NS)
+            .metric_data(datum("HTTPCode_Target_5XX_Count", &dims, 20.0, 0.0))
+            .metric_data(datum("HTTPCode_Target_5XX_Count", &[("LoadBalancer", LB)], 0.0, 0.0))
+            .send()
+            .await
+            .expect("PutMetricData");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let alarm = &cw.describe_alarms().send().await.expect("describe").metric_alarms()[0].clone();
     let reason = alarm.state_reason().expect("reason");
-    assert!(reason.starts_with("Threshold Crossed: 2 out of the last 2 datapoints [20.0 ("), "{reason}");
+    assert!(reason.starts_with("Threshold Crossed: 2 out of the last 2 datapoints ["), "{reason}");
     assert!(reason.contains("greater than the threshold (10.0)"), "{reason}");
     let data: serde_json::Value = serde_json::from_str(alarm.state_reason_data().expect("data")).expect("json");
     assert_eq!(data["statistic"], "Sum");
