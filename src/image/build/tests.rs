@@ -140,11 +140,13 @@ async fn failing_build(builder: Builder) {
     write(dir.path(), "Dockerfile", "FROM scratch\nCOPY present.txt /\nCOPY missing-file /\n");
     write(dir.path(), "present.txt", "here\n");
     let tag = unique_tag("failing");
-    let _cleanup = Cleanup(vec![tag.clone()]);
+    let mut cleanup = Cleanup(vec![tag.clone()]);
     let mut lines = Vec::new();
     let err = build_with(&docker, &request(dir.path(), &[tag]), builder, &mut |l| lines.push(l.to_string()))
         .await
         .expect_err("COPY of a missing file must fail");
+    // The classic builder keeps the steps that succeeded as untagged images (its cache); they are ours to remove.
+    cleanup.0.extend(lines.iter().filter_map(|l| l.trim().strip_prefix("---> ")).map(str::to_string));
     let BuildError::Failed { step, tail } = &err else { panic!("{builder:?}: expected Failed, got {err:?}") };
     assert!(step.contains("COPY missing-file"), "{builder:?} step: {step}");
     // Numbering differs: BuildKit counts COPYs only ([2/2]); the classic builder counts FROM and its LABELs ([3/5]).
@@ -215,13 +217,15 @@ async fn secret_is_mounted_but_never_in_history_or_log() {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(hello_binary(), dir.path().join("hello")).unwrap();
     // `required=true`: the build fails unless the session really delivered the secret. The hello binary is the
-    // only executable a scratch image has; HELLO_EXIT=0 makes it exit at once.
-    write(
-        dir.path(),
-        "Dockerfile",
-        "FROM scratch\nCOPY hello /hello\nENV HELLO_EXIT=0\n\
-         RUN --mount=type=secret,id=token,required=true [\"/hello\"]\n",
-    );
+    // only executable a scratch image has; HELLO_EXIT=0 makes it exit at once. The nonce keeps BuildKit's cache
+    // from answering for the RUN step (its cache key does not include the secret).
+    let dockerfile = |nonce: &str| {
+        format!(
+            "FROM scratch\nCOPY hello /hello\nENV HELLO_EXIT=0 NONCE={nonce}\n\
+             RUN --mount=type=secret,id=token,required=true [\"/hello\"]\n"
+        )
+    };
+    write(dir.path(), "Dockerfile", &dockerfile(&unique_hex()));
     let value = format!("canary-{}", unique_hex());
     let tag = unique_tag("secret");
     let _cleanup = Cleanup(vec![tag.clone()]);
@@ -242,11 +246,19 @@ async fn secret_is_mounted_but_never_in_history_or_log() {
     assert!(!format!("{image:?}").contains(&value), "secret value in the image config");
     assert!(!format!("{req:?}").contains(&value), "secret value in Debug output");
 
+    // Without the secret the same build fails: `required=true` is enforced, so the pass above proves delivery.
+    req.secrets.clear();
+    write(dir.path(), "Dockerfile", &dockerfile(&unique_hex()));
+    let err = build(&docker, &req, &mut |_| {}).await.expect_err("a required secret that is missing fails the build");
+    assert!(matches!(&err, BuildError::Failed { tail, .. } if tail.join("\n").contains("secret")), "{err:?}");
+    req.secrets = vec![BuildSecret { id: "token".into(), value: SecretString::from(value.clone()) }];
+
     // And the route still reports a failing build, without the value.
     write(dir.path(), "Dockerfile", "FROM scratch\nCOPY missing-file /\n");
     let err = build(&docker, &req, &mut |_| {}).await.unwrap_err();
     assert!(matches!(&err, BuildError::Failed { .. }), "{err:?}");
     assert!(!format!("{err:?}").contains(&value));
+    eprintln!("secret-route failure as the user sees it:\n{:?}", miette::Report::new(err));
 }
 
 /// The example service builds with `build()` and answers over HTTP from its container.
