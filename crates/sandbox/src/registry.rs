@@ -152,7 +152,9 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
     };
     let method = parts.method.clone();
     let result = match (&method, route) {
-        (&Method::GET | &Method::HEAD, Route::Base) => Ok(build(StatusCode::OK, &[], "{}")),
+        (&Method::GET | &Method::HEAD, Route::Base) => {
+            Ok(build(StatusCode::OK, &[("content-type", "application/json".into())], "{}"))
+        }
         (&Method::GET, Route::Catalog) => Ok(catalog(&sb)),
         (&Method::GET, Route::Tags { name }) => tags_list(&sb, &name),
         (&Method::GET | &Method::HEAD, Route::Manifest { name, reference }) => {
@@ -337,11 +339,14 @@ fn upload_accepted(status: StatusCode, name: &str, uuid: &str, size: usize) -> R
     build(status, &headers, Body::empty())
 }
 
-fn check_digest(digest: &str, data: &[u8]) -> Result<(), RegistryError> {
+/// Checks that `data` hashes to `digest`. Hashing a large layer takes a while, so it runs off the async workers.
+async fn check_digest(digest: &str, data: Bytes) -> Result<Bytes, RegistryError> {
     if !is_valid_digest(digest) {
         return Err(error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", format!("invalid digest '{digest}'")));
     }
-    let computed = sha256_digest(data);
+    let (computed, data) = tokio::task::spawn_blocking(move || (sha256_digest(&data), data))
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("hashing failed: {e}")))?;
     if computed != digest {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -349,7 +354,7 @@ fn check_digest(digest: &str, data: &[u8]) -> Result<(), RegistryError> {
             format!("provided digest {digest} does not match uploaded content {computed}"),
         ));
     }
-    Ok(())
+    Ok(data)
 }
 
 /// `POST .../blobs/uploads/`: a cross-repository mount (`?mount=&from=`), a monolithic upload (`?digest=`), or the
@@ -362,8 +367,7 @@ async fn start_upload(sb: &Sandbox, name: &str, query: &HashMap<String, String>,
         }
     }
     if let Some(digest) = query.get("digest") {
-        let data = read_body(body).await?;
-        check_digest(digest, &data)?;
+        let data = check_digest(digest, read_body(body).await?).await?;
         store_blob(sb, name, digest, data).await?;
         return Ok(blob_created(name, digest));
     }
@@ -441,8 +445,8 @@ async fn finish_upload(
     };
     let mut data = upload.ok_or_else(|| upload_unknown(uuid))?.data;
     data.extend_from_slice(&last_chunk);
-    check_digest(&digest, &data)?;
-    store_blob(sb, name, &digest, Bytes::from(data)).await?;
+    let data = check_digest(&digest, Bytes::from(data)).await?;
+    store_blob(sb, name, &digest, data).await?;
     Ok(blob_created(name, &digest))
 }
 
