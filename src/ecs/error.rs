@@ -9,25 +9,10 @@ pub enum TaskDefinitionError {
     #[diagnostic(code(pipeline::ecs::task_definition::io), help("check `task-definition` in .pipeline.yml"))]
     Io { path: String, source: std::io::Error },
 
-    #[error("{path}:{line}:{column}: not valid {format}: {message}")]
-    #[diagnostic(
-        code(pipeline::ecs::task_definition::syntax),
-        help(
-            "the file must be the JSON (or YAML) that `aws ecs register-task-definition --cli-input-json` takes, \
-             or the output of `aws ecs describe-task-definition`"
-        )
-    )]
-    Syntax {
-        path: String,
-        format: &'static str,
-        line: usize,
-        column: usize,
-        message: String,
-        #[source_code]
-        src: NamedSource<String>,
-        #[label("here")]
-        span: Option<SourceSpan>,
-    },
+    /// Boxed: it carries the source text for miette, and would otherwise make every Result of this module large.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Syntax(Box<SyntaxError>),
 
     #[error("{path}: a task definition must be an object, found {found}")]
     #[diagnostic(
@@ -73,4 +58,26 @@ pub enum TaskDefinitionError {
     #[error("task definition field `{path}` is invalid: {message}")]
     #[diagnostic(code(pipeline::ecs::task_definition::field))]
     InvalidField { path: String, message: String },
+}
+
+/// A JSON or YAML syntax error, with the file's text so miette can point at the spot.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{path}:{line}:{column}: not valid {format}: {message}")]
+#[diagnostic(
+    code(pipeline::ecs::task_definition::syntax),
+    help(
+        "the file must be the JSON (or YAML) that `aws ecs register-task-definition --cli-input-json` takes, \
+         or the output of `aws ecs describe-task-definition`"
+    )
+)]
+pub struct SyntaxError {
+    pub path: String,
+    pub format: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[label("here")]
+    pub span: Option<SourceSpan>,
 }

@@ -11,7 +11,7 @@ mod sdk_reader;
 mod task_definition;
 
 pub use diff::{Change, ChangeKind, TaskDefinitionDiff, diff};
-pub use error::TaskDefinitionError;
+pub use error::{SyntaxError, TaskDefinitionError};
 pub use normalize::normalize;
 pub use render::{RenderInput, render};
 pub use sdk::{SdkInput, from_sdk, tags_from_sdk};

@@ -8,7 +8,7 @@ use std::path::Path;
 use miette::{NamedSource, SourceSpan};
 use serde_json::{Map, Value};
 
-use super::error::TaskDefinitionError;
+use super::error::{SyntaxError, TaskDefinitionError};
 use super::fields;
 
 /// A task definition document ready for RegisterTaskDefinition: read-only fields and nulls removed, `family` and
@@ -215,7 +215,7 @@ fn syntax_error(
     message: String,
 ) -> TaskDefinitionError {
     let span = offset_of(text, line, column).map(|offset| SourceSpan::from((offset, 0)));
-    TaskDefinitionError::Syntax {
+    TaskDefinitionError::Syntax(Box::new(SyntaxError {
         path: origin.to_owned(),
         format,
         line,
@@ -223,7 +223,7 @@ fn syntax_error(
         message,
         src: NamedSource::new(origin, text.to_owned()),
         span,
-    }
+    }))
 }
 
 /// Byte offset of a 1-based line:column, for miette's label; None when the parser gave no position.
@@ -302,10 +302,10 @@ mod tests {
     fn json_syntax_error_names_file_line_and_column() {
         let text = "{\n  \"family\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\" \"image\": \"x\"}\n  ]\n}\n";
         let err = TaskDefinitionDoc::parse(text, "td.json", Format::Json).unwrap_err();
-        let TaskDefinitionError::Syntax { line, column, span, .. } = &err else { panic!("{err:?}") };
-        assert_eq!((*line, *column), (4, 20));
+        let TaskDefinitionError::Syntax(syntax) = &err else { panic!("{err:?}") };
+        assert_eq!((syntax.line, syntax.column), (4, 20));
         assert!(err.to_string().starts_with("td.json:4:20: not valid JSON"), "{err}");
-        let offset = span.expect("a span for miette").offset();
+        let offset = syntax.span.expect("a span for miette").offset();
         assert_eq!(&text[offset..offset + 7], "\"image\"");
     }
 
@@ -313,8 +313,9 @@ mod tests {
     fn yaml_syntax_error_names_file_line_and_column() {
         let text = "family: web\ncontainerDefinitions:\n  - name: web\n   image: [unclosed\n";
         let err = TaskDefinitionDoc::parse(text, "td.yml", Format::Yaml).unwrap_err();
-        let TaskDefinitionError::Syntax { line, column, .. } = &err else { panic!("{err:?}") };
-        assert!(*line >= 4, "line {line}");
+        let TaskDefinitionError::Syntax(syntax) = &err else { panic!("{err:?}") };
+        let (line, column) = (syntax.line, syntax.column);
+        assert!(line >= 4, "line {line}");
         assert!(err.to_string().starts_with(&format!("td.yml:{line}:{column}: not valid YAML")), "{err}");
     }
 
