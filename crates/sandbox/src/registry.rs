@@ -361,10 +361,10 @@ async fn check_digest(digest: &str, data: Bytes) -> Result<Bytes, RegistryError>
 /// start of a chunked upload.
 async fn start_upload(sb: &Sandbox, name: &str, query: &HashMap<String, String>, body: Body) -> RegistryResult {
     require_repository(sb, name)?;
-    if let Some(digest) = query.get("mount") {
-        if mount(sb, name, digest, query.get("from").map(String::as_str)) {
-            return Ok(blob_created(name, digest));
-        }
+    if let Some(digest) = query.get("mount")
+        && mount(sb, name, digest, query.get("from").map(String::as_str))
+    {
+        return Ok(blob_created(name, digest));
     }
     if let Some(digest) = query.get("digest") {
         let data = check_digest(digest, read_body(body).await?).await?;

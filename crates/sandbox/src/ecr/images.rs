@@ -285,10 +285,8 @@ enum LookupFailure {
 fn lookup<'r>(repo: &'r Repository, id: &Value) -> Result<&'r Image, LookupFailure> {
     let tag = opt_str(id, "imageTag");
     let digest = opt_str(id, "imageDigest");
-    if let Some(digest) = digest {
-        if !is_valid_digest(digest) {
-            return Err(LookupFailure::InvalidImageDigest);
-        }
+    if digest.is_some_and(|d| !is_valid_digest(d)) {
+        return Err(LookupFailure::InvalidImageDigest);
     }
     let image = match (tag, digest) {
         (None, None) => return Err(LookupFailure::MissingDigestAndTag),
