@@ -215,6 +215,9 @@ fn syntax_error(
     message: String,
 ) -> TaskDefinitionError {
     let span = offset_of(text, line, column).map(|offset| SourceSpan::from((offset, 0)));
+    // Both parsers end their message with the position, which our message already starts with.
+    let suffix = format!(" at line {line} column {column}");
+    let message = message.strip_suffix(&suffix).map(str::to_owned).unwrap_or(message);
     TaskDefinitionError::Syntax(Box::new(SyntaxError {
         path: origin.to_owned(),
         format,
@@ -307,6 +310,33 @@ mod tests {
         assert!(err.to_string().starts_with("td.json:4:20: not valid JSON"), "{err}");
         let offset = syntax.span.expect("a span for miette").offset();
         assert_eq!(&text[offset..offset + 7], "\"image\"");
+    }
+
+    #[test]
+    fn syntax_error_renders_with_the_offending_line() {
+        let text = "{\n  \"family\": \"web\",,\n}\n";
+        let err = TaskDefinitionDoc::parse(text, "td.json", Format::Json).unwrap_err();
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &err)
+            .unwrap();
+        assert!(out.contains("td.json:2:19: not valid JSON: key must be a string\n"), "{out}");
+        assert!(out.contains("\"family\": \"web\",,"), "the source line is shown: {out}");
+        assert!(out.contains("describe-task-definition"), "the help is shown: {out}");
+    }
+
+    #[test]
+    fn nulls_are_stripped_at_every_depth() {
+        let value = json!({"family": "web", "taskRoleArn": null, "containerDefinitions": [
+            {"name": "web", "image": "i", "logConfiguration": {"logDriver": "awslogs", "options": null}, "command": [null, "x"]}
+        ]});
+        let doc = parse_json(&value).unwrap().doc;
+        assert_eq!(
+            doc.to_register_json(),
+            json!({"family": "web", "containerDefinitions": [
+                {"name": "web", "image": "i", "logConfiguration": {"logDriver": "awslogs"}, "command": ["x"]}
+            ]})
+        );
     }
 
     #[test]
