@@ -130,6 +130,21 @@ pub enum Error {
     )]
     GroupBusy { group: String, active: String, message: String },
 
+    #[error("task `{task}` failed: {reason}")]
+    #[diagnostic(code(pipeline::run_task), help("nothing was deployed; look at the task's logs (logConfiguration of its container)"))]
+    TaskFailed { task: String, reason: String },
+
+    #[error("`{image}` is not an image reference pipeline can deploy")]
+    #[diagnostic(code(pipeline::deploy::image), help("give `repo@sha256:<digest>` (promotion by digest) or `repo:<tag>` of an image in ECR"))]
+    BadImageRef { image: String },
+
+    #[error("no verified release of {service} to roll back to (it runs {current})")]
+    #[diagnostic(
+        code(pipeline::rollback::none),
+        help("a release is verified when it finishes healthy; deploy a known-good image with `pipeline deploy --image`")
+    )]
+    NothingToRollBackTo { service: String, current: String },
+
     #[error("cancelled: {what}")]
     #[diagnostic(code(pipeline::cancelled))]
     Cancelled { what: String },
@@ -152,7 +167,8 @@ impl Error {
             ) => ExitCode::Usage,
             Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. }
             | Error::ServiceNotFound { .. }
-            | Error::StrategyMismatch { .. } => ExitCode::Usage,
+            | Error::StrategyMismatch { .. }
+            | Error::BadImageRef { .. } => ExitCode::Usage,
             Error::RolledBack { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,
             Error::Cancelled { .. } => ExitCode::Cancelled,

@@ -40,6 +40,14 @@ pub enum Command {
     Push(VersionRequest),
     /// Print what a release would do; exit 2 when it would change something.
     Plan(VersionRequest),
+    /// Deploy an image that already exists (promotion by digest).
+    Deploy { image: String },
+    /// Return the service to the newest verified release other than the current one.
+    Rollback,
+    /// What runs now, which release, what is in flight.
+    Status,
+    /// A one-off task from `tasks:`, with extra environment values.
+    RunTask { name: String, env: Vec<(String, String)> },
     /// Print the JSON Schema of `.pipeline.yml`.
     Schema,
     /// Write a starter `.pipeline.yml`.
@@ -53,6 +61,10 @@ impl Command {
             Command::Build(_) => "build",
             Command::Push(_) => "push",
             Command::Plan(_) => "plan",
+            Command::Deploy { .. } => "deploy",
+            Command::Rollback => "rollback",
+            Command::Status => "status",
+            Command::RunTask { .. } => "run-task",
             Command::Schema => "schema",
             Command::Init { .. } => "init",
         }

@@ -1,8 +1,13 @@
-//! Runs one request: load config, plan, and (unless dry) execute. Reporting of start and end, on
-//! every path, happens in `lib.rs::run`, around this.
+//! Runs one request: load the config, plan everything read-only, print the plan, and (unless dry)
+//! execute it. Reporting of start and end, on every path, happens around this in `lib.rs::run`.
 
 use crate::aws::Aws;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Environment};
+use crate::deploy::cancel::Cancel;
+use crate::deploy::execute::{self, ReleaseLabel};
+use crate::deploy::plan::DeployPlan;
+use crate::deploy::run_task::{self, RunTaskRequest};
+use crate::deploy::{self, service, verified};
 use crate::image::release;
 use crate::plan::{self, ImageAction, ImagePlan};
 use crate::report::{Outcome, Reporter, Stage, Status};
@@ -29,26 +34,64 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             outcome.image_action = Some("built".into());
             Ok(())
         }
+        Command::Push(v) => {
+            let release = prepare(global, load(global)?, v, false, reporter, outcome).await?;
+            if !global.dry_run {
+                image_half(&release, reporter, outcome).await?;
+            }
+            Ok(())
+        }
         Command::Plan(v) => {
-            let (config, plan, _aws) = plan(global, v, reporter, outcome).await?;
-            drop(config);
-            if plan.changes() {
+            let release = prepare(global, load(global)?, v, true, reporter, outcome).await?;
+            if release.changes(outcome) {
                 outcome.status = Some(Status::Changes);
             }
             Ok(())
         }
-        Command::Push(v) | Command::Release(v) => {
-            let (config, plan, aws) = plan(global, v, reporter, outcome).await?;
+        Command::Release(v) => {
+            let release = prepare(global, load(global)?, v, true, reporter, outcome).await?;
             if global.dry_run {
                 return Ok(());
             }
-            let result = release::execute(&plan, &aws, &config, reporter).await?;
-            outcome.image_uri = Some(result.repository.pinned(&result.digest));
-            outcome.image_digest = Some(result.digest.to_string());
-            outcome.image_action = Some(if result.built { "built" } else { "reused" }.into());
-            outcome.tags_added = result.tags_added;
+            let image = image_half(&release, reporter, outcome).await?;
+            if let Some(plan) = &release.deploy {
+                let label = ReleaseLabel { version: release.image.version.version.to_string(), commit: release.image.version.commit.clone() };
+                deploy_half(&release.aws, &release.config, plan, &image, &label, reporter, outcome).await?;
+            }
             Ok(())
         }
+        Command::Deploy { image } => {
+            let config = load(global)?;
+            let (name, env) = config.environment(global.env.as_deref())?;
+            let aws = Aws::connect(env.region.as_deref()).await?;
+            let plan = deploy_plan(&aws, name, env, outcome, reporter).await?;
+            let image = resolve_image(&aws, &config, image).await?;
+            outcome.image_uri = Some(image.clone());
+            plan_diff(&plan, &image, reporter, outcome)?;
+            if global.dry_run {
+                return Ok(());
+            }
+            let label = ReleaseLabel { version: image_version(&image), commit: "unknown".into() };
+            deploy_half(&aws, &config, &plan, &image, &label, reporter, outcome).await
+        }
+        Command::Rollback => rollback(global, reporter, outcome).await,
+        Command::Status => status(global, reporter, outcome).await,
+        Command::RunTask { name, env } => run_one_task(global, name, env, reporter, outcome).await,
+    }
+}
+
+/// Everything a release will do, planned before anything changes.
+struct Release {
+    config: Config,
+    aws: Aws,
+    image: ImagePlan,
+    deploy: Option<DeployPlan>,
+}
+
+impl Release {
+    fn changes(&self, outcome: &Outcome) -> bool {
+        let undeployed = self.deploy.as_ref().is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
+        self.image.changes() || outcome.task_definition_diff.is_some() || undeployed
     }
 }
 
@@ -56,12 +99,7 @@ fn load(global: &Global) -> Result<Config, Error> {
     Ok(config::load(&global.config, &global.set)?)
 }
 
-fn resolve_version(
-    config: &Config,
-    request: &VersionRequest,
-    reporter: &mut Reporter,
-    outcome: &mut Outcome,
-) -> Result<ReleaseVersion, Error> {
+fn resolve_version(config: &Config, request: &VersionRequest, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<ReleaseVersion, Error> {
     let github = GithubContext::from_env();
     let version = version::resolve(&config.dir, request.explicit.as_deref(), request.allow_dirty, &github)?;
     outcome.version = Some(version.version.to_string());
@@ -70,40 +108,218 @@ fn resolve_version(
     Ok(version)
 }
 
-/// Loads config, resolves the version, connects to AWS and computes the image plan (read-only).
-async fn plan(
+/// Config, version, AWS, the image plan and (with `deploy`) the deploy plan of the chosen environment.
+async fn prepare(
     global: &Global,
+    config: Config,
     request: &VersionRequest,
+    deploy: bool,
     reporter: &mut Reporter,
     outcome: &mut Outcome,
-) -> Result<(Config, ImagePlan, Aws), Error> {
-    let config = load(global)?;
+) -> Result<Release, Error> {
     let version = resolve_version(&config, request, reporter, outcome)?;
-    let aws = Aws::connect(region(&config, global)?.as_deref()).await?;
-    let plan = plan::plan_image(&aws.ecr, &config.image.repository, version, outcome.tags.clone()).await?;
-    for line in plan.describe() {
-        reporter.progress(Stage::Version, format!("plan: {line}"));
+    let environment = if deploy && !config.environments.is_empty() {
+        Some(config.environment(global.env.as_deref())?)
+    } else if global.env.is_some() || config.environments.len() == 1 {
+        Some(config.environment(global.env.as_deref())?)
+    } else {
+        None
+    };
+    let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
+    let image = plan::plan_image(&aws.ecr, &config.image.repository, version, outcome.tags.clone()).await?;
+    for line in image.describe() {
+        reporter.progress(Stage::Plan, line);
     }
-    outcome.image_action = Some(
-        match plan.action {
-            ImageAction::Build { .. } => "planned-build",
-            ImageAction::Reuse { .. } => "planned-reuse",
+    outcome.image_action = Some(match image.action { ImageAction::Build { .. } => "planned-build", ImageAction::Reuse { .. } => "planned-reuse" }.into());
+    let planned_image = match (&image.action, &image.repository) {
+        (ImageAction::Reuse { manifest, .. }, plan::RepositoryState::Exists(repo)) => {
+            outcome.image_digest = Some(manifest.digest.to_string());
+            repo.pinned(&manifest.digest)
         }
-        .into(),
-    );
-    if let ImageAction::Reuse { manifest, .. } = &plan.action {
-        outcome.image_digest = Some(manifest.digest.to_string());
-    }
-    Ok((config, plan, aws))
+        (_, plan::RepositoryState::Exists(repo)) => format!("{}@<digest of the new build>", repo.uri()),
+        (_, plan::RepositoryState::Create { name }) => format!("{name}@<digest of the new build>"),
+    };
+    let deploy = match (deploy, environment) {
+        (true, Some((name, env))) => {
+            let plan = deploy_plan(&aws, name, env, outcome, reporter).await?;
+            plan_diff(&plan, &planned_image, reporter, outcome)?;
+            Some(plan)
+        }
+        _ => None,
+    };
+    Ok(Release { config, aws, image, deploy })
 }
 
-/// The region of the chosen environment (or of the only one); `None` leaves it to the AWS chain.
-fn region(config: &Config, global: &Global) -> Result<Option<String>, Error> {
-    if global.env.is_none() && config.environments.len() != 1 {
-        return Ok(None);
+async fn deploy_plan(aws: &Aws, name: &str, env: &Environment, outcome: &mut Outcome, reporter: &mut Reporter) -> Result<DeployPlan, Error> {
+    outcome.environment = Some(name.to_owned());
+    let plan = deploy::plan::plan(aws, name, env).await?;
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
     }
-    let (_, env) = config.environment(global.env.as_deref())?;
-    Ok(env.region.clone())
+    let svc = &plan.service;
+    reporter.progress(Stage::Plan, format!("deploy to {}/{} ({} strategy), now running {}", svc.cluster, svc.name, plan.strategy, svc.task_definition));
+    if !plan.alarms.is_empty() {
+        reporter.progress(Stage::Plan, format!("guard: {}", plan.alarms.join(", ")));
+    }
+    reporter.progress(Stage::Plan, format!("rollback target: {}", plan.rollback_to));
+    Ok(plan)
+}
+
+fn plan_diff(plan: &DeployPlan, image: &str, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
+    let diff = plan.diff(image)?;
+    if diff.is_empty() {
+        reporter.progress(Stage::Plan, "task definition: unchanged (no new revision)");
+    } else {
+        let text = diff.to_string();
+        reporter.progress(Stage::Plan, format!("task definition changes:\n{text}"));
+        outcome.task_definition_diff = Some(text);
+    }
+    Ok(())
+}
+
+/// Creates the repository if planned, builds and pushes or reuses, adds tags. Returns the pinned image.
+async fn image_half(release: &Release, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<String, Error> {
+    let result = release::execute(&release.image, &release.aws, &release.config, reporter).await?;
+    let pinned = result.repository.pinned(&result.digest);
+    outcome.image_uri = Some(pinned.clone());
+    outcome.image_digest = Some(result.digest.to_string());
+    outcome.image_action = Some(if result.built { "built" } else { "reused" }.into());
+    outcome.tags_added = result.tags_added;
+    Ok(pinned)
+}
+
+/// register -> before-deploy tasks -> guard -> deploy -> verified.
+async fn deploy_half(
+    aws: &Aws,
+    config: &Config,
+    plan: &DeployPlan,
+    image: &str,
+    label: &ReleaseLabel,
+    reporter: &mut Reporter,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    let (arn, _registered) = execute::register(aws, plan, image, label, reporter).await?;
+    outcome.task_definition_arn = Some(arn.clone());
+    let mut cancel = Cancel::on_signals();
+    execute::before_deploy(aws, plan, &config.tasks, &arn, &mut cancel, reporter).await?;
+    execute::arm_guard(aws, plan, reporter).await?;
+    let result = execute::deploy(aws, plan, &arn, label, cancel, reporter).await;
+    match result {
+        Ok(deployment) => {
+            outcome.deployment_id = deployment;
+            execute::mark_verified(aws, &arn, label).await?;
+            reporter.emit(crate::report::Event::Released { environment: plan.environment.clone(), task_definition_arn: arn });
+            Ok(())
+        }
+        Err(e) => {
+            if let Error::RolledBack { reason, now_running } = &e {
+                outcome.rolled_back = true;
+                outcome.running_now = Some(now_running.clone());
+                reporter.emit(crate::report::Event::RolledBack { reason: reason.clone() });
+            }
+            let diagnostics = deploy::diagnostics::gather(aws, &plan.service).await;
+            if !diagnostics.is_empty() {
+                reporter.emit(crate::report::Event::Failed { stage: Stage::Deploy, diagnostics });
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `pipeline deploy --image REF`: `repo@sha256:...` as is; `repo:tag` resolved to its digest in ECR.
+async fn resolve_image(aws: &Aws, config: &Config, image: &str) -> Result<String, Error> {
+    if image.contains("@sha256:") {
+        return Ok(image.to_owned());
+    }
+    let (repo_part, tag) = image.rsplit_once(':').filter(|(r, _)| !r.is_empty()).ok_or_else(|| Error::BadImageRef { image: image.to_owned() })?;
+    let name = repo_part.rsplit_once('/').filter(|_| repo_part.contains('.') || repo_part.contains(':')).map(|(_, n)| n).unwrap_or(repo_part);
+    let name = if name.is_empty() { config.image.repository.as_str() } else { name };
+    let repo = crate::image::ecr::find_repository(&aws.ecr, name).await?.ok_or_else(|| Error::RepositoryMissing { repository: name.to_owned() })?;
+    let found = crate::image::ecr::existing(&aws.ecr, &repo, &[tag.to_owned()]).await?;
+    let manifest = found.get(tag).ok_or_else(|| Error::BadImageRef { image: format!("{image} (no such tag in ECR)") })?;
+    Ok(repo.pinned(&manifest.digest))
+}
+
+fn image_version(image: &str) -> String {
+    image.rsplit_once('@').map(|(_, d)| d.chars().take(19).collect()).unwrap_or_else(|| image.to_owned())
+}
+
+async fn rollback(global: &Global, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
+    let config = load(global)?;
+    let (name, env) = config.environment(global.env.as_deref())?;
+    let aws = Aws::connect(env.region.as_deref()).await?;
+    let plan = deploy_plan(&aws, name, env, outcome, reporter).await?;
+    let current = &plan.service.task_definition;
+    if &plan.rollback_to == current {
+        return Err(Error::NothingToRollBackTo { service: format!("{}/{}", plan.service.cluster, plan.service.name), current: current.clone() });
+    }
+    let target = plan.rollback_to.clone();
+    outcome.task_definition_arn = Some(target.clone());
+    if global.dry_run {
+        return Ok(());
+    }
+    let label = ReleaseLabel { version: "rollback".into(), commit: "rollback".into() };
+    execute::arm_guard(&aws, &plan, reporter).await?;
+    outcome.deployment_id = execute::deploy(&aws, &plan, &target, &label, Cancel::on_signals(), reporter).await?;
+    outcome.running_now = Some(target);
+    Ok(())
+}
+
+async fn status(global: &Global, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
+    let config = load(global)?;
+    let (name, env) = config.environment(global.env.as_deref())?;
+    outcome.environment = Some(name.to_owned());
+    let aws = Aws::connect(env.region.as_deref()).await?;
+    let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
+    let (_, running) = deploy::plan::describe(&aws.ecs, &svc.task_definition).await?;
+    let tags = running.tags();
+    let release = tags.get(verified::VERSION).map(|v| format!("v{v}")).unwrap_or_else(|| "no pipeline release".into());
+    let verified_at = tags.get(verified::VERIFIED_AT).map(|t| format!(", verified {t}")).unwrap_or_default();
+    outcome.task_definition_arn = Some(svc.task_definition.clone());
+    outcome.version = tags.get(verified::VERSION).cloned();
+    outcome.running_now = Some(format!("{} ({release}{verified_at})", svc.task_definition));
+    reporter.progress(Stage::Plan, format!("{}/{}: {} of {} tasks running {} ({release}{verified_at})", svc.cluster, svc.name, svc.running_count, svc.desired_count, svc.task_definition));
+    for d in &svc.deployments {
+        let state = d.rollout_state.as_deref().unwrap_or("-");
+        reporter.progress(Stage::Deploy, format!("{} {} {} {state} {}/{} running", d.id, d.status, d.task_definition, d.running, d.desired));
+        if d.status == "PRIMARY" && state == "IN_PROGRESS" {
+            outcome.deployment_id = Some(d.id.clone());
+        }
+    }
+    Ok(())
+}
+
+async fn run_one_task(
+    global: &Global,
+    name: &str,
+    overrides: &[(String, String)],
+    reporter: &mut Reporter,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    let config = load(global)?;
+    let (env_name, env) = config.environment(global.env.as_deref())?;
+    outcome.environment = Some(env_name.to_owned());
+    let task = config.task(name)?;
+    let aws = Aws::connect(env.region.as_deref()).await?;
+    let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
+    let mut values = task.env.clone();
+    values.extend(overrides.iter().cloned());
+    let request = RunTaskRequest {
+        name: name.to_owned(),
+        cluster: env.cluster.clone(),
+        task_definition: svc.task_definition.clone(),
+        container: task.container(env).to_owned(),
+        command: task.command.clone(),
+        env: values,
+        network: svc.network.clone(),
+        poll: env.guard.poll_interval,
+        timeout: env.timeout,
+    };
+    outcome.task_definition_arn = Some(svc.task_definition.clone());
+    if global.dry_run {
+        return Ok(());
+    }
+    run_task::run(&aws.ecs, &request, &mut Cancel::on_signals(), reporter).await
 }
 
 fn init(global: &Global, force: bool) -> Result<(), Error> {

@@ -2,6 +2,7 @@
 //! plain [`Request`]; the core never imports clap.
 
 mod completions;
+mod deploy;
 mod image;
 mod init;
 
@@ -54,7 +55,7 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Commands {
-    /// Release: version -> build (or reuse) -> push -> tag.
+    /// Release: version -> build (or reuse) -> push -> register -> deploy -> guard -> verified.
     Release(image::VersionArgs),
     /// Build the image on the local Docker engine, without pushing.
     Build(image::VersionArgs),
@@ -62,6 +63,14 @@ pub enum Commands {
     Push(image::VersionArgs),
     /// Print what a release would do; exit 0 when nothing would change, 2 when something would.
     Plan(image::VersionArgs),
+    /// Deploy an image that is already in ECR (e.g. promote staging's digest to production).
+    Deploy(deploy::DeployArgs),
+    /// Return the service to the newest verified release other than the current one.
+    Rollback,
+    /// Show what runs now, which release, and what is in flight.
+    Status,
+    /// Run a one-off task from `tasks:` (a migration) and wait for its exit code.
+    RunTask(deploy::RunTaskArgs),
     /// Print the JSON Schema of .pipeline.yml (for editors).
     Schema,
     /// Write a commented starter .pipeline.yml.
@@ -91,6 +100,10 @@ impl Cli {
             Commands::Build(a) => Command::Build(a.into()),
             Commands::Push(a) => Command::Push(a.into()),
             Commands::Plan(a) => Command::Plan(a.into()),
+            Commands::Deploy(a) => Command::Deploy { image: a.image },
+            Commands::Rollback => Command::Rollback,
+            Commands::Status => Command::Status,
+            Commands::RunTask(a) => Command::RunTask { name: a.name, env: a.vars },
             Commands::Schema => Command::Schema,
             Commands::Init(a) => Command::Init { force: a.force },
             Commands::Completions(a) => {

@@ -10,3 +10,6 @@ pub mod strategy;
 pub mod verified;
 pub mod watch;
 pub mod plan;
+pub mod run_task;
+pub mod execute;
+pub mod diagnostics;

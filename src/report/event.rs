@@ -10,6 +10,21 @@ pub enum Stage {
     Build,
     Push,
     Tag,
+    /// The plan: what the run will do, before it does anything.
+    Plan,
+    /// A one-off task (`run-task`, `before-deploy`).
+    Task,
+    /// The 5xx guard: alarms ensured and checked before the deployment.
+    Guard,
+    /// Register the task definition (skipped when it equals the latest revision).
+    Register,
+    /// Start the deployment (rolling, CodeDeploy or ECS blue/green).
+    Deploy,
+    /// Traffic shifting to the new release; progress comes as [`Event::Traffic`].
+    Traffic,
+    /// Watching the guard alarm after 100% of the traffic.
+    Bake,
+    Rollback,
 }
 
 impl Stage {
@@ -20,6 +35,14 @@ impl Stage {
             Stage::Build => "build",
             Stage::Push => "push",
             Stage::Tag => "tag",
+            Stage::Plan => "plan",
+            Stage::Task => "task",
+            Stage::Guard => "guard",
+            Stage::Register => "register",
+            Stage::Deploy => "deploy",
+            Stage::Traffic => "traffic",
+            Stage::Bake => "bake",
+            Stage::Rollback => "rollback",
         }
     }
 }
@@ -33,11 +56,23 @@ pub enum Status {
     Failure,
 }
 
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Changes => "changes",
+            Status::Failure => "failure",
+        }
+    }
+}
+
 /// Everything a caller needs at the end of a run; `--output json` prints exactly this.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
     pub command: String,
     pub status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -52,12 +87,25 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags_added: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    /// Unified diff of the rendered task definition against the live one, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition_diff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    /// The deployment failed and the service went back to the previous release.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
+    /// After a failure: what serves traffic now (e.g. "web:41 (v1.3.0), the last verified release").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_now: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ErrorReport {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +113,10 @@ pub struct ErrorReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     pub exit_code: u8,
+    /// File, 1-based line and column, for errors that point into a file (config errors): the
+    /// GitHub Actions sink turns it into an `::error file=,line=,col=::` annotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<(String, usize, usize)>,
 }
 
 /// `error.report()`: the error as the JSON document and the other sinks show it.
@@ -81,16 +133,49 @@ impl ErrorReportExt for crate::Error {
             code: e.code().map(|c| c.to_string()),
             help: e.help().map(|h| h.to_string()),
             exit_code: e.exit_code() as u8,
+            location: None,
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    RunStarted { command: String },
-    StageStarted { stage: Stage, detail: String },
-    Progress { stage: Stage, message: String },
-    StageFinished { stage: Stage, detail: String },
+    RunStarted {
+        command: String,
+    },
+    StageStarted {
+        stage: Stage,
+        detail: String,
+    },
+    Progress {
+        stage: Stage,
+        message: String,
+    },
+    /// Share of the traffic on the new release, 0.0..=100.0 (blue/green, canary, linear).
+    Traffic {
+        percent: f64,
+    },
+    StageFinished {
+        stage: Stage,
+        detail: String,
+    },
+    /// The stage failed; `diagnostics` are what the user needs to see (stopped task reasons,
+    /// service events, the alarm that fired).
+    Failed {
+        stage: Stage,
+        diagnostics: Vec<String>,
+    },
+    /// The new release serves all traffic in `environment`.
+    Released {
+        environment: String,
+        task_definition_arn: String,
+    },
+    /// The service went back to the previous release.
+    RolledBack {
+        reason: String,
+    },
     /// Always the last event, on every path.
-    RunFinished { outcome: Outcome },
+    RunFinished {
+        outcome: Outcome,
+    },
 }

@@ -1,0 +1,172 @@
+//! One-off tasks (migrations, data loads): RunTask with container overrides, `failures[]` checked,
+//! wait for STOPPED, success only on exit code 0 of the container (REFERENCE 2.8). Environment
+//! values travel as RunTask overrides, never through a shell.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, NetworkConfiguration, TaskOverride,
+};
+
+use super::appspec::Awsvpc;
+use super::cancel::Cancel;
+use crate::Error;
+use crate::report::{Reporter, Stage};
+
+#[derive(Debug, Clone)]
+pub struct RunTaskRequest {
+    pub name: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub container: String,
+    /// Empty: the task definition's own command.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub network: Option<Awsvpc>,
+    pub poll: Duration,
+    pub timeout: Duration,
+}
+
+/// How a stopped task ended, for the verdict and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEnd {
+    pub exit_code: Option<i32>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub container_reason: Option<String>,
+}
+
+impl TaskEnd {
+    /// Success only when the container ran and exited 0.
+    pub fn verdict(&self) -> Result<(), String> {
+        match self.exit_code {
+            Some(0) => Ok(()),
+            Some(code) => Err(format!("exited with code {code}{}", self.why())),
+            // No exit code: the container never ran (image pull, resources, ...).
+            None => Err(format!("never ran{}", self.why())),
+        }
+    }
+
+    fn why(&self) -> String {
+        let parts: Vec<&str> =
+            [&self.stop_code, &self.stopped_reason, &self.container_reason].into_iter().flatten().map(String::as_str).collect();
+        if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(": ")) }
+    }
+}
+
+pub async fn run(
+    ecs: &aws_sdk_ecs::Client,
+    req: &RunTaskRequest,
+    cancel: &mut Cancel,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    reporter.started(Stage::Task, format!("running task `{}` ({})", req.name, req.task_definition));
+    let overrides = ContainerOverride::builder()
+        .name(&req.container)
+        .set_command((!req.command.is_empty()).then(|| req.command.clone()))
+        .set_environment(Some(
+            req.env.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect(),
+        ))
+        .build();
+    let mut call = ecs
+        .run_task()
+        .cluster(&req.cluster)
+        .task_definition(&req.task_definition)
+        .count(1)
+        .started_by(format!("pipeline-{}", req.name).chars().take(128).collect::<String>())
+        .overrides(TaskOverride::builder().container_overrides(overrides).build());
+    if let Some(net) = &req.network {
+        let vpc = AwsVpcConfiguration::builder()
+            .set_subnets(Some(net.subnets.clone()))
+            .set_security_groups(Some(net.security_groups.clone()))
+            .set_assign_public_ip(net.assign_public_ip.as_deref().map(AssignPublicIp::from))
+            .build()
+            .map_err(|e| Error::TaskFailed { task: req.name.clone(), reason: e.to_string() })?;
+        call = call.network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build());
+    }
+    let out = call.send().await.map_err(|e| Error::aws("RunTask", &req.task_definition, e))?;
+    // RunTask answers 200 with failures[] when it could not place the task.
+    if let Some(f) = out.failures().first() {
+        let reason = format!("{}{}", f.reason().unwrap_or("unknown"), f.detail().map(|d| format!(": {d}")).unwrap_or_default());
+        return Err(Error::TaskFailed { task: req.name.clone(), reason: format!("RunTask failed: {reason}") });
+    }
+    let Some(task_arn) = out.tasks().first().and_then(|t| t.task_arn()).map(str::to_owned) else {
+        return Err(Error::TaskFailed { task: req.name.clone(), reason: "RunTask started no task".into() });
+    };
+    let end = wait_stopped(ecs, req, &task_arn, cancel).await?;
+    match end.verdict() {
+        Ok(()) => {
+            reporter.finished(Stage::Task, format!("task `{}` exited 0", req.name));
+            Ok(())
+        }
+        Err(reason) => Err(Error::TaskFailed { task: req.name.clone(), reason: format!("{task_arn} {reason}") }),
+    }
+}
+
+async fn wait_stopped(
+    ecs: &aws_sdk_ecs::Client,
+    req: &RunTaskRequest,
+    task_arn: &str,
+    cancel: &mut Cancel,
+) -> Result<TaskEnd, Error> {
+    let deadline = tokio::time::Instant::now() + req.timeout;
+    loop {
+        let out = ecs
+            .describe_tasks()
+            .cluster(&req.cluster)
+            .tasks(task_arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeTasks", task_arn, e))?;
+        if let Some(task) = out.tasks().first()
+            && task.last_status() == Some("STOPPED")
+        {
+            let container = task.containers().iter().find(|c| c.name() == Some(req.container.as_str()));
+            return Ok(TaskEnd {
+                exit_code: container.and_then(|c| c.exit_code()),
+                stop_code: task.stop_code().map(|c| c.as_str().to_owned()),
+                stopped_reason: task.stopped_reason().map(str::to_owned),
+                container_reason: container.and_then(|c| c.reason()).map(str::to_owned),
+            });
+        }
+        if tokio::time::Instant::now() >= deadline {
+            stop(ecs, req, task_arn, "pipeline: timed out").await;
+            return Err(Error::TaskFailed { task: req.name.clone(), reason: format!("{task_arn} did not stop in time; stopped it") });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(req.poll) => {}
+            _ = cancel.cancelled() => {
+                stop(ecs, req, task_arn, "pipeline: cancelled").await;
+                return Err(Error::Cancelled { what: format!("task `{}` ({task_arn}) was stopped", req.name) });
+            }
+        }
+    }
+}
+
+/// Best effort: the task is ours and must not outlive the run.
+async fn stop(ecs: &aws_sdk_ecs::Client, req: &RunTaskRequest, task_arn: &str, reason: &str) {
+    let _ = ecs.stop_task().cluster(&req.cluster).task(task_arn).reason(reason).send().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(exit: Option<i32>) -> TaskEnd {
+        TaskEnd {
+            exit_code: exit,
+            stop_code: Some("EssentialContainerExited".into()),
+            stopped_reason: Some("Essential container in task exited".into()),
+            container_reason: None,
+        }
+    }
+
+    #[test]
+    fn only_exit_zero_is_success() {
+        assert_eq!(end(Some(0)).verdict(), Ok(()));
+        let e = end(Some(3)).verdict().unwrap_err();
+        assert!(e.contains("code 3") && e.contains("EssentialContainerExited"), "{e}");
+        assert!(end(None).verdict().unwrap_err().contains("never ran"));
+    }
+}
