@@ -1,4 +1,5 @@
-//! `--output json`: one JSON document on stdout at the end of the run, errors included.
+//! `--output json`: one JSON document on stdout at the end of the run, errors included. The
+//! reporter has already masked secrets in the outcome.
 
 use std::io::Write;
 

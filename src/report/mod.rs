@@ -1,45 +1,43 @@
-//! One place reports: the pipeline emits typed events, sinks render them (terminal, JSON document;
-//! GitHub and Slack sinks subscribe the same way).
+//! One place reports: the pipeline emits typed events, sinks render them: the terminal, the JSON
+//! document, the GitHub Actions runtime (commands, outputs, job summary), the GitHub API
+//! (Deployments, PR check runs) and Slack (one message per release, updated in place).
+//!
+//! Sinks never fail a run unless their config says `required: true`; then [`Reporter::close`]
+//! returns a [`ReportError`].
 
+mod console;
 mod event;
+mod github_actions;
+mod github_api;
+mod http;
 mod json;
+mod mask;
+mod record;
+mod reporter;
+mod settings;
+mod slack;
+mod slack_blocks;
+mod summary;
 mod terminal;
+mod worker;
 
+#[cfg(test)]
+mod canary_tests;
+#[cfg(test)]
+mod snapshot_tests;
+
+pub use console::{Captured, Console};
 pub use event::{ErrorReport, ErrorReportExt, Event, Outcome, Stage, Status};
+pub use github_actions::{GithubActionsEnv, GithubActionsSink};
+pub use github_api::{Annotation, AnnotationLevel, CheckConclusion, CheckPosted, GithubApi, GithubDeploymentSink};
 pub use json::JsonSink;
+pub use mask::Redactor;
+pub use record::RunRecord;
+pub use reporter::{ReportError, Reporter, Sink};
+pub use settings::{
+    GithubSettings, NotifySettings, ReleaseContext, SlackSettings, known_secrets_from_env, sinks_for_release,
+    sinks_for_release_to, sinks_from_env,
+};
+pub use slack::SlackSink;
+pub use summary::{check_summary, job_summary};
 pub use terminal::TerminalSink;
-
-/// A destination for events. A sink that fails must warn and carry on: reporting never fails a release.
-pub trait Sink: Send {
-    fn emit(&mut self, event: &Event);
-}
-
-/// Fans every event out to every sink, in order.
-#[derive(Default)]
-pub struct Reporter {
-    sinks: Vec<Box<dyn Sink>>,
-}
-
-impl Reporter {
-    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
-        Self { sinks }
-    }
-
-    pub fn emit(&mut self, event: Event) {
-        for sink in &mut self.sinks {
-            sink.emit(&event);
-        }
-    }
-
-    pub fn started(&mut self, stage: Stage, detail: impl Into<String>) {
-        self.emit(Event::StageStarted { stage, detail: detail.into() });
-    }
-
-    pub fn progress(&mut self, stage: Stage, message: impl Into<String>) {
-        self.emit(Event::Progress { stage, message: message.into() });
-    }
-
-    pub fn finished(&mut self, stage: Stage, detail: impl Into<String>) {
-        self.emit(Event::StageFinished { stage, detail: detail.into() });
-    }
-}
