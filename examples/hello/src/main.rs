@@ -64,10 +64,11 @@ fn serve(stream: TcpStream, config: &Config) {
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
-                    close = true;
-                }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("connection")
+                && value.trim().eq_ignore_ascii_case("close")
+            {
+                close = true;
             }
         }
         let http10 = request_line.trim_end().ends_with("HTTP/1.0");

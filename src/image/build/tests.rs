@@ -229,7 +229,7 @@ async fn secret_is_mounted_but_never_in_history_or_log() {
     let value = format!("canary-{}", unique_hex());
     let tag = unique_tag("secret");
     let _cleanup = Cleanup(vec![tag.clone()]);
-    let mut req = request(dir.path(), &[tag.clone()]);
+    let mut req = request(dir.path(), std::slice::from_ref(&tag));
     req.secrets = vec![BuildSecret { id: "token".into(), value: SecretString::from(value.clone()) }];
     let mut lines = Vec::new();
     let built = build(&docker, &req, &mut |l| lines.push(l.to_string()))
@@ -269,7 +269,7 @@ async fn hello_example_builds_and_serves() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
     let tag = unique_tag("hello");
     let _cleanup = Cleanup(vec![tag.clone()]);
-    let mut req = request(&root, &[tag.clone()]);
+    let mut req = request(&root, std::slice::from_ref(&tag));
     req.target = Some("runtime".into());
     let started = std::time::Instant::now();
     let mut lines = Vec::new();
@@ -320,10 +320,11 @@ fn get(addr: &str, path: &str) -> String {
         if let Ok(mut stream) = std::net::TcpStream::connect(addr) {
             let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             let mut response = String::new();
-            if stream.write_all(request.as_bytes()).is_ok() && stream.read_to_string(&mut response).is_ok() {
-                if !response.is_empty() {
-                    return response;
-                }
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut response).is_ok()
+                && !response.is_empty()
+            {
+                return response;
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
