@@ -138,6 +138,9 @@ impl ErrorReportExt for crate::Error {
     }
 }
 
+// `RunFinished` carries the whole outcome once per run; boxing it would only burden every
+// caller that builds the event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Event {
     RunStarted {

@@ -103,10 +103,10 @@ impl GithubActionsSink {
             .append(true)
             .open(path)
             .and_then(|mut f| f.write_all(text.as_bytes()));
-        if let Err(e) = result {
-            if !std::mem::replace(&mut self.warned, true) {
-                self.console.line(&format!("warning: github actions: cannot append to ${what}: {e}"));
-            }
+        if let Err(e) = result
+            && !std::mem::replace(&mut self.warned, true)
+        {
+            self.console.line(&format!("warning: github actions: cannot append to ${what}: {e}"));
         }
     }
 }

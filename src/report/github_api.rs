@@ -331,7 +331,9 @@ pub struct GithubDeploymentSink {
 }
 
 impl GithubDeploymentSink {
-    pub fn new(settings: GithubSettings, context: ReleaseContext, console: Console) -> Result<Self, String> {
+    pub fn new(mut settings: GithubSettings, context: ReleaseContext, console: Console) -> Result<Self, String> {
+        settings.environment = settings.environment.or_else(|| context.environment.clone());
+        settings.commit_sha = settings.commit_sha.or_else(|| context.commit_sha.clone());
         if settings.commit_sha.is_none() {
             return Err("no commit sha".into());
         }

@@ -39,10 +39,8 @@ impl Redactor {
     /// a secret from the comparison.
     pub fn redact_json(&self, value: &mut Value) {
         match value {
-            Value::String(s) => {
-                if self.secrets.iter().any(|secret| s.contains(secret.as_str())) {
-                    *s = self.redact(s);
-                }
+            Value::String(s) if self.secrets.iter().any(|secret| s.contains(secret.as_str())) => {
+                *s = self.redact(s);
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
             Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),

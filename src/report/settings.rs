@@ -156,3 +156,26 @@ pub fn sinks_for_release_to(notify: &NotifySettings, context: &ReleaseContext, c
     }
     sinks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn incomplete_settings_are_skipped_with_a_warning() {
+        let (console, captured) = Console::capture();
+        let notify = NotifySettings {
+            slack: Some(SlackSettings { token: Some("xoxb-1234".into()), ..SlackSettings::default() }),
+            github: Some(GithubSettings { deployments: true, ..GithubSettings::default() }),
+        };
+        let sinks = sinks_for_release_to(&notify, &ReleaseContext::default(), console);
+        assert!(sinks.is_empty());
+        assert_eq!(
+            captured.text(),
+            "warning: slack: a bot token needs `channel` (the channel ID); not reporting to Slack\n\
+             warning: github deployments: no commit sha; not creating a Deployment\n"
+        );
+        // Settings print no secret in Debug (SecretString).
+        assert!(!format!("{notify:?}").contains("xoxb-1234"));
+    }
+}

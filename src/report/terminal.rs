@@ -120,10 +120,10 @@ impl TerminalSink {
                     let (_, bar) = bars.running.remove(i);
                     bar.finish_and_clear();
                 }
-                if *stage == Stage::Traffic {
-                    if let Some(bar) = bars.traffic.take() {
-                        bar.finish();
-                    }
+                if *stage == Stage::Traffic
+                    && let Some(bar) = bars.traffic.take()
+                {
+                    bar.finish();
                 }
                 if let Some(line) = line {
                     let _ = bars.multi.println(line);

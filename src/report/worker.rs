@@ -43,11 +43,11 @@ impl Worker {
                 let (console, name) = (worker.console.clone(), name);
                 worker.task = Some(handle.spawn(async move {
                     let result = fut.await;
-                    if let Err(reason) = &result {
-                        if !required {
-                            let reason = redactor.lock().map(|r| r.redact(reason)).unwrap_or_default();
-                            console.line(&format!("warning: {name}: {reason} — the release goes on without it"));
-                        }
+                    if let Err(reason) = &result
+                        && !required
+                    {
+                        let reason = redactor.lock().map(|r| r.redact(reason)).unwrap_or_default();
+                        console.line(&format!("warning: {name}: {reason} — the release goes on without it"));
                     }
                     result
                 }));
