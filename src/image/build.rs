@@ -152,20 +152,39 @@ pub async fn build_with(
         return Err(BuildError::SecretsNeedBuildKit { ids: req.secrets.iter().map(|s| s.id.clone()).collect() });
     }
 
-    let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
-    let tar = tokio::task::spawn_blocking(move || context::pack(&context, &dockerfile))
-        .await
-        .map_err(|err| BuildError::Engine(format!("packing the context panicked: {err}")))?
-        .map_err(|err| match err {
-            ContextError::DockerfileNotFound(path) => BuildError::DockerfileNotFound(path),
-            other => BuildError::Context(other),
-        })?;
+    let tar = pack_context(req).await?;
     on_log(&format!("sending build context: {} entries, {} bytes", tar.entries, tar.bytes.len()));
 
     if buildkit && !req.secrets.is_empty() {
         return secrets::build(&docker, req, tar, on_log).await;
     }
-    stream_build(&docker, req, tar, buildkit, on_log).await
+    match stream_build(&docker, req, tar, buildkit, on_log).await {
+        // An engine that looked BuildKit-capable but refuses `version=2` (BuildKit disabled in its config, a
+        // proxy that cannot upgrade the session): with `Auto`, the classic builder still gets the job done.
+        Err(BuildError::Engine(message)) if builder == Builder::Auto && buildkit && refuses_buildkit(&message) => {
+            on_log(&format!("BuildKit unavailable ({message}); building with the classic builder"));
+            stream_build(&docker, req, pack_context(req).await?, false, on_log).await
+        }
+        other => other,
+    }
+}
+
+/// Packs the context off the async threads (it reads the whole tree).
+async fn pack_context(req: &BuildRequest) -> Result<ContextTar, BuildError> {
+    let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
+    tokio::task::spawn_blocking(move || context::pack(&context, &dockerfile))
+        .await
+        .map_err(|err| BuildError::Engine(format!("packing the context panicked: {err}")))?
+        .map_err(|err| match err {
+            ContextError::DockerfileNotFound(path) => BuildError::DockerfileNotFound(path),
+            other => BuildError::Context(other),
+        })
+}
+
+/// Engine answers that mean "no BuildKit here", as opposed to a build that failed.
+fn refuses_buildkit(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["buildkit", "builder version", "session"].iter().any(|needle| message.contains(needle))
 }
 
 /// `DOCKER_BUILDKIT=0` keeps its usual meaning; otherwise BuildKit when the engine is a Linux engine new enough

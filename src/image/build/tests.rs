@@ -331,3 +331,13 @@ fn get(addr: &str, path: &str) -> String {
     }
     panic!("no answer from {addr}{path}");
 }
+
+#[test]
+fn pure_helpers() {
+    assert_eq!(parse_api_version("1.41"), Some((1, 41)));
+    assert_eq!(parse_api_version("x"), None);
+    assert_eq!(split_tag("127.0.0.1:4599/web:sha-abc"), ("127.0.0.1:4599/web", "sha-abc"));
+    assert_eq!(split_tag("127.0.0.1:4599/web"), ("127.0.0.1:4599/web", "latest"));
+    assert!(refuses_buildkit("BuildKit is not supported on this platform"));
+    assert!(!refuses_buildkit("COPY failed: file not found"));
+}
