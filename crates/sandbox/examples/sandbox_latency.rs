@@ -11,8 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the spawned sandbox when the benchmark ends, however it ends.
-struct Guard(Child);
+/// Kills the spawned sandbox when the benchmark ends, however it ends. Holds the stdout pipe open: the
+/// sandbox prints several lines, and a closed pipe would kill it on the next one.
+struct Guard(Child, #[allow(dead_code)] BufReader<std::process::ChildStdout>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -42,10 +43,11 @@ async fn spawn(bin: &str) -> (Guard, String, Duration) {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
     let stdout = child.stdout.take().expect("piped stdout");
-    let guard = Guard(child);
     // The first line printed is `export AWS_ENDPOINT_URL=http://127.0.0.1:PORT`.
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("sandbox prints its endpoint");
+    reader.read_line(&mut line).expect("sandbox prints its endpoint");
+    let guard = Guard(child, reader);
     let addr = line.trim().rsplit("http://").next().expect("an endpoint").to_owned();
     while !health_ok(&addr).await {
         assert!(start.elapsed() < Duration::from_secs(10), "sandbox did not answer within 10 s");
