@@ -71,7 +71,7 @@ pub(super) async fn build(
 }
 
 /// A solve error carries BuildKit's message, e.g. `failed to compute cache key: "/x" not found` or
-/// `executor failed running [/app]: exit code: 1`; the step is whatever instruction it names.
+/// `executor failed running [/app]: exit code: 1` (then the step is `RUN [/app]`).
 fn failure(err: GrpcError, on_log: &mut (dyn FnMut(&str) + Send)) -> BuildError {
     let message = match &err {
         GrpcError::TonicStatus { err } => err.message().to_string(),
@@ -80,8 +80,8 @@ fn failure(err: GrpcError, on_log: &mut (dyn FnMut(&str) + Send)) -> BuildError 
     on_log(&format!("ERROR: {message}"));
     let step = message
         .split_once("executor failed running ")
-        .map(|(_, rest)| rest.split(": exit code").next().unwrap_or(rest).to_string())
-        .unwrap_or_else(|| "(BuildKit solve)".to_string());
+        .map(|(_, rest)| format!("RUN {}", rest.split(": exit code").next().unwrap_or(rest)))
+        .unwrap_or_else(|| "a step BuildKit does not name on this route (see the error below)".to_string());
     BuildError::Failed { step, tail: vec![format!("ERROR: {message}")] }
 }
 
