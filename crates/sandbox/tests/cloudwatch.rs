@@ -351,3 +351,17 @@ async fn metric_data_reads_back() {
     assert_eq!(listed.metrics().len(), 1);
     assert_eq!(listed.metrics()[0].metric_name(), Some("RequestCount"));
 }
+
+/// REFERENCE 4.5: the SDK gzips PutMetricData bodies over 10 KiB (request compression); the sandbox accepts them.
+#[tokio::test]
+async fn a_large_put_metric_data_is_accepted() {
+    let sb = common::TestSandbox::start().await;
+    let cw = sb.cloudwatch();
+    let mut put = cw.put_metric_data().namespace("Custom/Bench");
+    for i in 0..400 {
+        put = put.metric_data(datum(&format!("metric-with-a-long-name-{i:04}"), &[("Service", "web")], 1.0, 0.0));
+    }
+    put.send().await.expect("large PutMetricData");
+    let listed = cw.list_metrics().namespace("Custom/Bench").send().await.expect("ListMetrics");
+    assert_eq!(listed.metrics().len(), 400);
+}

@@ -43,6 +43,14 @@ pub fn decode_request(body: &[u8]) -> AwsResult<Value> {
     if body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
+    // The SDK gzips bodies over 10 KiB (`requestCompression` on PutMetricData). The gzip magic 1f 8b cannot
+    // start a CBOR item (0x1f is a reserved initial byte), so the body itself tells which it is.
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut inflated)
+            .map_err(|e| AwsError::client("SerializationException", format!("malformed gzip body: {e}")))?;
+        return decode_request(&inflated);
+    }
     let value: Cbor = ciborium::de::from_reader(body)
         .map_err(|e| AwsError::client("SerializationException", format!("malformed CBOR body: {e}")))?;
     let json = to_json(value)?;
