@@ -13,6 +13,8 @@ pub struct TaskSetProgress {
     pub desired: u32,
     pub pending: u32,
     pub running: u32,
+    /// Running long enough to count as healthy (see `tasks.rs`).
+    pub healthy: u32,
     pub failed: u32,
     pub status: String,
     pub task_definition: String,
@@ -127,6 +129,7 @@ impl EcsState {
             desired: d.target,
             pending,
             running,
+            healthy: super::rollout::healthy(self, s, id),
             failed: d.failed_tasks,
             status: d.status.clone(),
             task_definition: d.task_definition.clone(),
