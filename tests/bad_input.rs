@@ -116,3 +116,19 @@ fn throttling_that_persists_is_a_clear_error() {
         .stderr_has("DescribeRepositories")
         .stderr_has("Throttling");
 }
+
+#[test]
+fn registry_auth_refused_is_a_clear_error_and_pushes_nothing() {
+    let sb = Sandbox::start();
+    let repo = Repo::tiny("refused", "x");
+    sb.fault(r#"{"kind":"error","service":"registry","operation":"auth"}"#);
+    Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["release", "--version", "1.0.0"])
+        .run()
+        .code(FAILURE)
+        .stderr_has("refused the credentials");
+    let tag = format!("sha-{}", &repo.head()[..12]);
+    assert_eq!(sb.digest("refused", &tag), None, "nothing was pushed");
+    remove_local_images(&format!("{}/refused", sb.running.registry_host()));
+}

@@ -159,6 +159,12 @@ impl Pipeline {
         self
     }
 
+    /// Starts without waiting (for signals and concurrency tests).
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        self.cmd.spawn().expect("pipeline starts")
+    }
+
     pub fn run(mut self) -> Run {
         let output = self.cmd.output().expect("pipeline runs");
         Run::from(output)

@@ -4,4 +4,6 @@
 mod harness;
 
 mod bad_input;
+mod deploy;
+mod fixture;
 mod image;

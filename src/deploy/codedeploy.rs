@@ -207,12 +207,13 @@ async fn stop(
         return Err(Error::Cancelled { what: format!("CodeDeploy deployment {deployment} was left running (on-cancel: leave)") });
     }
     reporter.started(Stage::Rollback, format!("{}; stopping {deployment} with rollback", interrupt.describe()));
-    cd.stop_deployment()
-        .deployment_id(deployment)
-        .auto_rollback_enabled(true)
-        .send()
-        .await
-        .map_err(|e| Error::aws("StopDeployment", deployment, e))?;
+    let stopped = cd.stop_deployment().deployment_id(deployment).auto_rollback_enabled(true).send().await;
+    match stopped {
+        Ok(_) => {}
+        // CodeDeploy watches the same alarms and may have stopped it first: then follow its rollback.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => {}
+        Err(e) => return Err(Error::aws("StopDeployment", deployment, e)),
+    }
     let info = settle(cd, deployment, watcher.settings.poll, watcher.settings.timeout).await?;
     let result = ended_badly(cd, deployment, &info, previous, watcher).await;
     match (interrupt, result) {

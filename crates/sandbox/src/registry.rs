@@ -141,7 +141,10 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
 
 pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    if !authorized(&sb.ctx, &parts.headers) {
+    // Fault injection: `{"kind":"error","service":"registry","operation":"auth"}` makes the registry refuse
+    // every login, as a registry with revoked credentials would.
+    let refused = matches!(sb.world().faults.check("registry", "auth"), Some(crate::faults::FaultAction::Fail(_)));
+    if refused || !authorized(&sb.ctx, &parts.headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required").into_response();
     }
     let query: HashMap<String, String> =
