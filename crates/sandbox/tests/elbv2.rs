@@ -131,7 +131,7 @@ async fn listener_weights_round_trip_and_shift() {
     // Target groups now report the load balancer; a second listener on port 80 is a duplicate.
     let tgs = elb.describe_target_groups().load_balancer_arn(&lb_arn).send().await.expect("by LB");
     assert_eq!(tgs.target_groups().len(), 2);
-    assert_eq!(tgs.target_groups()[0].load_balancer_arns(), [lb_arn.clone()]);
+    assert_eq!(tgs.target_groups()[0].load_balancer_arns(), std::slice::from_ref(&lb_arn));
     let err = elb
         .create_listener()
         .load_balancer_arn(&lb_arn)

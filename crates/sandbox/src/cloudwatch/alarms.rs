@@ -136,7 +136,7 @@ fn positive_int(input: &Value, field: &str) -> AwsResult<Option<u32>> {
 
 /// AWS accepts periods of 10, 20, 30 seconds or a multiple of 60.
 fn check_period(period: u32) -> AwsResult<()> {
-    if matches!(period, 10 | 20 | 30) || period % 60 == 0 {
+    if matches!(period, 10 | 20 | 30) || period.is_multiple_of(60) {
         Ok(())
     } else {
         Err(validation(format!("Period ({period}) must be 10, 20, 30 or a multiple of 60 seconds.")))
