@@ -182,6 +182,11 @@ pub enum Event {
     RolledBack {
         reason: String,
     },
+    /// Extra Markdown for the job summary, e.g. the plan of `pipeline check` when the check run
+    /// fell back to a commit status. Only the GitHub Actions sink shows it.
+    Summary {
+        markdown: String,
+    },
     /// Always the last event, on every path.
     RunFinished {
         outcome: Outcome,

@@ -241,6 +241,7 @@ mod tests {
         sink.emit(&Event::StageStarted { stage: Stage::Build, detail: "ghs_canarytoken".into() });
         sink.emit(&Event::StageStarted { stage: Stage::Push, detail: "p".into() });
         sink.emit(&Event::StageFinished { stage: Stage::Push, detail: "sha256:ab".into() });
+        sink.emit(&Event::Summary { markdown: "## Plan for `v1.2.0`\n\n- build".into() });
         let outcome = Outcome {
             command: "release".into(),
             status: Some(Status::Failure),
@@ -264,5 +265,6 @@ mod tests {
         assert!(out.contains("\nfailure\n"));
         let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
         assert!(summary.contains("`.pipeline.yml:4:3`"));
+        assert!(summary.contains("## Plan for `v1.2.0`\n\n- build\n\n### Timeline"), "{summary}");
     }
 }

@@ -76,6 +76,7 @@ impl Redactor {
                 r(task_definition_arn);
             }
             Event::RolledBack { reason } => r(reason),
+            Event::Summary { markdown } => r(markdown),
             Event::RunFinished { outcome } => self.redact_outcome(outcome),
         }
         event

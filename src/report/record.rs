@@ -33,6 +33,8 @@ pub struct RunRecord {
     pub diagnostics: Vec<String>,
     pub rollback_reason: Option<String>,
     pub released: Option<(String, String)>,
+    /// Appended to the job summary as given.
+    pub extra_markdown: Vec<String>,
     pub outcome: Option<Outcome>,
     pub elapsed: Duration,
 }
@@ -93,6 +95,7 @@ impl RunRecord {
                 self.released = Some((environment.clone(), task_definition_arn.clone()))
             }
             Event::RolledBack { reason } => self.rollback_reason = Some(reason.clone()),
+            Event::Summary { markdown } => self.extra_markdown.push(markdown.clone()),
             Event::RunFinished { outcome } => {
                 let failed = outcome.error.is_some();
                 self.close_running(at, if failed { StepState::Failed } else { StepState::Done });

@@ -36,6 +36,10 @@ pub fn job_summary(record: &RunRecord) -> String {
         diagnostics(&mut md, &record.diagnostics);
     }
 
+    for extra in &record.extra_markdown {
+        md.push_str(extra.trim_end());
+        md.push_str("\n\n");
+    }
     if !record.steps.is_empty() {
         md.push_str("### Timeline\n\n| Stage | Result | Duration | Detail |\n| --- | --- | --- | --- |\n");
         for step in &record.steps {

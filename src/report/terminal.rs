@@ -73,6 +73,7 @@ impl TerminalSink {
                 format!("{} {environment} runs {task_definition_arn}", self.paint("32;1", "released"))
             }
             Event::RolledBack { reason } => format!("{} {reason}", self.paint("33;1", "rolled back:")),
+            Event::Summary { .. } => return None,
             Event::RunFinished { outcome } => match (&outcome.error, outcome.status) {
                 (Some(_), _) => return None, // the error itself is rendered once, by main
                 (None, Some(Status::Changes)) => self.paint("33", "plan: changes pending"),
