@@ -224,6 +224,45 @@ fn short_date(t: f64) -> String {
 mod tests {
     use super::*;
 
+    use crate::cloudwatch::alarms::MetricQuery;
+    use crate::cloudwatch::metrics::MetricKey;
+
+    fn spec(treat: &str) -> Spec {
+        Spec {
+            source: Source::Metric(MetricQuery {
+                key: MetricKey { namespace: "N".into(), name: "M".into(), dimensions: Default::default() },
+                stat: "Sum".into(),
+                period: 60,
+            }),
+            period: 60,
+            evaluation_periods: 3,
+            datapoints_to_alarm: 2,
+            threshold: 5.0,
+            comparison: "GreaterThanThreshold".into(),
+            treat_missing: treat.into(),
+        }
+    }
+
+    fn state(treat: &str, values: &[Option<f64>], any_data: bool) -> Option<&'static str> {
+        let points: Vec<Point> = values.iter().enumerate().map(|(i, v)| (i as f64 * 60.0, *v)).collect();
+        decide(&spec(treat), "OK", &points, any_data, 200.0).map(|(s, _, _)| s)
+    }
+
+    #[test]
+    fn m_out_of_n_and_missing_data_treatments() {
+        assert_eq!(state("missing", &[Some(6.0), Some(1.0), Some(7.0)], true), Some("ALARM"));
+        assert_eq!(state("missing", &[Some(6.0), Some(1.0), Some(1.0)], true), Some("OK"));
+        assert_eq!(state("missing", &[Some(6.0), None, None], true), Some("OK"));
+        assert_eq!(state("breaching", &[Some(6.0), None, Some(1.0)], true), Some("ALARM"));
+        assert_eq!(state("notBreaching", &[Some(6.0), None, None], true), Some("OK"));
+        // A window without datapoints.
+        assert_eq!(state("notBreaching", &[None, None, None], false), Some("OK"));
+        assert_eq!(state("breaching", &[None, None, None], false), Some("ALARM"));
+        assert_eq!(state("missing", &[None, None, None], false), None);
+        assert_eq!(state("missing", &[None, None, None], true), Some("INSUFFICIENT_DATA"));
+        assert_eq!(state("ignore", &[None, None, None], true), None);
+    }
+
     #[test]
     fn dates_format_like_aws() {
         assert_eq!(iso_date(1_700_000_000.25), "2023-11-14T22:13:20.250+0000");
