@@ -44,6 +44,25 @@ pub async fn push(
     digest.ok_or_else(|| Error::Push { image, message: "the engine did not report a digest for the push".into() })
 }
 
+/// Checks the credentials against the registry's `/v2/` before handing them to the engine: the
+/// engine retries a refused push for a long time, this answers in one request. Only a clear 401
+/// fails; anything else is left for the push itself to report.
+pub async fn verify_auth(auth: &RegistryAuth) -> Result<(), Error> {
+    // Docker talks plain HTTP to loopback registries (the sandbox) and HTTPS to everything else.
+    let local = auth.server.starts_with("127.") || auth.server.starts_with("localhost");
+    let url = format!("{}://{}/v2/", if local { "http" } else { "https" }, auth.server);
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build();
+    let Ok(client) = client else { return Ok(()) };
+    let response = client.get(&url).basic_auth(&auth.username, Some(auth.password.expose_secret())).send().await;
+    match response {
+        Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => Err(Error::RegistryAuth {
+            registry: auth.server.clone(),
+            message: "the registry answered 401 Unauthorized to the ECR authorization token".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The engine ends a push with `<tag>: digest: sha256:... size: N`.
 fn digest_in_status(status: &str) -> Option<Digest> {
     let (_, rest) = status.split_once("digest: ")?;

@@ -43,6 +43,9 @@ pub async fn execute(plan: &ImagePlan, aws: &Aws, config: &Config, reporter: &mu
             Ok(ImageResult { digest: manifest.digest.clone(), repository, built: false, tags_added })
         }
         ImageAction::Build { push_tag, retag } => {
+            // Credentials first: a refused login should not cost a build.
+            let auth = ecr::registry_auth(&aws.ecr).await?;
+            push::verify_auth(&auth).await?;
             let docker = build::connect()?;
             let local = repository.tagged(push_tag);
             reporter.started(Stage::Build, format!("building {local}"));
@@ -51,7 +54,6 @@ pub async fn execute(plan: &ImagePlan, aws: &Aws, config: &Config, reporter: &mu
             reporter.finished(Stage::Build, image.id.clone());
 
             reporter.started(Stage::Push, format!("pushing {local}"));
-            let auth = ecr::registry_auth(&aws.ecr).await?;
             let mut progress = |line: &str| tracing::debug!(target: "pipeline::push", "{line}");
             let pushed = push::push(&docker, &repository, push_tag, &auth, &mut progress).await;
             let pushed = pushed.map_err(|e| explain_push_race(e, &repository, push_tag))?;
