@@ -1,0 +1,73 @@
+//! Shared by the conformance tests: a fresh sandbox per test and real AWS SDK clients pointed at it.
+#![allow(dead_code)]
+
+use pipeline_sandbox::{RunningSandbox, SandboxOptions};
+
+pub struct TestSandbox {
+    pub running: RunningSandbox,
+    pub sdk: aws_config::SdkConfig,
+}
+
+impl TestSandbox {
+    pub async fn start() -> Self {
+        Self::with(SandboxOptions::default()).await
+    }
+
+    /// `time_scale` 600 makes a one-minute traffic step take 0.1 s.
+    pub async fn with_time_scale(time_scale: f64) -> Self {
+        Self::with(SandboxOptions { time_scale, ..SandboxOptions::default() }).await
+    }
+
+    pub async fn with(opts: SandboxOptions) -> Self {
+        let running = pipeline_sandbox::start(opts).await.expect("sandbox starts");
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(running.sandbox.ctx.region.clone()))
+            .endpoint_url(running.endpoint())
+            .credentials_provider(aws_sdk_sts::config::Credentials::new("sandbox", "sandbox", None, None, "tests"))
+            // Tests assert on single calls; retries would hide injected faults.
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        Self { running, sdk }
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.sdk)
+    }
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.sdk)
+    }
+    pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
+        aws_sdk_codedeploy::Client::new(&self.sdk)
+    }
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk)
+    }
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.sdk)
+    }
+    pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
+    }
+
+    /// POSTs a JSON body to a `/_sandbox/...` control endpoint.
+    pub async fn control(&self, path: &str, body: &str) -> u16 {
+        http_post(&format!("{}{path}", self.running.endpoint()), body).await
+    }
+}
+
+/// A dependency-free HTTP/1.1 POST, enough for the control endpoints.
+pub async fn http_post(url: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code")
+}
