@@ -449,3 +449,98 @@ async fn code_deploy_service_refuses_new_task_definition() {
     ecs.update_service().service("web").desired_count(2).send().await.expect("scale");
     wait_for(&ecs, "web", "task set scaled", |s| s.task_sets().first().is_some_and(|t| t.running_count() == 2)).await;
 }
+
+/// REFERENCE 2.8: an image of the sandbox's own registry that was never pushed cannot be pulled: the task
+/// stops with TaskFailedToStart, CannotPullContainerError and no exit code.
+#[tokio::test]
+async fn unpushed_image_fails_to_start() {
+    let sb = common::TestSandbox::with_time_scale(600.0).await;
+    let ecs = sb.ecs();
+    let image = format!("{}/never-pushed:1", sb.running.registry_host());
+    ecs.register_task_definition()
+        .family("job")
+        .container_definitions(ContainerDefinition::builder().name("job").image(&image).build())
+        .send()
+        .await
+        .expect("register");
+    let run = ecs.run_task().task_definition("job").send().await.expect("RunTask");
+    let arn = run.tasks()[0].task_arn().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let task = loop {
+        let t = ecs.describe_tasks().tasks(&arn).send().await.unwrap().tasks()[0].clone();
+        if t.last_status() == Some("STOPPED") {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"));
+    assert!(task.stopped_reason().unwrap_or_default().starts_with("CannotPullContainerError"));
+    assert_eq!(task.containers()[0].exit_code(), None, "the container never ran");
+    assert!(task.containers()[0].reason().unwrap_or_default().contains(&image));
+}
+
+/// REFERENCE 2.4: a deployment alarm entering ALARM during the rollout fails the deployment and, with
+/// rollback, returns the service to the previous task definition. The alarm is driven via the CloudWatch SDK.
+#[tokio::test]
+async fn deployment_alarm_fails_and_rolls_back() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let sb = common::TestSandbox::with_time_scale(600.0).await;
+    let (ecs, cw) = (sb.ecs(), sb.cloudwatch());
+    cw.put_metric_alarm()
+        .alarm_name("web-5xx")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    let v1 = register(&ecs, "web", &[]).await;
+    let v2 = register(&ecs, "web", &[]).await;
+    let alarms = aws_sdk_ecs::types::DeploymentAlarms::builder()
+        .alarm_names("web-5xx")
+        .enable(true)
+        .rollback(true)
+        .build()
+        .unwrap();
+    create_service(&ecs, "web", &v1, 1, DeploymentConfiguration::builder().alarms(alarms).build()).await;
+    wait_for(&ecs, "web", "first deployment (after the alarm bake)", completed_alone).await;
+    let updated = ecs.update_service().service("web").task_definition(&v2).send().await.expect("UpdateService");
+    let updated = updated.service().unwrap();
+    let bad_id = updated.deployments()[0].id().unwrap().to_owned();
+    let bad_arn = updated.current_service_deployment().unwrap().to_owned();
+    cw.set_alarm_state()
+        .alarm_name("web-5xx")
+        .state_value(StateValue::Alarm)
+        .state_reason("5xx")
+        .send()
+        .await
+        .expect("SetAlarmState");
+    let s = wait_for(&ecs, "web", "alarm rollback", |s| s.deployments()[0].id() != Some(bad_id.as_str())).await;
+    assert_eq!(s.task_definition(), Some(v1.as_str()), "rolled back to the previous task definition");
+    let history = ecs.describe_service_deployments().service_deployment_arns(&bad_arn).send().await.expect("Describe");
+    let failed = &history.service_deployments()[0];
+    assert!(failed.status().is_some_and(|s| s.as_str().starts_with("ROLLBACK_")), "{failed:?}");
+    assert!(failed.status_reason().unwrap_or_default().contains("web-5xx"));
+    let alarms = failed.alarms().expect("alarms");
+    assert_eq!(alarms.triggered_alarm_names(), ["web-5xx"]);
+}
+
+/// REFERENCE 2.5: DeleteService needs desiredCount 0 (or force); the service drains, then is INACTIVE.
+#[tokio::test]
+async fn delete_service_drains_to_inactive() {
+    let sb = common::TestSandbox::with_time_scale(600.0).await;
+    let ecs = sb.ecs();
+    let td = register(&ecs, "web", &[]).await;
+    create_service(&ecs, "web", &td, 1, DeploymentConfiguration::builder().build()).await;
+    let err = ecs.delete_service().service("web").send().await.expect_err("scaled above 0");
+    assert!(code(aws_sdk_ecs::Error::from(err)).contains("InvalidParameterException"));
+    let out = ecs.delete_service().service("web").force(true).send().await.expect("DeleteService");
+    assert_eq!(out.service().and_then(|s| s.status()), Some("DRAINING"));
+    wait_for(&ecs, "web", "inactive", |s| s.status() == Some("INACTIVE")).await;
+    assert!(ecs.list_services().send().await.unwrap().service_arns().is_empty());
+}

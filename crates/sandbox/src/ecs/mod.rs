@@ -6,6 +6,7 @@
 //! sets how long (simulated) it runs before exiting. A service task without either runs until stopped.
 
 mod clusters;
+mod images;
 mod rollout;
 mod service_deployments;
 mod services;
@@ -69,7 +70,7 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
 /// One step of every time-driven ECS process: task lifecycles first, then the schedulers that react to them.
 pub fn tick(w: &mut World, ctx: &Ctx) {
     w.ecs.ensure_default_cluster(ctx);
-    let stopped = tasks::tick(&mut w.ecs, ctx);
+    let stopped = tasks::tick(&mut w.ecs, &w.ecr, ctx);
     rollout::tick(w, ctx, stopped);
 }
 

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::images::pull_error;
 use super::{EcsState, TaskDefinition, last_segment, paginate, str_field, string_list, with_token};
+use crate::ecr::EcrState;
 use crate::{AwsError, AwsResult, Ctx};
 
 /// Simulated seconds a task spends in PROVISIONING and then in PENDING.
@@ -16,6 +18,9 @@ const DEFAULT_RUN_SECS: f64 = 5.0;
 /// Simulated seconds a service task must keep running before the scheduler counts it healthy (the grace a
 /// health check would need); a task that exits sooner never counts, so a crashing release cannot "complete".
 const HEALTHY_AFTER_SECS: u64 = 5;
+/// Stopped tasks stay visible for an hour (simulated), but never less than ten real minutes.
+const KEEP_STOPPED_SECS: u64 = 3600;
+const KEEP_STOPPED_MIN_REAL_SECS: u64 = 600;
 /// Simulated seconds between a stop request and STOPPED (SIGTERM, then the stop timeout).
 const STOPPING_SECS: u64 = 5;
 
@@ -210,11 +215,13 @@ impl Task {
         self.stopping_at.get_or_insert(now);
         self.stopped_at = Some(now);
         self.version += 1;
+        // From now on `next_at` marks when the task stopped, for forgetting it later.
+        self.next_at = Instant::now();
     }
 }
 
 /// Advances every task; returns the service tasks that stopped on their own (failures the service must count).
-pub fn tick(ecs: &mut EcsState, ctx: &Ctx) -> Vec<(String, String, String, String)> {
+pub fn tick(ecs: &mut EcsState, ecr: &EcrState, ctx: &Ctx) -> Vec<(String, String, String, String)> {
     let now = Instant::now();
     let mut failed = Vec::new();
     for t in ecs.tasks.values_mut() {
@@ -223,6 +230,18 @@ pub fn tick(ecs: &mut EcsState, ctx: &Ctx) -> Vec<(String, String, String, Strin
         }
         match t.last_status {
             "PROVISIONING" => {
+                // The image pull happens now: a missing image means the task never starts.
+                let pull = t.containers.iter().filter(|c| c.essential).find_map(|c| pull_error(ecr, ctx, &c.image));
+                if let Some(reason) = pull {
+                    t.containers.iter_mut().for_each(|c| c.reason = Some(reason.clone()));
+                    t.stop_code = Some("TaskFailedToStart");
+                    t.stopped_reason = Some(reason);
+                    t.finish(|_| None);
+                    if let (Some(s), Some(d)) = (&t.service, &t.deployment_id) {
+                        failed.push((t.cluster.clone(), s.clone(), d.clone(), t.id.clone()));
+                    }
+                    continue;
+                }
                 t.last_status = "PENDING";
                 t.next_at = now + ctx.real(Duration::from_secs(PENDING_SECS));
                 t.version += 1;
@@ -258,6 +277,8 @@ pub fn tick(ecs: &mut EcsState, ctx: &Ctx) -> Vec<(String, String, String, Strin
             _ => t.finish(|_| None),
         }
     }
+    let keep = ctx.real(Duration::from_secs(KEEP_STOPPED_SECS)).max(Duration::from_secs(KEEP_STOPPED_MIN_REAL_SECS));
+    ecs.tasks.retain(|_, t| t.last_status != "STOPPED" || now.saturating_duration_since(t.next_at) < keep);
     failed
 }
 
@@ -409,10 +430,10 @@ pub fn list(ecs: &mut EcsState, _ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     let started_by = str_field(input, "startedBy");
     let family = str_field(input, "family");
     let desired = str_field(input, "desiredStatus").unwrap_or("RUNNING");
-    let arns: Vec<Value> = ecs
-        .tasks
-        .values()
-        .filter(|t| t.cluster == cluster)
+    let mut matching: Vec<&Task> = ecs.tasks.values().filter(|t| t.cluster == cluster).collect();
+    matching.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+    let arns: Vec<Value> = matching
+        .into_iter()
         .filter(|t| service.is_none_or(|s| t.service.as_deref() == Some(s)))
         .filter(|t| started_by.is_none_or(|s| t.started_by.as_deref() == Some(s)))
         .filter(|t| {
