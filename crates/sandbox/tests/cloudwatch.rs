@@ -365,3 +365,50 @@ async fn a_large_put_metric_data_is_accepted() {
     let listed = cw.list_metrics().namespace("Custom/Bench").send().await.expect("ListMetrics");
     assert_eq!(listed.metrics().len(), 400);
 }
+
+/// REFERENCE 4.3: GetMetricData evaluates the 5xx-rate expression per period next to a plain metric query.
+#[tokio::test]
+async fn get_metric_data_evaluates_metric_math() {
+    use aws_sdk_cloudwatch::types::MetricDataQuery;
+    let sb = common::TestSandbox::with_time_scale(60.0).await;
+    let cw = sb.cloudwatch();
+    let lb = [("LoadBalancer", LB)];
+    cw.put_metric_data()
+        .namespace(NS)
+        .metric_data(datum("RequestCount", &lb, 50.0, 0.0))
+        .metric_data(datum("HTTPCode_Target_5XX_Count", &lb, 5.0, 0.0))
+        .send()
+        .await
+        .expect("PutMetricData");
+    let stat = |id: &str, metric: &str| {
+        MetricDataQuery::builder()
+            .id(id)
+            .return_data(false)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder().namespace(NS).metric_name(metric).dimensions(dim("LoadBalancer", LB)).build(),
+                    )
+                    .period(60)
+                    .stat("Sum")
+                    .build(),
+            )
+            .build()
+    };
+    let out = cw
+        .get_metric_data()
+        .start_time(DateTime::from_secs_f64(now() - 5.0))
+        .end_time(DateTime::from_secs_f64(now() + 2.0))
+        .metric_data_queries(stat("m1", "HTTPCode_Target_5XX_Count"))
+        .metric_data_queries(stat("m2", "RequestCount"))
+        .metric_data_queries(
+            MetricDataQuery::builder().id("e1").expression("100 * FILL(m1, 0) / m2").return_data(true).build(),
+        )
+        .send()
+        .await
+        .expect("GetMetricData");
+    let result = &out.metric_data_results()[0];
+    assert_eq!(result.id(), Some("e1"));
+    assert_eq!(result.values(), [10.0]);
+    assert_eq!(result.timestamps().len(), 1);
+}

@@ -6,6 +6,7 @@
 pub mod alarms;
 pub mod evaluate;
 pub mod expr;
+pub mod metric_data;
 pub mod metrics;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,7 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
         "PutMetricData" => metrics::put_metric_data(&mut cw.metrics, input),
         "GetMetricStatistics" => metrics::get_metric_statistics(&cw.metrics, ctx, input),
         "ListMetrics" => metrics::list_metrics(&cw.metrics, input),
+        "GetMetricData" => metric_data::get_metric_data(&cw.metrics, ctx, input),
         other => Err(AwsError::not_implemented("cloudwatch", other)),
     }
 }
