@@ -20,24 +20,30 @@ pub mod version;
 
 pub use error::{Error, ExitCode};
 
-use report::{ErrorReportExt as _, JsonSink, Outcome, Reporter, Sink, Status, TerminalSink};
+use report::{ErrorReportExt as _, JsonSink, Outcome, Reporter, Status, TerminalSink};
 use request::{OutputFormat, Request};
 
 /// Runs a request to the end and returns the exit code. Every path reports `RunStarted` and
 /// `RunFinished`; an error is rendered exactly once, here.
 pub async fn run(request: Request) -> ExitCode {
-    let mut sinks: Vec<Box<dyn Sink>> =
-        vec![Box::new(TerminalSink::new(request.global.verbose > 0, request.global.no_color))];
+    // Secrets known from the environment are masked before anything is printed.
+    let secrets = report::known_secrets_from_env(&["SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL"]);
+    let mut sinks = report::sinks_from_env(&secrets);
+    sinks.push(Box::new(TerminalSink::new(request.global.verbose > 0, request.global.no_color)));
     if request.global.output == OutputFormat::Json {
         sinks.push(Box::new(JsonSink));
     }
     let mut reporter = Reporter::new(sinks);
+    for secret in &secrets {
+        reporter.mask(secret);
+    }
     let command = request.command.name();
     reporter.emit(report::Event::RunStarted { command: command.into() });
 
-    let mut outcome = Outcome { command: command.into(), dry_run: request.global.dry_run.then_some(true), ..Outcome::default() };
+    let mut outcome =
+        Outcome { command: command.into(), dry_run: request.global.dry_run.then_some(true), ..Outcome::default() };
     let result = run::execute(&request, &mut reporter, &mut outcome).await;
-    let code = match &result {
+    let mut code = match &result {
         Ok(()) if outcome.status == Some(Status::Changes) => ExitCode::Changes,
         Ok(()) => {
             outcome.status = Some(Status::Success);
@@ -50,8 +56,15 @@ pub async fn run(request: Request) -> ExitCode {
         }
     };
     reporter.emit(report::Event::RunFinished { outcome });
-    if let Err(e) = result {
-        eprintln!("{:?}", miette::Report::new(e));
+    // A sink marked `required` that failed turns a success into a failure; it never hides an error.
+    let closed = reporter.close().await;
+    match (result, closed) {
+        (Err(e), _) => eprintln!("{:?}", miette::Report::new(e)),
+        (Ok(()), Err(e)) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            code = ExitCode::Failure;
+        }
+        (Ok(()), Ok(())) => {}
     }
     code
 }

@@ -53,6 +53,11 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             if global.dry_run {
                 return Ok(());
             }
+            if let Some(plan) = &release.deploy {
+                let env = &release.config.environments[&plan.environment];
+                let commit = release.image.version.commit.clone();
+                notify(&release.config, &plan.environment, env, &outcome.version, Some(commit), reporter);
+            }
             let image = image_half(&release, reporter, outcome).await?;
             if let Some(plan) = &release.deploy {
                 let label = ReleaseLabel { version: release.image.version.version.to_string(), commit: release.image.version.commit.clone() };
@@ -71,6 +76,7 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             if global.dry_run {
                 return Ok(());
             }
+            notify(&config, name, env, &None, None, reporter);
             let label = ReleaseLabel { version: image_version(&image), commit: "unknown".into() };
             deploy_half(&aws, &config, &plan, &image, &label, reporter, outcome).await
         }
@@ -258,6 +264,7 @@ async fn rollback(global: &Global, reporter: &mut Reporter, outcome: &mut Outcom
     if global.dry_run {
         return Ok(());
     }
+    notify(&config, name, env, &None, None, reporter);
     let label = ReleaseLabel { version: "rollback".into(), commit: "rollback".into() };
     execute::arm_guard(&aws, &plan, reporter).await?;
     outcome.deployment_id = execute::deploy(&aws, &plan, &target, &label, Cancel::on_signals(), reporter).await?;
@@ -320,6 +327,54 @@ async fn run_one_task(
         return Ok(());
     }
     run_task::run(&aws.ecs, &request, &mut Cancel::on_signals(), reporter).await
+}
+
+/// Adds the sinks `notify:` configures (Slack, GitHub Deployments), masking their secrets first.
+fn notify(
+    config: &Config,
+    env_name: &str,
+    env: &Environment,
+    version: &Option<String>,
+    commit: Option<String>,
+    reporter: &mut Reporter,
+) {
+    use crate::report::{GithubSettings, NotifySettings, ReleaseContext, SlackSettings, sinks_for_release};
+    use secrecy::{ExposeSecret, SecretString};
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(SecretString::from);
+    let slack = config.notify.slack.as_ref().map(|s| {
+        let (token, webhook) = match s.auth() {
+            config::SlackAuth::BotTokenEnv(name) => (var(name), None),
+            config::SlackAuth::WebhookEnv(name) => (None, var(name)),
+        };
+        SlackSettings { channel: Some(s.channel.clone()), token, webhook, required: s.required, ..SlackSettings::default() }
+    });
+    let github_settings = &config.notify.github;
+    let github = std::env::var("GITHUB_REPOSITORY").ok().map(|repository| GithubSettings {
+        deployments: github_settings.deployments,
+        checks: github_settings.checks,
+        required: github_settings.required,
+        token: var("GITHUB_TOKEN"),
+        api_url: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| crate::report::GITHUB_API_URL.into()),
+        repository,
+        run_url: ReleaseContext::from_env().run_url,
+        environment: Some(env_name.to_owned()),
+        environment_url: env.url.clone(),
+        commit_sha: commit.clone(),
+        production_environment: None,
+    });
+    for secret in [&slack.as_ref().and_then(|s| s.token.clone()), &slack.as_ref().and_then(|s| s.webhook.clone())].into_iter().flatten() {
+        reporter.mask(secret.expose_secret());
+    }
+    let context = ReleaseContext {
+        service: Some(format!("{}/{}", env.cluster, env.service)),
+        environment: Some(env_name.to_owned()),
+        version: version.clone(),
+        commit_sha: commit.or_else(|| ReleaseContext::from_env().commit_sha),
+        ..ReleaseContext::from_env()
+    };
+    for sink in sinks_for_release(&NotifySettings { slack, github }, &context) {
+        reporter.add_sink(sink);
+    }
 }
 
 fn init(global: &Global, force: bool) -> Result<(), Error> {

@@ -45,6 +45,7 @@ pub async fn execute(plan: &ImagePlan, aws: &Aws, config: &Config, reporter: &mu
         ImageAction::Build { push_tag, retag } => {
             // Credentials first: a refused login should not cost a build.
             let auth = ecr::registry_auth(&aws.ecr).await?;
+            reporter.mask(secrecy::ExposeSecret::expose_secret(&auth.password));
             push::verify_auth(&auth).await?;
             let docker = build::connect()?;
             let local = repository.tagged(push_tag);

@@ -36,7 +36,7 @@ pub use record::RunRecord;
 pub use reporter::{ReportError, Reporter, Sink};
 pub use settings::{
     GithubSettings, NotifySettings, ReleaseContext, SlackSettings, known_secrets_from_env, sinks_for_release,
-    sinks_for_release_to, sinks_from_env,
+    GITHUB_API_URL, sinks_for_release_to, sinks_from_env,
 };
 pub use slack::SlackSink;
 pub use summary::{check_summary, job_summary};
