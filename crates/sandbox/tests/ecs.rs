@@ -448,6 +448,21 @@ async fn code_deploy_service_refuses_new_task_definition() {
     // desiredCount is allowed.
     ecs.update_service().service("web").desired_count(2).send().await.expect("scale");
     wait_for(&ecs, "web", "task set scaled", |s| s.task_sets().first().is_some_and(|t| t.running_count() == 2)).await;
+    let sets = ecs.describe_task_sets().cluster("default").service("web").send().await.expect("DescribeTaskSets");
+    assert_eq!(sets.task_sets().len(), 1);
+    assert_eq!(sets.task_sets()[0].task_definition(), Some(v1.as_str()));
+
+    // REFERENCE 2.2: the controller can change after creation (CODE_DEPLOY -> ECS migration).
+    ecs.update_service()
+        .service("web")
+        .deployment_controller(DeploymentController::builder().r#type(DeploymentControllerType::Ecs).build().unwrap())
+        .task_definition(&v2)
+        .send()
+        .await
+        .expect("migrate to the ECS controller");
+    let s = wait_for(&ecs, "web", "rolling deployment after migration", completed_alone).await;
+    assert_eq!(s.task_definition(), Some(v2.as_str()));
+    assert!(s.task_sets().is_empty());
 }
 
 /// REFERENCE 2.8: an image of the sandbox's own registry that was never pushed cannot be pulled: the task

@@ -181,6 +181,10 @@ fn install(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Option<Outcome>
         Some(true) => {}
     }
     let td_arn = td.arn.clone();
+    // A replacement left behind by an earlier stopped deployment would otherwise run on forever.
+    if let Some(blue) = &d.blue_task_set {
+        ecs.drain_other_task_sets(&d.cluster, &d.service, blue);
+    }
     match ecs.create_task_set(ctx, &d.cluster, &d.service, &td_arn, &d.id, spec.network_configuration.as_ref()) {
         Some(id) => d.green_task_set = Some(id),
         None => return fail(format!("The ECS service {} no longer exists.", d.service)),

@@ -59,6 +59,7 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
         "ListServiceDeployments" => service_deployments::list(&mut w.ecs, ctx, input),
         "DescribeServiceDeployments" => service_deployments::describe(&mut w.ecs, input),
         "StopServiceDeployment" => service_deployments::stop(w, ctx, input),
+        "DescribeTaskSets" => task_sets::describe(&mut w.ecs, input),
         "RunTask" => tasks::run(&mut w.ecs, ctx, input),
         "DescribeTasks" => tasks::describe(&mut w.ecs, ctx, input),
         "StopTask" => tasks::stop(&mut w.ecs, ctx, input),

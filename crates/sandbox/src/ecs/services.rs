@@ -156,12 +156,12 @@ impl Service {
 
 fn default_deployment_configuration(given: Option<&Value>) -> Value {
     let mut c = given.cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
-    c.as_object_mut().map(|o| {
+    if let Some(o) = c.as_object_mut() {
         o.retain(|_, v| !v.is_null());
         o.entry("maximumPercent").or_insert(json!(200));
         o.entry("minimumHealthyPercent").or_insert(json!(100));
         o.entry("deploymentCircuitBreaker").or_insert(json!({"enable": false, "rollback": false}));
-    });
+    }
     c
 }
 
@@ -409,7 +409,8 @@ pub fn update(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         || network.is_some_and(|n| *n != s.network_configuration)
         || lbs.is_some_and(|l| *l != s.load_balancers)
         || platform.is_some_and(|p| Some(p) != s.platform_version.as_deref());
-    let starts_deployment = changes_deployment && s.controller == "ECS" && controller.is_none_or(|c| c == "ECS");
+    // The controller the service will have after this update decides who deploys the change.
+    let starts_deployment = changes_deployment && controller.unwrap_or(&s.controller) == "ECS";
     if starts_deployment && s.deployments.len() >= MAX_DEPLOYMENTS {
         return Err(AwsError::invalid_parameter(format!(
             "{MAX_DEPLOYMENTS} active deployments exist on the service. Unable to create a new deployment until an active deployment completes."
@@ -440,8 +441,14 @@ pub fn update(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     if let Some(p) = platform {
         s.platform_version = Some(p.to_owned());
     }
-    if let Some(c) = controller {
-        s.controller = c.to_owned();
+    if let Some(c) = controller.filter(|c| *c != s.controller) {
+        if !matches!(c, "ECS" | "CODE_DEPLOY") {
+            return Err(AwsError::client(
+                "UnsupportedFeatureException",
+                format!("pipeline-sandbox does not emulate the {c} deployment controller."),
+            ));
+        }
+        super::task_sets::switch_controller(s, ctx, c);
     }
     if starts_deployment {
         let td = new_td.unwrap_or_else(|| s.task_definition.clone());

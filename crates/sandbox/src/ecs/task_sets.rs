@@ -64,6 +64,36 @@ pub fn add_task_set(
     id
 }
 
+/// Moves a service between the ECS and CODE_DEPLOY controllers (REFERENCE 2.2: the controller may change
+/// after creation): the PRIMARY deployment becomes the PRIMARY task set or the other way round, and everything
+/// else drains.
+pub fn switch_controller(s: &mut Service, ctx: &Ctx, to: &str) {
+    let (cluster, name) = (s.cluster.clone(), s.name.clone());
+    for d in &mut s.deployments {
+        let primary = d.status == "PRIMARY";
+        if to == "CODE_DEPLOY" {
+            d.task_set = Some(TaskSetInfo {
+                arn: ctx.arn("ecs", &format!("task-set/{cluster}/{name}/{}", d.id)),
+                external_id: None,
+                started_by: d.id.clone(),
+                scale: 100.0,
+            });
+            if !primary {
+                d.status = "DRAINING".into();
+                d.target = 0;
+            }
+        } else {
+            d.task_set = None;
+            if !primary {
+                d.status = "ACTIVE".into();
+                d.target = 0;
+            }
+        }
+    }
+    s.controller = to.to_owned();
+    s.event(format!("deployment controller changed to {to}."));
+}
+
 pub fn task_set_json(ecs: &EcsState, s: &Service, d: &Deployment) -> Value {
     let (pending, running) = super::rollout::counts(ecs, s, &d.id);
     let info = d.task_set.as_ref();
@@ -170,9 +200,47 @@ impl EcsState {
         }
     }
 
+    /// Drains every task set of the service except `keep` (leftovers of a stopped deployment, say).
+    pub fn drain_other_task_sets(&mut self, cluster: &str, service: &str, keep: &str) {
+        let ids: Vec<String> = self
+            .service(cluster, service)
+            .map(|s| {
+                s.deployments.iter().filter(|d| d.id != keep && d.status == "ACTIVE").map(|d| d.id.clone()).collect()
+            })
+            .unwrap_or_default();
+        for id in ids {
+            self.drain_task_set(cluster, service, &id);
+        }
+    }
+
     /// The PRIMARY task set of a CODE_DEPLOY service (the "blue" one before a deployment).
     pub fn primary_task_set(&self, cluster: &str, service: &str) -> Option<String> {
         let s = self.service(cluster, service)?;
         s.primary().map(|d| d.id.clone())
     }
+}
+
+/// DescribeTaskSets: the task sets of a CODE_DEPLOY service, all or the ones named by id or ARN.
+pub fn describe(ecs: &mut EcsState, input: &Value) -> crate::AwsResult<Value> {
+    let cluster = ecs.cluster_name(super::str_field(input, "cluster"))?;
+    let name = super::str_field(input, "service").map(super::last_segment).unwrap_or_default();
+    let s = ecs
+        .service(&cluster, name)
+        .ok_or_else(|| crate::AwsError::client("ServiceNotFoundException", "Service not found."))?;
+    let wanted = super::string_list(input, "taskSets");
+    let (mut sets, mut failures) = (Vec::new(), Vec::new());
+    if s.controller == "CODE_DEPLOY" {
+        for d in &s.deployments {
+            let arn = d.task_set.as_ref().map(|t| t.arn.as_str()).unwrap_or_default();
+            if wanted.is_empty() || wanted.iter().any(|w| *w == d.id || w == arn) {
+                sets.push(task_set_json(ecs, s, d));
+            }
+        }
+    }
+    for w in &wanted {
+        if !s.deployments.iter().any(|d| *w == d.id || d.task_set.as_ref().is_some_and(|t| t.arn == *w)) {
+            failures.push(json!({"arn": w, "reason": "MISSING"}));
+        }
+    }
+    Ok(json!({ "taskSets": sets, "failures": failures }))
 }
