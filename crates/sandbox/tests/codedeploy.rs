@@ -461,3 +461,29 @@ async fn configs_and_group_validation() {
         .expect("get group");
     assert_eq!(group.deployment_group_info().and_then(|g| g.compute_platform()), Some(&ComputePlatform::Ecs));
 }
+
+/// REFERENCE 3.4, 3.5: listing and batch APIs deserialize in the SDK and agree with GetDeployment.
+#[tokio::test]
+async fn listings_and_batch_targets() {
+    let s = setup(600.0, "CodeDeployDefault.ECSAllAtOnce", false).await;
+    let cd = s.sb.codedeploy();
+    let app = cd.get_application().application_name("web").send().await.expect("GetApplication");
+    assert_eq!(app.application().and_then(|a| a.compute_platform()), Some(&ComputePlatform::Ecs));
+    let v2 = register(&s.sb.ecs(), &[]).await;
+    let id = deploy(&cd, &appspec(&v2, "web")).await.expect("CreateDeployment");
+    wait_status(&cd, &id, DeploymentStatus::Succeeded).await;
+    let listed =
+        cd.list_deployments().application_name("web").deployment_group_name("web-dg").send().await.expect("List");
+    assert_eq!(listed.deployments(), [id.clone()]);
+    let batch =
+        cd.batch_get_deployment_targets().deployment_id(&id).target_ids("default:web").send().await.expect("Batch");
+    let target = batch.deployment_targets()[0].ecs_target().expect("ecsTarget");
+    assert_eq!(target.status().map(|s| s.as_str()), Some("Succeeded"));
+    assert_eq!(target.target_arn(), Some("arn:aws:ecs:us-east-1:000000000000:service/default/web"));
+    let deployments = cd.batch_get_deployments().deployment_ids(&id).send().await.expect("BatchGetDeployments");
+    assert_eq!(deployments.deployments_info()[0].status(), Some(&DeploymentStatus::Succeeded));
+    let group = cd.get_deployment_group().application_name("web").deployment_group_name("web-dg").send().await.unwrap();
+    let last =
+        group.deployment_group_info().and_then(|g| g.last_successful_deployment()).expect("lastSuccessfulDeployment");
+    assert_eq!(last.deployment_id(), Some(id.as_str()));
+}

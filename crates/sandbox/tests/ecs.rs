@@ -559,3 +559,36 @@ async fn delete_service_drains_to_inactive() {
     wait_for(&ecs, "web", "inactive", |s| s.status() == Some("INACTIVE")).await;
     assert!(ecs.list_services().send().await.unwrap().service_arns().is_empty());
 }
+
+/// REFERENCE 2.9 and the listing APIs: the implicit `default` cluster, CreateCluster, ListServices, ListClusters.
+#[tokio::test]
+async fn clusters_and_listings() {
+    let sb = common::TestSandbox::with_time_scale(600.0).await;
+    let ecs = sb.ecs();
+    let default = ecs.describe_clusters().send().await.expect("DescribeClusters");
+    assert_eq!(default.clusters()[0].cluster_name(), Some("default"));
+    let created = ecs.create_cluster().cluster_name("prod").send().await.expect("CreateCluster");
+    assert_eq!(created.cluster().and_then(|c| c.status()), Some("ACTIVE"));
+    let listed = ecs.list_clusters().send().await.expect("ListClusters");
+    assert_eq!(listed.cluster_arns().len(), 2);
+    let missing = ecs.describe_clusters().clusters("nope").send().await.expect("DescribeClusters");
+    assert_eq!(missing.failures()[0].reason(), Some("MISSING"));
+    let td = register(&ecs, "web", &[]).await;
+    ecs.create_service()
+        .cluster("prod")
+        .service_name("web")
+        .task_definition(&td)
+        .desired_count(1)
+        .send()
+        .await
+        .expect("create");
+    let services = ecs.list_services().cluster("prod").send().await.expect("ListServices");
+    assert_eq!(services.service_arns(), ["arn:aws:ecs:us-east-1:000000000000:service/prod/web"]);
+    let err = ecs.list_services().cluster("ghost").send().await.expect_err("unknown cluster");
+    assert!(code(aws_sdk_ecs::Error::from(err)).contains("ClusterNotFoundException"));
+    let s = ecs.describe_services().cluster("prod").services("web").send().await.expect("describe");
+    let s = &s.services()[0];
+    let sd =
+        ecs.list_service_deployments().cluster("prod").service("web").send().await.expect("ListServiceDeployments");
+    assert_eq!(sd.service_deployments()[0].service_deployment_arn(), s.current_service_deployment());
+}
