@@ -592,3 +592,17 @@ async fn clusters_and_listings() {
         ecs.list_service_deployments().cluster("prod").service("web").send().await.expect("ListServiceDeployments");
     assert_eq!(sd.service_deployments()[0].service_deployment_arn(), s.current_service_deployment());
 }
+
+/// REFERENCE 2.8: RunTask is idempotent per clientToken; reusing it with other parameters is ConflictException.
+#[tokio::test]
+async fn run_task_client_token_is_idempotent() {
+    let sb = common::TestSandbox::with_time_scale(600.0).await;
+    let ecs = sb.ecs();
+    register(&ecs, "migrate", &[]).await;
+    let first = ecs.run_task().task_definition("migrate").client_token("release-42").send().await.expect("RunTask");
+    let again = ecs.run_task().task_definition("migrate").client_token("release-42").send().await.expect("retry");
+    assert_eq!(first.tasks()[0].task_arn(), again.tasks()[0].task_arn());
+    let conflict = ecs.run_task().task_definition("migrate").count(2).client_token("release-42").send().await;
+    let e = aws_sdk_ecs::Error::from(conflict.expect_err("different parameters"));
+    assert!(code(e).contains("ConflictException"));
+}

@@ -33,6 +33,8 @@ pub struct EcsState {
     task_definitions: BTreeMap<String, Vec<TaskDefinition>>,
     /// task id -> task, for one-off and service tasks alike.
     tasks: BTreeMap<String, Task>,
+    /// RunTask clientToken -> (request, ids of the tasks it started), for idempotent retries.
+    run_task_tokens: BTreeMap<String, (Value, Vec<String>)>,
 }
 
 pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Value> {

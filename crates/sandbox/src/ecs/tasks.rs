@@ -339,6 +339,18 @@ fn task_json(t: &Task) -> Value {
 
 pub fn run(ecs: &mut EcsState, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     let cluster = ecs.cluster_name(str_field(input, "cluster"))?;
+    // A retried RunTask with the same clientToken starts nothing new (REFERENCE 2.8).
+    let token = str_field(input, "clientToken").map(str::to_owned);
+    if let Some((earlier, ids)) = token.as_ref().and_then(|t| ecs.run_task_tokens.get(t)) {
+        if earlier != input {
+            return Err(AwsError::client(
+                "ConflictException",
+                "The clientToken has already been used with different parameters.",
+            ));
+        }
+        let tasks: Vec<Value> = ids.iter().filter_map(|id| ecs.tasks.get(id)).map(task_json).collect();
+        return Ok(json!({ "tasks": tasks, "failures": [] }));
+    }
     let reference =
         str_field(input, "taskDefinition").ok_or_else(|| AwsError::invalid_parameter("taskDefinition is required."))?;
     let td = ecs
@@ -363,7 +375,7 @@ pub fn run(ecs: &mut EcsState, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     }
     let cluster_arn = ecs.clusters[&cluster].arn.clone();
     let group = str_field(input, "group").map(str::to_owned).unwrap_or_else(|| format!("family:{}", td.family));
-    let mut tasks = Vec::new();
+    let (mut tasks, mut ids) = (Vec::new(), Vec::new());
     for _ in 0..count {
         let spec = LaunchSpec {
             cluster: &cluster,
@@ -379,6 +391,10 @@ pub fn run(ecs: &mut EcsState, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         };
         let id = launch(ecs, ctx, &td, spec);
         tasks.push(task_json(&ecs.tasks[&id]));
+        ids.push(id);
+    }
+    if let Some(t) = token {
+        ecs.run_task_tokens.insert(t, (input.clone(), ids));
     }
     Ok(json!({ "tasks": tasks, "failures": [] }))
 }
