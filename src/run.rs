@@ -346,7 +346,12 @@ fn notify(
             config::SlackAuth::BotTokenEnv(name) => (var(name), None),
             config::SlackAuth::WebhookEnv(name) => (None, var(name)),
         };
-        SlackSettings { channel: Some(s.channel.clone()), token, webhook, required: s.required, ..SlackSettings::default() }
+        let mut settings = SlackSettings { channel: Some(s.channel.clone()), token, webhook, required: s.required, ..SlackSettings::default() };
+        // A proxy or the sandbox's capture can stand in for Slack's API.
+        if let Ok(url) = std::env::var("SLACK_API_URL") {
+            settings.api_url = url;
+        }
+        settings
     });
     let github_settings = &config.notify.github;
     let github = std::env::var("GITHUB_REPOSITORY").ok().map(|repository| GithubSettings {

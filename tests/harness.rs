@@ -55,6 +55,12 @@ impl Sandbox {
         })
     }
 
+    /// What the sandbox's GitHub/Slack capture recorded.
+    pub fn captured(&self) -> serde_json::Value {
+        let body = self.block_on(http_get(&format!("{}/_sandbox/captured", self.running.endpoint())));
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("captured is JSON ({e}): {body}"))
+    }
+
     /// Adds a fault rule through the control endpoint (JSON as in crates/sandbox/README.md).
     pub fn fault(&self, rule: &str) {
         let status = self.block_on(http_post(&format!("{}/_sandbox/faults", self.running.endpoint()), rule));
@@ -219,6 +225,19 @@ pub async fn http_post(url: &str, body: &str) -> u16 {
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
     response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code")
+}
+
+/// A dependency-free HTTP/1.1 GET returning the body (control endpoints answer without chunking).
+pub async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
 
 /// Removes local images whose reference starts with `prefix` (tests clean up after themselves).

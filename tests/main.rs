@@ -7,3 +7,4 @@ mod bad_input;
 mod deploy;
 mod fixture;
 mod image;
+mod report;

@@ -4,6 +4,7 @@
 //! CodeDeploy deployments really progress, fail and roll back, and CloudWatch speaks the RPCv2-CBOR
 //! protocol the current Rust SDK sends. See README.md for what is emulated and where it differs from AWS.
 
+pub mod capture;
 pub mod cloudwatch;
 pub mod codedeploy;
 pub mod control;

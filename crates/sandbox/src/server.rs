@@ -28,6 +28,9 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
     if path == "/v2" || path.starts_with("/v2/") {
         return registry::handle(sb, request).await;
     }
+    if crate::capture::is_capture_path(&path) {
+        return crate::capture::handle(sb, request).await;
+    }
     if path.starts_with("/_sandbox") {
         return control::handle(sb, request).await;
     }

@@ -45,6 +45,7 @@ pub struct World {
     pub cloudwatch: cloudwatch::CloudWatchState,
     pub elbv2: elbv2::ElbState,
     pub faults: faults::Faults,
+    pub capture: crate::capture::Capture,
 }
 
 impl World {

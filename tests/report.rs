@@ -1,0 +1,98 @@
+//! Reporting end to end: a real release in "GitHub Actions", reporting to the sandbox's GitHub and
+//! Slack capture, with canary secrets that must appear nowhere but where they belong.
+
+use base64::Engine;
+
+use crate::fixture::{Controller, repo_for};
+use crate::harness::{Pipeline, Sandbox, remove_local_images};
+
+const GITHUB_TOKEN: &str = "ghs_canaryGithubToken0123456789";
+const SLACK_TOKEN: &str = "xoxb-canary-slack-token-987654321";
+
+#[test]
+fn a_release_in_actions_reports_to_slack_and_github_and_leaks_no_secret() {
+    let sb = Sandbox::start();
+    sb.service(Controller::Rolling);
+    let repo = repo_for(Controller::Rolling, "    guard:\n      poll-interval: 50ms\n");
+    let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
+    repo.write(".pipeline.yml", &format!("{config}notify:\n  slack:\n    channel: C0123456\n"));
+    repo.commit("chore: notify");
+    // The runner's files live outside the work tree (as on GitHub's runners).
+    let runner = tempfile::tempdir().unwrap();
+    let outputs = runner.path().join("gh-output");
+    let summary = runner.path().join("gh-summary");
+    std::fs::write(&outputs, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let api = sb.running.endpoint();
+
+    let run = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_REPOSITORY", "acme/web")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
+        .env("GITHUB_API_URL", format!("{api}/github"))
+        .env("SLACK_BOT_TOKEN", SLACK_TOKEN)
+        .env("SLACK_API_URL", format!("{api}/slack/api"))
+        .args(&["--output", "json", "release", "--version", "1.0.0"])
+        .run();
+    run.code(0);
+
+    // Outputs and job summary.
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(outputs.contains("status<<") && outputs.contains("success"), "{outputs}");
+    assert!(outputs.contains("image-digest<<"), "{outputs}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("1.0.0"), "{summary}");
+
+    // One Slack message, updated in place through the phases, ending on success.
+    let captured = sb.captured();
+    let messages: Vec<&serde_json::Value> =
+        captured["slack_messages"].as_array().unwrap().iter().filter(|m| m["thread_ts"].is_null()).collect();
+    assert_eq!(messages.len(), 1, "one top-level message: {captured:#}");
+    assert!(messages[0]["updates"].as_u64().unwrap() >= 1, "{captured:#}");
+    let card = messages[0]["blocks"].to_string().to_lowercase();
+    assert!(card.contains("released") || card.contains("success") || card.contains("deployed"), "{card}");
+
+    // A GitHub Deployment with in_progress then success.
+    let deployments = captured["deployments"].as_array().unwrap();
+    assert_eq!(deployments.len(), 1, "{captured:#}");
+    assert_eq!(deployments[0]["environment"], "prod");
+    let states: Vec<&str> = deployments[0]["statuses"].as_array().unwrap().iter().filter_map(|s| s["state"].as_str()).collect();
+    assert_eq!(states.first(), Some(&"in_progress"), "{states:?}");
+    assert_eq!(states.last(), Some(&"success"), "{states:?}");
+    // Every captured request was authorized, and none carries a token in its body.
+    for request in captured["requests"].as_array().unwrap() {
+        assert_eq!(request["authorized"], true, "{request}");
+    }
+
+    // No secret anywhere it does not belong.
+    let registry_password = registry_password(&sb);
+    for secret in [GITHUB_TOKEN, SLACK_TOKEN, registry_password.as_str()] {
+        for (name, text) in [
+            ("stdout", run.stdout.as_str()),
+            ("stderr", run.stderr.as_str()),
+            ("outputs", outputs.as_str()),
+            ("summary", summary.as_str()),
+        ] {
+            let leaks = text.lines().filter(|l| l.contains(secret) && !l.starts_with("::add-mask::")).count();
+            assert_eq!(leaks, 0, "{name} leaks a secret:\n{text}");
+        }
+        assert!(!captured.to_string().contains(secret), "a captured request leaks a secret");
+    }
+    // And the masks were printed before anything else.
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("::add-mask::"), "first line: {first}");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+fn registry_password(sb: &Sandbox) -> String {
+    let ecr = sb.ecr();
+    let token = sb.block_on(async { ecr.get_authorization_token().send().await.unwrap() });
+    let encoded = token.authorization_data()[0].authorization_token().unwrap().to_owned();
+    let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
+    decoded.split_once(':').unwrap().1.to_owned()
+}
