@@ -195,7 +195,7 @@ fn install(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Option<Outcome>
 fn start_allow_traffic(ctx: &Ctx, d: &mut Deployment) {
     let ready = d.blue_green.get("deploymentReadyOption").cloned().unwrap_or(Value::Null);
     let minutes = ready.get("waitTimeInMinutes").and_then(Value::as_f64).unwrap_or(0.0);
-    let wait = ctx.real(Duration::from_secs_f64(minutes.max(0.0) * 60.0));
+    let wait = ctx.real(crate::ecs::sim_duration(minutes * 60.0));
     d.wait_until = Some(Instant::now() + wait);
     if ready.get("actionOnTimeout").and_then(Value::as_str) == Some("STOP_DEPLOYMENT") && !d.ready_continued {
         d.status = "Ready".into();
@@ -222,7 +222,7 @@ fn interval(ctx: &Ctx, r: Routing) -> Duration {
         Routing::AllAtOnce => 0.0,
         Routing::Canary { minutes, .. } | Routing::Linear { minutes, .. } => minutes,
     };
-    ctx.real(Duration::from_secs_f64(minutes.max(0.0) * 60.0))
+    ctx.real(crate::ecs::sim_duration(minutes * 60.0))
 }
 
 fn allow_traffic(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Outcome {
@@ -270,7 +270,7 @@ fn terminate_blue(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Outcome 
     if !d.termination_started {
         d.termination_started = true;
         let minutes = term.get("terminationWaitTimeInMinutes").and_then(Value::as_f64).unwrap_or(0.0);
-        d.wait_until = Some(Instant::now() + ctx.real(Duration::from_secs_f64(minutes.max(0.0) * 60.0)));
+        d.wait_until = Some(Instant::now() + ctx.real(crate::ecs::sim_duration(minutes * 60.0)));
     }
     if !d.skip_termination_wait && !due(d) {
         return Outcome::Continue;

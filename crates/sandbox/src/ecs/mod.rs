@@ -201,7 +201,7 @@ fn paginate(items: Vec<Value>, input: &Value, default_max: usize) -> (Vec<Value>
     let start: usize = str_field(input, "nextToken").and_then(|t| t.parse().ok()).unwrap_or(0);
     let max = input.get("maxResults").and_then(Value::as_u64).map(|m| m as usize).filter(|m| *m > 0);
     let max = max.unwrap_or(default_max);
-    let end = (start + max).min(items.len());
+    let end = start.saturating_add(max).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
     (items.into_iter().skip(start).take(max).collect(), next)
 }
@@ -211,6 +211,13 @@ fn with_token(mut out: Value, token: Option<String>) -> Value {
         out["nextToken"] = json!(t);
     }
     out
+}
+
+/// A client-supplied number of simulated seconds as a `Duration`, without panicking on NaN, infinity,
+/// negative or absurdly large values (capped at about 30 years).
+pub(crate) fn sim_duration(seconds: f64) -> std::time::Duration {
+    let s = if seconds.is_finite() { seconds.clamp(0.0, 1e9) } else { 0.0 };
+    std::time::Duration::from_secs_f64(s)
 }
 
 pub(crate) fn now() -> f64 {

@@ -9,6 +9,19 @@ use serde_json::{Value, json};
 use super::{EcsState, last_segment, new_deployment_id, paginate, str_field, string_list, with_token};
 use crate::{AwsError, AwsResult, Ctx, World};
 
+/// ECS's quota of tasks per service; also keeps a typo from launching a billion simulated tasks.
+const MAX_DESIRED_COUNT: u64 = 5000;
+
+fn desired_count(input: &Value) -> AwsResult<Option<u32>> {
+    match input.get("desiredCount").and_then(Value::as_i64) {
+        None => Ok(None),
+        Some(n) if (0..=MAX_DESIRED_COUNT as i64).contains(&n) => Ok(Some(n as u32)),
+        Some(n) => Err(AwsError::invalid_parameter(format!(
+            "desiredCount {n} is outside 0..={MAX_DESIRED_COUNT} (the tasks-per-service quota)."
+        ))),
+    }
+}
+
 /// Most deployments a service may have at once (REFERENCE 0.7, 2.9).
 pub const MAX_DEPLOYMENTS: usize = 5;
 
@@ -208,7 +221,7 @@ pub fn create(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     let td_ref = str_field(input, "taskDefinition")
         .ok_or_else(|| AwsError::invalid_parameter("TaskDefinition must be specified."))?;
     let td = service_task_definition(ecs, td_ref)?;
-    let desired = input.get("desiredCount").and_then(Value::as_u64).unwrap_or(0) as u32;
+    let desired = desired_count(input)?.unwrap_or(0);
     let load_balancers = input.get("loadBalancers").cloned().filter(|v| v.is_array()).unwrap_or_else(|| json!([]));
     if controller == "CODE_DEPLOY" && load_balancers.as_array().is_none_or(Vec::is_empty) {
         // CodeDeploy blue/green shifts traffic between target groups, so it needs a load balancer.
@@ -417,8 +430,8 @@ pub fn update(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         )));
     }
 
-    if let Some(n) = input.get("desiredCount").and_then(Value::as_u64) {
-        s.desired_count = n as u32;
+    if let Some(n) = desired_count(input)? {
+        s.desired_count = n;
     }
     if let Some(c) = input.get("deploymentConfiguration").filter(|v| v.is_object()) {
         let mut merged = s.deployment_configuration.clone();

@@ -116,8 +116,9 @@ pub fn register(ecs: &mut EcsState, ctx: &Ctx, input: &Value) -> AwsResult<Value
     let mut body: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
     body.retain(|k, v| k != "tags" && !v.is_null());
     let network_mode = str_field(input, "networkMode");
-    let containers: Vec<Value> = body["containerDefinitions"]
-        .as_array()
+    let containers: Vec<Value> = body
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .map(|c| with_container_defaults(c, network_mode))

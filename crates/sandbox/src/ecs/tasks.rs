@@ -166,7 +166,7 @@ pub fn launch(ecs: &mut EcsState, ctx: &Ctx, td: &TaskDefinition, spec: LaunchSp
         stopped_reason: None,
         version: 1,
         next_at: Instant::now() + ctx.real(Duration::from_secs(PROVISIONING_SECS)),
-        run_for: run_secs.map(|s| ctx.real(Duration::from_secs_f64(s))),
+        run_for: run_secs.map(|s| ctx.real(super::sim_duration(s))),
         healthy_at: None,
     };
     ecs.tasks.insert(id.clone(), task);
