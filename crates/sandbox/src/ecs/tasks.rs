@@ -21,6 +21,7 @@ const HEALTHY_AFTER_SECS: u64 = 5;
 /// Stopped tasks stay visible for an hour (simulated), but never less than ten real minutes.
 const KEEP_STOPPED_SECS: u64 = 3600;
 const KEEP_STOPPED_MIN_REAL_SECS: u64 = 600;
+const MAX_STOPPED_TASKS: usize = 2000;
 /// Simulated seconds between a stop request and STOPPED (SIGTERM, then the stop timeout).
 const STOPPING_SECS: u64 = 5;
 
@@ -279,6 +280,16 @@ pub fn tick(ecs: &mut EcsState, ecr: &EcrState, ctx: &Ctx) -> Vec<(String, Strin
     }
     let keep = ctx.real(Duration::from_secs(KEEP_STOPPED_SECS)).max(Duration::from_secs(KEEP_STOPPED_MIN_REAL_SECS));
     ecs.tasks.retain(|_, t| t.last_status != "STOPPED" || now.saturating_duration_since(t.next_at) < keep);
+    // A crash-looping service at a high time scale stops tasks by the thousand: keep only the newest ones.
+    let stopped = ecs.tasks.values().filter(|t| t.last_status == "STOPPED").count();
+    if stopped > MAX_STOPPED_TASKS {
+        let mut by_age: Vec<(Instant, String)> =
+            ecs.tasks.values().filter(|t| t.last_status == "STOPPED").map(|t| (t.next_at, t.id.clone())).collect();
+        by_age.sort();
+        for (_, id) in by_age.into_iter().take(stopped - MAX_STOPPED_TASKS) {
+            ecs.tasks.remove(&id);
+        }
+    }
     failed
 }
 
