@@ -48,6 +48,8 @@ pub enum Command {
     Status,
     /// A one-off task from `tasks:`, with extra environment values.
     RunTask { name: String, env: Vec<(String, String)> },
+    /// On a pull request: validate, plan, and post the plan as a check run (or commit status).
+    Check(VersionRequest),
     /// Print the JSON Schema of `.pipeline.yml`.
     Schema,
     /// Write a starter `.pipeline.yml`.
@@ -65,6 +67,7 @@ impl Command {
             Command::Rollback => "rollback",
             Command::Status => "status",
             Command::RunTask { .. } => "run-task",
+            Command::Check(_) => "check",
             Command::Schema => "schema",
             Command::Init { .. } => "init",
         }

@@ -80,6 +80,7 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             let label = ReleaseLabel { version: image_version(&image), commit: "unknown".into() };
             deploy_half(&aws, &config, &plan, &image, &label, reporter, outcome).await
         }
+        Command::Check(v) => check(global, v, reporter, outcome).await,
         Command::Rollback => rollback(global, reporter, outcome).await,
         Command::Status => status(global, reporter, outcome).await,
         Command::RunTask { name, env } => run_one_task(global, name, env, reporter, outcome).await,
@@ -327,6 +328,48 @@ async fn run_one_task(
         return Ok(());
     }
     run_task::run(&aws.ecs, &request, &mut Cancel::on_signals(), reporter).await
+}
+
+/// `pipeline check`: plan (read-only), then post the plan, or the error with its annotations, on
+/// the PR head commit. The command fails when the plan does; a reporting failure only warns.
+async fn check(global: &Global, request: &VersionRequest, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
+    use crate::report::{Annotation, CheckConclusion, CheckPosted, ErrorReportExt, Event, GithubApi, GithubSettings, PlanRecorder, check_summary};
+    use secrecy::SecretString;
+    let recorder = PlanRecorder::default();
+    reporter.add_sink(Box::new(recorder.clone()));
+    let planned = match load(global) {
+        Ok(config) => prepare(global, config, request, true, reporter, outcome).await.map(|release| release.changes(outcome)),
+        Err(e) => Err(e),
+    };
+    let mut view = outcome.clone();
+    view.status = Some(if planned.is_err() { Status::Failure } else { Status::Success });
+    view.error = planned.as_ref().err().map(|e| e.report());
+    let markdown = check_summary(&recorder.lines(), &view);
+    let github = GithubContext::from_env();
+    let head = github.pull_request_head().ok().flatten().or_else(|| std::env::var("GITHUB_SHA").ok());
+    let settings = GithubSettings {
+        checks: true,
+        token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+        api_url: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| crate::report::GITHUB_API_URL.into()),
+        repository: std::env::var("GITHUB_REPOSITORY").unwrap_or_default(),
+        commit_sha: head,
+        ..GithubSettings::default()
+    };
+    match GithubApi::from_settings(&settings) {
+        None => reporter.emit(Event::Summary { markdown: markdown.clone() }),
+        Some(api) => {
+            let annotations: Vec<Annotation> = view.error.iter().filter_map(Annotation::for_error).collect();
+            match api.post_check(&markdown, CheckConclusion::for_outcome(&view), &annotations).await {
+                Ok(CheckPosted::CheckRun { html_url, .. }) => {
+                    reporter.progress(Stage::Plan, format!("check run posted{}", html_url.map(|u| format!(": {u}")).unwrap_or_default()));
+                }
+                Ok(_) => reporter.emit(Event::Summary { markdown: markdown.clone() }),
+                Err(e) => eprintln!("warning: {e}; the plan is in the log above"),
+            }
+        }
+    }
+    // A pending change is what a PR is for: `check` passes with it (unlike `plan`, which exits 2).
+    planned.map(|_changes| ())
 }
 
 /// Adds the sinks `notify:` configures (Slack, GitHub Deployments), masking their secrets first.

@@ -96,3 +96,47 @@ fn registry_password(sb: &Sandbox) -> String {
     let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap();
     decoded.split_once(':').unwrap().1.to_owned()
 }
+
+/// `pipeline check` in a pull_request event: the plan is posted as a check run on the PR head
+/// commit (not the merge commit), and a config error becomes a failed check with an annotation.
+#[test]
+fn check_posts_the_plan_on_the_pr_head_and_annotates_config_errors() {
+    let sb = Sandbox::start();
+    sb.service(Controller::Rolling);
+    let repo = repo_for(Controller::Rolling, "");
+    let head = repo.head();
+    let runner = tempfile::tempdir().unwrap();
+    let event = runner.path().join("event.json");
+    std::fs::write(&event, format!(r#"{{"pull_request": {{"number": 7, "head": {{"sha": "{head}"}}}}}}"#)).unwrap();
+    let api = sb.running.endpoint();
+    let check = |repo: &crate::harness::Repo| {
+        Pipeline::new(repo)
+            .sandbox(&sb)
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
+            .env("GITHUB_REPOSITORY", "acme/web")
+            .env("GITHUB_TOKEN", GITHUB_TOKEN)
+            .env("GITHUB_API_URL", format!("{api}/github"))
+            .args(&["check", "--version", "1.0.0"])
+            .run()
+    };
+    check(&repo).code(0);
+    let captured = sb.captured();
+    let run = &captured["check_runs"][0];
+    assert_eq!(run["head_sha"], head.as_str(), "the PR head, not the merge commit");
+    assert_eq!(run["conclusion"], "success");
+    let summary = run["output"]["summary"].as_str().unwrap();
+    assert!(summary.contains("task definition") && summary.contains("build the image"), "{summary}");
+
+    repo.write(".pipeline.yml", "version: 1\nimage:\n  repository: web\n  contxt: .\n");
+    let broken = check(&repo);
+    broken.code(3);
+    let captured = sb.captured();
+    let run = captured["check_runs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(run["conclusion"], "failure");
+    let annotation = &run["output"]["annotations"][0];
+    assert_eq!(annotation["path"], ".pipeline.yml");
+    assert_eq!(annotation["start_line"], 4);
+    assert!(annotation["message"].as_str().unwrap().contains("contxt"), "{annotation}");
+}

@@ -71,6 +71,9 @@ pub enum Commands {
     Status,
     /// Run a one-off task from `tasks:` (a migration) and wait for its exit code.
     RunTask(deploy::RunTaskArgs),
+    /// On a pull request: validate the config, plan the release, and post the plan as a check run
+    /// on the PR head commit (a commit status when the token cannot create check runs).
+    Check(image::VersionArgs),
     /// Print the JSON Schema of .pipeline.yml (for editors).
     Schema,
     /// Write a commented starter .pipeline.yml.
@@ -104,6 +107,7 @@ impl Cli {
             Commands::Rollback => Command::Rollback,
             Commands::Status => Command::Status,
             Commands::RunTask(a) => Command::RunTask { name: a.name, env: a.vars },
+            Commands::Check(a) => Command::Check(a.into()),
             Commands::Schema => Command::Schema,
             Commands::Init(a) => Command::Init { force: a.force },
             Commands::Completions(a) => {
