@@ -474,7 +474,7 @@ async fn listings_and_batch_targets() {
     wait_status(&cd, &id, DeploymentStatus::Succeeded).await;
     let listed =
         cd.list_deployments().application_name("web").deployment_group_name("web-dg").send().await.expect("List");
-    assert_eq!(listed.deployments(), [id.clone()]);
+    assert_eq!(listed.deployments(), std::slice::from_ref(&id));
     let batch =
         cd.batch_get_deployment_targets().deployment_id(&id).target_ids("default:web").send().await.expect("Batch");
     let target = batch.deployment_targets()[0].ecs_target().expect("ecsTarget");
