@@ -543,6 +543,9 @@ async fn deployment_alarm_fails_and_rolls_back() {
     assert!(failed.status_reason().unwrap_or_default().contains("web-5xx"));
     let alarms = failed.alarms().expect("alarms");
     assert_eq!(alarms.triggered_alarm_names(), ["web-5xx"]);
+    // The alarm is still firing: the rollback itself is not failed (and rolled back) in turn.
+    let s = wait_for(&ecs, "web", "rollback completes", completed_alone).await;
+    assert_eq!(s.task_definition(), Some(v1.as_str()));
 }
 
 /// REFERENCE 2.5: DeleteService needs desiredCount 0 (or force); the service drains, then is INACTIVE.

@@ -121,7 +121,13 @@ pub fn fail_primary(ctx: &Ctx, s: &mut Service, reason: String, why: &str, rollb
         p.sd_status = "STOPPED".into();
         p.halted = true;
     }
+    let rolled_back_from = p.rollback_of.clone();
     s.event(format!("deployment {id} deployment failed: {why}."));
+    if let Some(original) = rolled_back_from
+        && let Some(o) = s.deployments.iter_mut().chain(s.finished.iter_mut()).find(|d| d.id == original)
+    {
+        o.sd_status = "ROLLBACK_FAILED".into();
+    }
     if let Some(td) = previous {
         let new_id = s.new_deployment(ctx, &td, Some(id.clone()));
         s.event(format!("deployment {id} rolling back to task definition {td} (deployment {new_id})."));
@@ -135,7 +141,7 @@ fn rolling(ecs: &mut EcsState, ctx: &Ctx, cw: &CloudWatchState, s: &mut Service)
         if cb && failed >= breaker_threshold(s) {
             let reason = "ECS deployment circuit breaker: tasks failed to start.".to_owned();
             fail_primary(ctx, s, reason, "tasks failed to start", cb_rollback);
-        } else if let Some((names, rollback)) = alarm_config(s) {
+        } else if let Some((names, rollback)) = alarm_config(s).filter(|_| p.rollback_of.is_none()) {
             let firing: Vec<String> = names.into_iter().filter(|n| cw.alarm_state(n) == Some("ALARM")).collect();
             if !firing.is_empty() {
                 if let Some(p) = s.deployments.iter_mut().find(|d| d.status == "PRIMARY") {

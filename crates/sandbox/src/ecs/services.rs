@@ -119,7 +119,8 @@ impl Service {
     pub fn new_deployment(&mut self, ctx: &Ctx, task_definition: &str, rollback_of: Option<String>) -> String {
         let id = new_deployment_id();
         let now = super::now();
-        let previous = self.primary().map(|p| p.task_definition.clone());
+        // A rollback is not rolled back in turn: if it fails too, the service stays failed (ROLLBACK_FAILED).
+        let previous = self.primary().map(|p| p.task_definition.clone()).filter(|_| rollback_of.is_none());
         for d in &mut self.deployments {
             if d.status == "PRIMARY" {
                 d.status = "ACTIVE".into();
