@@ -487,3 +487,32 @@ async fn listings_and_batch_targets() {
         group.deployment_group_info().and_then(|g| g.last_successful_deployment()).expect("lastSuccessfulDeployment");
     assert_eq!(last.deployment_id(), Some(id.as_str()));
 }
+
+/// REFERENCE 3.1, 3.6: after traffic has moved, the original task set stays (ACTIVE) for
+/// terminationWaitTimeInMinutes while the service already runs the new task definition;
+/// ContinueDeployment(TERMINATION_WAIT) ends the wait early.
+#[tokio::test]
+async fn termination_wait_can_be_cut_short() {
+    // 60x: the one-minute termination wait lasts a real second.
+    let s = setup(60.0, "CodeDeployDefault.ECSAllAtOnce", false).await;
+    let cd = s.sb.codedeploy();
+    let v2 = register(&s.sb.ecs(), &[]).await;
+    let id = deploy(&cd, &appspec(&v2, "web")).await.expect("CreateDeployment");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !info(&cd, &id).await.instance_termination_wait_time_started() {
+        assert!(std::time::Instant::now() < deadline, "termination wait never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let svc = service(&s.sb).await;
+    assert_eq!(svc.task_definition(), Some(v2.as_str()));
+    assert_eq!(svc.task_sets().len(), 2, "blue is kept during the wait");
+    assert_eq!(info(&cd, &id).await.status(), Some(&DeploymentStatus::InProgress));
+    cd.continue_deployment()
+        .deployment_id(&id)
+        .deployment_wait_type(DeploymentWaitType::TerminationWait)
+        .send()
+        .await
+        .expect("ContinueDeployment");
+    wait_status(&cd, &id, DeploymentStatus::Succeeded).await;
+    wait_service(&s.sb, "without the blue task set", |svc| svc.task_sets().len() == 1).await;
+}
