@@ -76,8 +76,10 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         config::Strategy::Codedeploy => Requested::CodeDeploy,
         config::Strategy::EcsBlueGreen => Requested::EcsBlueGreen,
     };
-    let strategy = strategy::choose(requested, &svc.controller)
-        .map_err(|m| Error::StrategyMismatch { message: format!("{}/{}: {}", env.cluster, env.service, m.message), help: m.help })?;
+    let strategy = strategy::choose(requested, &svc.controller).map_err(|m| Error::StrategyMismatch {
+        message: format!("{}/{}: {}", env.cluster, env.service, m.message),
+        help: m.help,
+    })?;
     let mut warnings = Vec::new();
     let template = match &env.task_definition {
         TaskDefinitionSource::File(path) => {
@@ -111,13 +113,6 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         .unwrap_or_default();
     // The 5xx guard is on by default for load-balanced services; named alarms alone turn it off.
     let wants_five_xx = guard.five_xx.is_some() || guard.alarms.is_empty();
-    let ensure_alarms = if wants_five_xx { alarm_specs(aws, &svc).await? } else { Vec::new() };
-    if wants_five_xx && ensure_alarms.is_empty() {
-        warnings.push(format!("{}/{} has no load balancer: no 5xx guard alarm", env.cluster, env.service));
-    }
-    let mut alarms: Vec<String> = ensure_alarms.iter().map(|a| a.name.clone()).collect();
-    alarms.extend(guard.alarms.iter().cloned());
-
     let codedeploy = env.codedeploy.as_ref().map(|c| CodeDeploySettings {
         application: c.application.clone(),
         deployment_group: c.deployment_group.clone(),
@@ -125,6 +120,14 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         wait_when_busy: c.on_busy == config::OnBusy::Wait,
         hooks: Vec::new(),
     });
+    let blue_green = codedeploy.as_ref().filter(|_| strategy == Strategy::CodeDeploy);
+    let ensure_alarms = if wants_five_xx { alarm_specs(aws, &svc, blue_green).await? } else { Vec::new() };
+    if wants_five_xx && ensure_alarms.is_empty() {
+        warnings.push(format!("{}/{} has no load balancer: no 5xx guard alarm", env.cluster, env.service));
+    }
+    let mut alarms: Vec<String> = ensure_alarms.iter().map(|a| a.name.clone()).collect();
+    alarms.extend(guard.alarms.iter().cloned());
+
     if strategy == Strategy::CodeDeploy && codedeploy.is_none() {
         return Err(Error::StrategyMismatch {
             message: format!("environment `{name}` uses CodeDeploy but has no `codedeploy:` section"),
@@ -185,21 +188,43 @@ pub async fn describe(ecs_client: &aws_sdk_ecs::Client, reference: &str) -> Resu
     Ok((arn, loaded.doc))
 }
 
-/// One 5xx alarm per target group of the service, dimensioned through ELBv2.
-async fn alarm_specs(aws: &crate::aws::Aws, svc: &ServiceInfo) -> Result<Vec<AlarmSpec>, Error> {
-    if svc.target_groups.is_empty() {
-        return Ok(Vec::new());
+/// One 5xx alarm per target group the service's traffic can reach, dimensioned through ELBv2:
+/// the service's own, plus for CodeDeploy both target groups of the deployment group, since during
+/// a blue/green shift the new revision answers from the other one.
+async fn alarm_specs(
+    aws: &crate::aws::Aws,
+    svc: &ServiceInfo,
+    codedeploy: Option<&CodeDeploySettings>,
+) -> Result<Vec<AlarmSpec>, Error> {
+    let mut groups = Vec::new();
+    if !svc.target_groups.is_empty() {
+        let arns: Vec<String> = svc.target_groups.iter().map(|t| t.arn.clone()).collect();
+        let out = aws
+            .elbv2
+            .describe_target_groups()
+            .set_target_group_arns(Some(arns.clone()))
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeTargetGroups", arns.join(", "), e))?;
+        groups.extend(out.target_groups().iter().cloned());
     }
-    let arns: Vec<String> = svc.target_groups.iter().map(|t| t.arn.clone()).collect();
-    let out = aws
-        .elbv2
-        .describe_target_groups()
-        .set_target_group_arns(Some(arns.clone()))
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeTargetGroups", arns.join(", "), e))?;
+    if let Some(cd) = codedeploy {
+        let names = deployment_group_target_groups(aws, cd).await?;
+        let missing: Vec<String> =
+            names.into_iter().filter(|n| !groups.iter().any(|g| g.target_group_name() == Some(n.as_str()))).collect();
+        if !missing.is_empty() {
+            let out = aws
+                .elbv2
+                .describe_target_groups()
+                .set_names(Some(missing.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeTargetGroups", missing.join(", "), e))?;
+            groups.extend(out.target_groups().iter().cloned());
+        }
+    }
     let mut specs = Vec::new();
-    for tg in out.target_groups() {
+    for tg in &groups {
         let (Some(tg_arn), Some(tg_name), Some(lb_arn)) =
             (tg.target_group_arn(), tg.target_group_name(), tg.load_balancer_arns().first())
         else {
@@ -210,4 +235,23 @@ async fn alarm_specs(aws: &crate::aws::Aws, svc: &ServiceInfo) -> Result<Vec<Ala
         }
     }
     Ok(specs)
+}
+
+/// The target group names of the deployment group's blue/green pair.
+async fn deployment_group_target_groups(aws: &crate::aws::Aws, cd: &CodeDeploySettings) -> Result<Vec<String>, Error> {
+    let out = aws
+        .codedeploy
+        .get_deployment_group()
+        .application_name(&cd.application)
+        .deployment_group_name(&cd.deployment_group)
+        .send()
+        .await
+        .map_err(|e| Error::aws("GetDeploymentGroup", format!("{}/{}", cd.application, cd.deployment_group), e))?;
+    let pairs = out.deployment_group_info().and_then(|g| g.load_balancer_info()).map(|l| l.target_group_pair_info_list());
+    Ok(pairs
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|p| p.target_groups())
+        .filter_map(|t| t.name().map(str::to_owned))
+        .collect())
 }

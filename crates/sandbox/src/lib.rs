@@ -15,6 +15,7 @@ pub mod error;
 pub mod faults;
 pub mod protocol;
 pub mod registry;
+pub mod scenario;
 pub mod server;
 pub mod sts;
 pub mod world;
@@ -38,6 +39,8 @@ pub struct SandboxOptions {
     pub time_scale: f64,
     /// Where registry blobs are kept; in memory when `None`.
     pub state_dir: Option<PathBuf>,
+    /// A ready-made world to create at start (see `scenario::NAMES`), e.g. `hello`.
+    pub scenario: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -49,6 +52,7 @@ impl Default for SandboxOptions {
             region: "us-east-1".into(),
             time_scale: 1.0,
             state_dir: None,
+            scenario: None,
         }
     }
 }
@@ -128,6 +132,10 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
         time_scale: opts.time_scale,
     };
     let sandbox = Arc::new(Sandbox::new(ctx, opts.state_dir.clone()));
+    if let Some(name) = &opts.scenario {
+        let ctx = sandbox.ctx.clone();
+        scenario::seed(&mut sandbox.world(), &ctx, name).map_err(|e| std::io::Error::other(e.to_string()))?;
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
 
     let ticker = {

@@ -26,6 +26,9 @@ struct Args {
     /// Keep registry blobs here instead of in memory.
     #[arg(long, env = "SANDBOX_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// Create a ready-made world at start: `hello` (the examples/hello blue/green demo).
+    #[arg(long, env = "SANDBOX_SCENARIO")]
+    scenario: Option<String>,
 }
 
 #[tokio::main]
@@ -42,6 +45,7 @@ async fn main() -> std::process::ExitCode {
         region: args.region,
         time_scale: args.time_scale,
         state_dir: args.state_dir,
+        scenario: args.scenario,
     };
     let running = match pipeline_sandbox::start(opts).await {
         Ok(r) => r,
