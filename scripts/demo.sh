@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The demo: a real release of examples/hello to a local AWS sandbox, with CodeDeploy blue/green, a
+# canary, a 5xx guard, and an automatic rollback of a bad release. No AWS account, no Docker Hub.
+#
+#   1. builds hello (a static binary, FROM scratch), `pipeline` and `pipeline-sandbox`;
+#   2. starts `pipeline-sandbox --scenario hello` (an ECS service behind an ALB, a CodeDeploy group)
+#      with tasks running as real containers when the sandbox supports it (--tasks docker);
+#   3. `pipeline plan`, then `pipeline release` 1.0.0: build, push to the sandbox's ECR, register,
+#      canary blue/green, guard, verified;
+#   4. a bad *configuration* release 1.1.0 (HELLO_FAIL=500, same image): the 5xx alarm fires from
+#      real traffic, pipeline stops the deployment and CodeDeploy rolls back (exit code 4);
+#   5. `pipeline status` and the Slack message the sandbox captured.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+port="${DEMO_PORT:-4599}"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+docker info >/dev/null 2>&1 || { echo "error: the demo needs a running Docker engine" >&2; exit 1; }
+
+say "building hello, pipeline and pipeline-sandbox"
+examples/hello/build.sh >/dev/null
+cargo build --quiet -p pipeline -p pipeline-sandbox
+pipeline="$root/target/debug/pipeline"
+sandbox="$root/target/debug/pipeline-sandbox"
+# The scenario's service starts on this local image, before any release.
+docker build -q -t pipeline-demo/hello:initial examples/hello >/dev/null
+
+tasks=()
+bad_env="HELLO_FAIL=500"
+if "$sandbox" --help | grep -q -- '--tasks'; then
+  tasks=(--tasks docker)
+else
+  # Without real containers the bad release crashes at start instead of answering 500.
+  bad_env="SANDBOX_EXIT_CODE=1"
+fi
+
+work="$(mktemp -d)"
+cleanup() {
+  [ -n "${sandbox_pid:-}" ] && kill "$sandbox_pid" 2>/dev/null && wait "$sandbox_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "starting pipeline-sandbox on 127.0.0.1:$port (scenario hello, time scale 60, ${tasks[*]:-simulated tasks})"
+"$sandbox" --port "$port" --time-scale 60 --scenario hello "${tasks[@]}" >"$work/sandbox.env" 2>"$work/sandbox.log" &
+sandbox_pid=$!
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+# shellcheck disable=SC1091
+source "$work/sandbox.env"
+export AWS_EC2_METADATA_DISABLED=true
+# Slack goes to the sandbox's capture, so the demo shows the one message a release keeps updating.
+export SLACK_BOT_TOKEN=xoxb-demo-token SLACK_API_URL="$AWS_ENDPOINT_URL/slack/api"
+
+say "a git repository holding examples/hello"
+cp examples/hello/{Dockerfile,.dockerignore,hello,.pipeline.yml,task-definition.json} "$work/"
+mkdir "$work/repo" && mv "$work"/{Dockerfile,.dockerignore,hello,.pipeline.yml,task-definition.json} "$work/repo/"
+cd "$work/repo"
+git init -q -b main
+git add -A
+git -c user.name=demo -c user.email=demo@example.com commit -qm "feat: hello"
+
+say "pipeline plan (exit 2: there is something to release)"
+"$pipeline" plan || [ $? -eq 2 ]
+
+say "pipeline release --version 1.0.0 (canary blue/green)"
+"$pipeline" release --version 1.0.0
+
+say "pipeline status"
+"$pipeline" status
+
+say "a bad configuration release: 1.1.0 with $bad_env (same image, no rebuild)"
+key="${bad_env%%=*}"
+value="${bad_env#*=}"
+set +e
+"$pipeline" release --version 1.1.0 --set "environments.demo.env.$key=$value"
+code=$?
+set -e
+echo "exit code: $code (4 = failed and rolled back)"
+[ "$code" -eq 4 ] || { echo "error: expected the bad release to be rolled back (exit 4)" >&2; exit 1; }
+
+say "pipeline status (back on 1.0.0)"
+"$pipeline" status
+
+say "what Slack would have shown (captured by the sandbox)"
+curl -fs "$AWS_ENDPOINT_URL/_sandbox/captured" |
+  python3 -c 'import json,sys; c=json.load(sys.stdin); [print(f"  {m[\"channel\"]} {m[\"ts\"]}: {m[\"text\"]} ({m[\"updates\"]} updates)") for m in c["slack_messages"]]'
+say "done"
