@@ -3,8 +3,10 @@
 
 mod harness;
 
+mod action;
 mod bad_input;
 mod deploy;
 mod fixture;
 mod image;
+mod install_sh;
 mod report;
