@@ -88,7 +88,9 @@ pub enum Error {
     #[error("the registry refused the credentials for {registry}: {message}")]
     #[diagnostic(
         code(pipeline::ecr::auth),
-        help("the ECR authorization token is fetched with GetAuthorizationToken; check ecr:GetAuthorizationToken permissions")
+        help(
+            "the ECR authorization token is fetched with GetAuthorizationToken; check ecr:GetAuthorizationToken permissions"
+        )
     )]
     RegistryAuth { registry: String, message: String },
 
@@ -97,11 +99,19 @@ pub enum Error {
     Push { image: String, message: String },
 
     #[error("build secret `{id}` needs the environment variable {var}, which is not set")]
-    #[diagnostic(code(pipeline::build::secret), help("export {var} (in GitHub Actions: `env: {var}: ${{{{ secrets.X }}}}`), or remove the secret from image.secrets"))]
+    #[diagnostic(
+        code(pipeline::build::secret),
+        help(
+            "export {var} (in GitHub Actions: `env: {var}: ${{{{ secrets.X }}}}`), or remove the secret from image.secrets"
+        )
+    )]
     MissingSecret { id: String, var: String },
 
     #[error("ECS service `{service}` not found in cluster `{cluster}`")]
-    #[diagnostic(code(pipeline::ecs::service_missing), help("check `cluster` and `service` of the environment in .pipeline.yml"))]
+    #[diagnostic(
+        code(pipeline::ecs::service_missing),
+        help("check `cluster` and `service` of the environment in .pipeline.yml")
+    )]
     ServiceNotFound { cluster: String, service: String },
 
     #[error("{message}")]
@@ -116,7 +126,10 @@ pub enum Error {
     GuardBlocked { reason: String },
 
     #[error("the deployment failed and was rolled back: {reason}")]
-    #[diagnostic(code(pipeline::deploy::rolled_back), help("the service runs {now_running}; see the diagnostics above"))]
+    #[diagnostic(
+        code(pipeline::deploy::rolled_back),
+        help("the service runs {now_running}; see the diagnostics above")
+    )]
     RolledBack { reason: String, now_running: String },
 
     #[error("the deployment failed and was NOT rolled back: {reason}")]
@@ -126,22 +139,32 @@ pub enum Error {
     #[error("deployment group `{group}` is busy with {active}: {message}")]
     #[diagnostic(
         code(pipeline::codedeploy::busy),
-        help("one deployment per group at a time; set `codedeploy.on-busy: wait` to queue behind it, or stop {active}")
+        help(
+            "one deployment per group at a time; set `codedeploy.on-busy: wait` to queue behind it, or stop {active}"
+        )
     )]
     GroupBusy { group: String, active: String, message: String },
 
     #[error("task `{task}` failed: {reason}")]
-    #[diagnostic(code(pipeline::run_task), help("nothing was deployed; look at the task's logs (logConfiguration of its container)"))]
+    #[diagnostic(
+        code(pipeline::run_task),
+        help("nothing was deployed; look at the task's logs (logConfiguration of its container)")
+    )]
     TaskFailed { task: String, reason: String },
 
     #[error("`{image}` is not an image reference pipeline can deploy")]
-    #[diagnostic(code(pipeline::deploy::image), help("give `repo@sha256:<digest>` (promotion by digest) or `repo:<tag>` of an image in ECR"))]
+    #[diagnostic(
+        code(pipeline::deploy::image),
+        help("give `repo@sha256:<digest>` (promotion by digest) or `repo:<tag>` of an image in ECR")
+    )]
     BadImageRef { image: String },
 
     #[error("no verified release of {service} to roll back to (it runs {current})")]
     #[diagnostic(
         code(pipeline::rollback::none),
-        help("a release is verified when it finishes healthy; deploy a known-good image with `pipeline deploy --image`")
+        help(
+            "a release is verified when it finishes healthy; deploy a known-good image with `pipeline deploy --image`"
+        )
     )]
     NothingToRollBackTo { service: String, current: String },
 
@@ -165,7 +188,10 @@ impl Error {
             Error::Build(
                 BuildError::DockerfileNotFound(_) | BuildError::Context(_) | BuildError::SecretsNeedBuildKit { .. },
             ) => ExitCode::Usage,
-            Error::NoRegion | Error::RepositoryMissing { .. } | Error::MissingSecret { .. } | Error::InitExists { .. }
+            Error::NoRegion
+            | Error::RepositoryMissing { .. }
+            | Error::MissingSecret { .. }
+            | Error::InitExists { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
             | Error::BadImageRef { .. } => ExitCode::Usage,
@@ -177,7 +203,11 @@ impl Error {
     }
 
     /// Wraps an AWS SDK error with the operation and resource it concerns and, where known, what to do.
-    pub fn aws<E, R>(operation: &'static str, resource: impl Into<String>, err: aws_sdk_ecr::error::SdkError<E, R>) -> Self
+    pub fn aws<E, R>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: aws_sdk_ecr::error::SdkError<E, R>,
+    ) -> Self
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,

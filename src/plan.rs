@@ -13,7 +13,9 @@ use crate::version::ReleaseVersion;
 pub enum RepositoryState {
     Exists(Repository),
     /// Missing; `execute` creates it IMMUTABLE. Nothing in it yet.
-    Create { name: String },
+    Create {
+        name: String,
+    },
 }
 
 /// What happens to the image.
@@ -137,7 +139,11 @@ mod tests {
     use super::*;
 
     fn manifest(hex: char) -> Manifest {
-        Manifest { digest: Digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap(), body: "{}".into(), media_type: None }
+        Manifest {
+            digest: Digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap(),
+            body: "{}".into(),
+            media_type: None,
+        }
     }
 
     fn tags() -> Vec<String> {
@@ -170,10 +176,8 @@ mod tests {
 
     #[test]
     fn a_tag_on_another_digest_is_a_conflict_naming_both() {
-        let existing = BTreeMap::from([
-            ("sha-0123456789ab".to_string(), manifest('a')),
-            ("v1.2.0".to_string(), manifest('b')),
-        ]);
+        let existing =
+            BTreeMap::from([("sha-0123456789ab".to_string(), manifest('a')), ("v1.2.0".to_string(), manifest('b'))]);
         let err = decide("web", &tags(), "sha-0123456789ab", &existing).unwrap_err().to_string();
         assert!(err.contains("v1.2.0") && err.contains(&"b".repeat(64)) && err.contains(&"a".repeat(64)), "{err}");
     }

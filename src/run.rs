@@ -1,6 +1,7 @@
 //! Runs one request: load the config, plan everything read-only, print the plan, and (unless dry)
 //! execute it. Reporting of start and end, on every path, happens around this in `lib.rs::run`.
 
+use crate::Error;
 use crate::aws::Aws;
 use crate::config::{self, Config, Environment};
 use crate::deploy::cancel::Cancel;
@@ -13,7 +14,6 @@ use crate::plan::{self, ImageAction, ImagePlan};
 use crate::report::{Outcome, Reporter, Stage, Status};
 use crate::request::{Command, Global, Request, VersionRequest};
 use crate::version::{self, GithubContext, ReleaseVersion};
-use crate::Error;
 
 pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
     let global = &request.global;
@@ -60,7 +60,10 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             }
             let image = image_half(&release, reporter, outcome).await?;
             if let Some(plan) = &release.deploy {
-                let label = ReleaseLabel { version: release.image.version.version.to_string(), commit: release.image.version.commit.clone() };
+                let label = ReleaseLabel {
+                    version: release.image.version.version.to_string(),
+                    commit: release.image.version.commit.clone(),
+                };
                 deploy_half(&release.aws, &release.config, plan, &image, &label, reporter, outcome).await?;
             }
             Ok(())
@@ -97,7 +100,10 @@ struct Release {
 
 impl Release {
     fn changes(&self, outcome: &Outcome) -> bool {
-        let undeployed = self.deploy.as_ref().is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
+        let undeployed = self
+            .deploy
+            .as_ref()
+            .is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
         self.image.changes() || outcome.task_definition_diff.is_some() || undeployed
     }
 }
@@ -106,7 +112,12 @@ fn load(global: &Global) -> Result<Config, Error> {
     Ok(config::load(&global.config, &global.set)?)
 }
 
-fn resolve_version(config: &Config, request: &VersionRequest, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<ReleaseVersion, Error> {
+fn resolve_version(
+    config: &Config,
+    request: &VersionRequest,
+    reporter: &mut Reporter,
+    outcome: &mut Outcome,
+) -> Result<ReleaseVersion, Error> {
     let github = GithubContext::from_env();
     let version = version::resolve(&config.dir, request.explicit.as_deref(), request.allow_dirty, &github)?;
     outcome.version = Some(version.version.to_string());
@@ -125,19 +136,22 @@ async fn prepare(
     outcome: &mut Outcome,
 ) -> Result<Release, Error> {
     let version = resolve_version(&config, request, reporter, outcome)?;
-    let environment = if deploy && !config.environments.is_empty() {
-        Some(config.environment(global.env.as_deref())?)
-    } else if global.env.is_some() || config.environments.len() == 1 {
-        Some(config.environment(global.env.as_deref())?)
-    } else {
-        None
-    };
+    // A release deploys to the chosen environment; the image half only needs one for its region.
+    let wants_environment =
+        (deploy && !config.environments.is_empty()) || global.env.is_some() || config.environments.len() == 1;
+    let environment = if wants_environment { Some(config.environment(global.env.as_deref())?) } else { None };
     let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
     let image = plan::plan_image(&aws.ecr, &config.image.repository, version, outcome.tags.clone()).await?;
     for line in image.describe() {
         reporter.progress(Stage::Plan, line);
     }
-    outcome.image_action = Some(match image.action { ImageAction::Build { .. } => "planned-build", ImageAction::Reuse { .. } => "planned-reuse" }.into());
+    outcome.image_action = Some(
+        match image.action {
+            ImageAction::Build { .. } => "planned-build",
+            ImageAction::Reuse { .. } => "planned-reuse",
+        }
+        .into(),
+    );
     let planned_image = match (&image.action, &image.repository) {
         (ImageAction::Reuse { manifest, .. }, plan::RepositoryState::Exists(repo)) => {
             outcome.image_digest = Some(manifest.digest.to_string());
@@ -157,14 +171,26 @@ async fn prepare(
     Ok(Release { config, aws, image, deploy })
 }
 
-async fn deploy_plan(aws: &Aws, name: &str, env: &Environment, outcome: &mut Outcome, reporter: &mut Reporter) -> Result<DeployPlan, Error> {
+async fn deploy_plan(
+    aws: &Aws,
+    name: &str,
+    env: &Environment,
+    outcome: &mut Outcome,
+    reporter: &mut Reporter,
+) -> Result<DeployPlan, Error> {
     outcome.environment = Some(name.to_owned());
     let plan = deploy::plan::plan(aws, name, env).await?;
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
     let svc = &plan.service;
-    reporter.progress(Stage::Plan, format!("deploy to {}/{} ({} strategy), now running {}", svc.cluster, svc.name, plan.strategy, svc.task_definition));
+    reporter.progress(
+        Stage::Plan,
+        format!(
+            "deploy to {}/{} ({} strategy), now running {}",
+            svc.cluster, svc.name, plan.strategy, svc.task_definition
+        ),
+    );
     if !plan.alarms.is_empty() {
         reporter.progress(Stage::Plan, format!("guard: {}", plan.alarms.join(", ")));
     }
@@ -215,7 +241,10 @@ async fn deploy_half(
         Ok(deployment) => {
             outcome.deployment_id = deployment;
             execute::mark_verified(aws, &arn, label).await?;
-            reporter.emit(crate::report::Event::Released { environment: plan.environment.clone(), task_definition_arn: arn });
+            reporter.emit(crate::report::Event::Released {
+                environment: plan.environment.clone(),
+                task_definition_arn: arn,
+            });
             Ok(())
         }
         Err(e) => {
@@ -238,12 +267,22 @@ async fn resolve_image(aws: &Aws, config: &Config, image: &str) -> Result<String
     if image.contains("@sha256:") {
         return Ok(image.to_owned());
     }
-    let (repo_part, tag) = image.rsplit_once(':').filter(|(r, _)| !r.is_empty()).ok_or_else(|| Error::BadImageRef { image: image.to_owned() })?;
-    let name = repo_part.rsplit_once('/').filter(|_| repo_part.contains('.') || repo_part.contains(':')).map(|(_, n)| n).unwrap_or(repo_part);
+    let (repo_part, tag) = image
+        .rsplit_once(':')
+        .filter(|(r, _)| !r.is_empty())
+        .ok_or_else(|| Error::BadImageRef { image: image.to_owned() })?;
+    let name = repo_part
+        .rsplit_once('/')
+        .filter(|_| repo_part.contains('.') || repo_part.contains(':'))
+        .map(|(_, n)| n)
+        .unwrap_or(repo_part);
     let name = if name.is_empty() { config.image.repository.as_str() } else { name };
-    let repo = crate::image::ecr::find_repository(&aws.ecr, name).await?.ok_or_else(|| Error::RepositoryMissing { repository: name.to_owned() })?;
+    let repo = crate::image::ecr::find_repository(&aws.ecr, name)
+        .await?
+        .ok_or_else(|| Error::RepositoryMissing { repository: name.to_owned() })?;
     let found = crate::image::ecr::existing(&aws.ecr, &repo, &[tag.to_owned()]).await?;
-    let manifest = found.get(tag).ok_or_else(|| Error::BadImageRef { image: format!("{image} (no such tag in ECR)") })?;
+    let manifest =
+        found.get(tag).ok_or_else(|| Error::BadImageRef { image: format!("{image} (no such tag in ECR)") })?;
     Ok(repo.pinned(&manifest.digest))
 }
 
@@ -258,7 +297,10 @@ async fn rollback(global: &Global, reporter: &mut Reporter, outcome: &mut Outcom
     let plan = deploy_plan(&aws, name, env, outcome, reporter).await?;
     let current = &plan.service.task_definition;
     if &plan.rollback_to == current {
-        return Err(Error::NothingToRollBackTo { service: format!("{}/{}", plan.service.cluster, plan.service.name), current: current.clone() });
+        return Err(Error::NothingToRollBackTo {
+            service: format!("{}/{}", plan.service.cluster, plan.service.name),
+            current: current.clone(),
+        });
     }
     let target = plan.rollback_to.clone();
     outcome.task_definition_arn = Some(target.clone());
@@ -286,10 +328,19 @@ async fn status(global: &Global, reporter: &mut Reporter, outcome: &mut Outcome)
     outcome.task_definition_arn = Some(svc.task_definition.clone());
     outcome.version = tags.get(verified::VERSION).cloned();
     outcome.running_now = Some(format!("{} ({release}{verified_at})", svc.task_definition));
-    reporter.progress(Stage::Plan, format!("{}/{}: {} of {} tasks running {} ({release}{verified_at})", svc.cluster, svc.name, svc.running_count, svc.desired_count, svc.task_definition));
+    reporter.progress(
+        Stage::Plan,
+        format!(
+            "{}/{}: {} of {} tasks running {} ({release}{verified_at})",
+            svc.cluster, svc.name, svc.running_count, svc.desired_count, svc.task_definition
+        ),
+    );
     for d in &svc.deployments {
         let state = d.rollout_state.as_deref().unwrap_or("-");
-        reporter.progress(Stage::Deploy, format!("{} {} {} {state} {}/{} running", d.id, d.status, d.task_definition, d.running, d.desired));
+        reporter.progress(
+            Stage::Deploy,
+            format!("{} {} {} {state} {}/{} running", d.id, d.status, d.task_definition, d.running, d.desired),
+        );
         if d.status == "PRIMARY" && state == "IN_PROGRESS" {
             outcome.deployment_id = Some(d.id.clone());
         }
@@ -332,13 +383,23 @@ async fn run_one_task(
 
 /// `pipeline check`: plan (read-only), then post the plan, or the error with its annotations, on
 /// the PR head commit. The command fails when the plan does; a reporting failure only warns.
-async fn check(global: &Global, request: &VersionRequest, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
-    use crate::report::{Annotation, CheckConclusion, CheckPosted, ErrorReportExt, Event, GithubApi, GithubSettings, PlanRecorder, check_summary};
+async fn check(
+    global: &Global,
+    request: &VersionRequest,
+    reporter: &mut Reporter,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    use crate::report::{
+        Annotation, CheckConclusion, CheckPosted, ErrorReportExt, Event, GithubApi, GithubSettings, PlanRecorder,
+        check_summary,
+    };
     use secrecy::SecretString;
     let recorder = PlanRecorder::default();
     reporter.add_sink(Box::new(recorder.clone()));
     let planned = match load(global) {
-        Ok(config) => prepare(global, config, request, true, reporter, outcome).await.map(|release| release.changes(outcome)),
+        Ok(config) => {
+            prepare(global, config, request, true, reporter, outcome).await.map(|release| release.changes(outcome))
+        }
         Err(e) => Err(e),
     };
     let mut view = outcome.clone();
@@ -361,7 +422,10 @@ async fn check(global: &Global, request: &VersionRequest, reporter: &mut Reporte
             let annotations: Vec<Annotation> = view.error.iter().filter_map(Annotation::for_error).collect();
             match api.post_check(&markdown, CheckConclusion::for_outcome(&view), &annotations).await {
                 Ok(CheckPosted::CheckRun { html_url, .. }) => {
-                    reporter.progress(Stage::Plan, format!("check run posted{}", html_url.map(|u| format!(": {u}")).unwrap_or_default()));
+                    reporter.progress(
+                        Stage::Plan,
+                        format!("check run posted{}", html_url.map(|u| format!(": {u}")).unwrap_or_default()),
+                    );
                 }
                 Ok(_) => reporter.emit(Event::Summary { markdown: markdown.clone() }),
                 Err(e) => eprintln!("warning: {e}; the plan is in the log above"),
@@ -389,7 +453,13 @@ fn notify(
             config::SlackAuth::BotTokenEnv(name) => (var(name), None),
             config::SlackAuth::WebhookEnv(name) => (None, var(name)),
         };
-        let mut settings = SlackSettings { channel: Some(s.channel.clone()), token, webhook, required: s.required, ..SlackSettings::default() };
+        let mut settings = SlackSettings {
+            channel: Some(s.channel.clone()),
+            token,
+            webhook,
+            required: s.required,
+            ..SlackSettings::default()
+        };
         // A proxy or the sandbox's capture can stand in for Slack's API.
         if let Ok(url) = std::env::var("SLACK_API_URL") {
             settings.api_url = url;
@@ -410,7 +480,10 @@ fn notify(
         commit_sha: commit.clone(),
         production_environment: None,
     });
-    for secret in [&slack.as_ref().and_then(|s| s.token.clone()), &slack.as_ref().and_then(|s| s.webhook.clone())].into_iter().flatten() {
+    for secret in [&slack.as_ref().and_then(|s| s.token.clone()), &slack.as_ref().and_then(|s| s.webhook.clone())]
+        .into_iter()
+        .flatten()
+    {
         reporter.mask(secret.expose_secret());
     }
     let context = ReleaseContext {
@@ -430,7 +503,8 @@ fn init(global: &Global, force: bool) -> Result<(), Error> {
     if path.exists() && !force {
         return Err(Error::InitExists { path: path.display().to_string() });
     }
-    std::fs::write(path, config::INIT_TEMPLATE).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    std::fs::write(path, config::INIT_TEMPLATE)
+        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
     eprintln!("wrote {}: edit image.repository and the environments, then run `pipeline plan`", path.display());
     Ok(())
 }

@@ -16,7 +16,13 @@ fn no_config_suggests_init() {
 fn an_unknown_key_names_the_line_and_a_suggestion() {
     let repo = Repo::tiny("bad-input", "x");
     repo.write(".pipeline.yml", "version: 1\nimage:\n  repository: web\n  contxt: .\n");
-    Pipeline::new(&repo).args(&["build"]).run().code(USAGE).stderr_has("contxt").stderr_has("context").stderr_has(":4:");
+    Pipeline::new(&repo)
+        .args(&["build"])
+        .run()
+        .code(USAGE)
+        .stderr_has("contxt")
+        .stderr_has("context")
+        .stderr_has(":4:");
 }
 
 #[test]
@@ -45,7 +51,8 @@ fn a_dirty_tree_is_refused_unless_allowed() {
     let repo = Repo::tiny("dirty-repo", "x");
     repo.write("content.txt", "changed");
     Pipeline::new(&repo).args(&["build", "--version", "1.0.0"]).run().code(USAGE).stderr_has("content.txt");
-    let allowed = Pipeline::new(&repo).args(&["--output", "json", "build", "--version", "1.0.0", "--allow-dirty"]).run();
+    let allowed =
+        Pipeline::new(&repo).args(&["--output", "json", "build", "--version", "1.0.0", "--allow-dirty"]).run();
     allowed.code(0);
     assert!(allowed.json()["version"].as_str().unwrap().contains("dirty"), "{}", allowed.stdout);
     remove_local_images("dirty-repo");

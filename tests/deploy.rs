@@ -68,7 +68,10 @@ fn a_guard_alarm_during_the_bake_rolls_a_rolling_release_back_to_the_last_verifi
     let sb = Sandbox::start();
     let svc = sb.service(Controller::Rolling);
     sb.create_alarm("web-errors");
-    let repo = repo_for(Controller::Rolling, "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n      bake: 30s\n");
+    let repo = repo_for(
+        Controller::Rolling,
+        "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n      bake: 30s\n",
+    );
     // The first release is good and becomes the last verified one... (no bake for it)
     let good = repo_for(Controller::Rolling, "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n");
     release(&good, &sb, "1.0.0").code(0);
@@ -160,10 +163,7 @@ fn a_codedeploy_release_whose_alarm_fires_mid_shift_is_stopped_and_rolled_back()
     let sb = Sandbox::start();
     let svc = sb.service(Controller::CodeDeploy);
     sb.create_alarm("web-errors");
-    let repo = repo_for(
-        Controller::CodeDeploy,
-        "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n",
-    );
+    let repo = repo_for(Controller::CodeDeploy, "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n");
     let repo_config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
     // Slow canary so the alarm lands mid-shift.
     repo.write(".pipeline.yml", &repo_config.replace("ECSCanary10Percent5Minutes", "ECSCanary10Percent15Minutes"));
@@ -188,10 +188,7 @@ fn sigterm_mid_shift_rolls_back() {
     let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
     repo.write(".pipeline.yml", &config.replace("ECSCanary10Percent5Minutes", "ECSCanary10Percent15Minutes"));
     repo.commit("chore: slower canary");
-    let child = Pipeline::new(&repo)
-        .sandbox(&sb)
-        .args(&["--output", "json", "release", "--version", "1.0.0"])
-        .spawn();
+    let child = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]).spawn();
     wait_for_deployment(&sb);
     std::thread::sleep(Duration::from_millis(200));
     let pid = child.id();
@@ -228,7 +225,8 @@ fn wait_for_deployment(sb: &Sandbox) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let found = sb.block_on(async {
-            let list = cd.list_deployments().application_name("web").deployment_group_name("web-prod").send().await.ok()?;
+            let list =
+                cd.list_deployments().application_name("web").deployment_group_name("web-prod").send().await.ok()?;
             list.deployments().first().cloned()
         });
         if let Some(id) = found {

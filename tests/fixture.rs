@@ -78,7 +78,13 @@ impl Sandbox {
     pub fn set_alarm(&self, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
         let cw = self.cloudwatch();
         self.block_on(async {
-            cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("set by the test").send().await.unwrap()
+            cw.set_alarm_state()
+                .alarm_name(name)
+                .state_value(state)
+                .state_reason("set by the test")
+                .send()
+                .await
+                .unwrap()
         });
     }
 
@@ -164,7 +170,11 @@ impl Sandbox {
                 .desired_count(2)
                 .deployment_controller(DeploymentController::builder().r#type(kind).build().unwrap())
                 .load_balancers(
-                    LoadBalancer::builder().target_group_arn(&tgs[0]).container_name("web").container_port(8080).build(),
+                    LoadBalancer::builder()
+                        .target_group_arn(&tgs[0])
+                        .container_name("web")
+                        .container_port(8080)
+                        .build(),
                 );
             if controller == Controller::Rolling {
                 create = create.deployment_configuration(
@@ -187,7 +197,12 @@ impl Sandbox {
                     .application_name("web")
                     .deployment_group_name("web-prod")
                     .service_role_arn("arn:aws:iam::000000000000:role/codedeploy")
-                    .ecs_services(aws_sdk_codedeploy::types::EcsService::builder().cluster_name("prod").service_name("web").build())
+                    .ecs_services(
+                        aws_sdk_codedeploy::types::EcsService::builder()
+                            .cluster_name("prod")
+                            .service_name("web")
+                            .build(),
+                    )
                     .deployment_style(
                         aws_sdk_codedeploy::types::DeploymentStyle::builder()
                             .deployment_type(aws_sdk_codedeploy::types::DeploymentType::BlueGreen)

@@ -61,7 +61,8 @@ fn a_release_in_actions_reports_to_slack_and_github_and_leaks_no_secret() {
     let deployments = captured["deployments"].as_array().unwrap();
     assert_eq!(deployments.len(), 1, "{captured:#}");
     assert_eq!(deployments[0]["environment"], "prod");
-    let states: Vec<&str> = deployments[0]["statuses"].as_array().unwrap().iter().filter_map(|s| s["state"].as_str()).collect();
+    let states: Vec<&str> =
+        deployments[0]["statuses"].as_array().unwrap().iter().filter_map(|s| s["state"].as_str()).collect();
     assert_eq!(states.first(), Some(&"in_progress"), "{states:?}");
     assert_eq!(states.last(), Some(&"success"), "{states:?}");
     // Every captured request was authorized, and none carries a token in its body.

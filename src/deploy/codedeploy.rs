@@ -26,10 +26,17 @@ pub struct CodeDeploySettings {
 }
 
 /// The AppSpec for this service and revision: container and port from the service's load balancer.
-pub fn appspec_for(svc: &ServiceInfo, task_definition_arn: &str, hooks: &[(String, String)]) -> Result<AppSpecInput, Error> {
+pub fn appspec_for(
+    svc: &ServiceInfo,
+    task_definition_arn: &str,
+    hooks: &[(String, String)],
+) -> Result<AppSpecInput, Error> {
     let Some(tg) = svc.target_groups.first() else {
         return Err(Error::StrategyMismatch {
-            message: format!("service {}/{} has no load balancer, which CodeDeploy blue/green needs", svc.cluster, svc.name),
+            message: format!(
+                "service {}/{} has no load balancer, which CodeDeploy blue/green needs",
+                svc.cluster, svc.name
+            ),
             help: "use `strategy: rolling` for services without a load balancer".into(),
         });
     };
@@ -94,7 +101,9 @@ pub async fn start(
                 reporter.progress(Stage::Deploy, format!("deployment group busy with {active}; waiting for it"));
                 if let Some(interrupt) = watcher.tick().await? {
                     return Err(match interrupt {
-                        Interrupt::Cancelled => Error::Cancelled { what: "cancelled while waiting for the deployment group".into() },
+                        Interrupt::Cancelled => {
+                            Error::Cancelled { what: "cancelled while waiting for the deployment group".into() }
+                        }
                         other => Error::GroupBusy {
                             group: settings.deployment_group.clone(),
                             active,
@@ -178,11 +187,7 @@ async fn get(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Info, Error> {
     Ok(Info {
         status: d.and_then(|d| d.status()).cloned().unwrap_or(DeploymentStatus::InProgress),
         error: d.and_then(|d| d.error_information()).map(|e| {
-            format!(
-                "{}: {}",
-                e.code().map(|c| c.as_str()).unwrap_or("UNKNOWN"),
-                e.message().unwrap_or("no message")
-            )
+            format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("UNKNOWN"), e.message().unwrap_or("no message"))
         }),
         rollback_id: d.and_then(|d| d.rollback_info()).and_then(|r| r.rollback_deployment_id()).map(str::to_owned),
     })
@@ -204,7 +209,9 @@ async fn stop(
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
     if !watcher.rolls_back(&interrupt) {
-        return Err(Error::Cancelled { what: format!("CodeDeploy deployment {deployment} was left running (on-cancel: leave)") });
+        return Err(Error::Cancelled {
+            what: format!("CodeDeploy deployment {deployment} was left running (on-cancel: leave)"),
+        });
     }
     reporter.started(Stage::Rollback, format!("{}; stopping {deployment} with rollback", interrupt.describe()));
     let stopped = cd.stop_deployment().deployment_id(deployment).auto_rollback_enabled(true).send().await;

@@ -32,7 +32,13 @@ pub struct ReleaseLabel {
 }
 
 /// Registers the rendered task definition unless the latest revision is equal (one call, or none).
-pub async fn register(aws: &Aws, plan: &DeployPlan, image: &str, label: &ReleaseLabel, reporter: &mut Reporter) -> Result<(String, bool), Error> {
+pub async fn register(
+    aws: &Aws,
+    plan: &DeployPlan,
+    image: &str,
+    label: &ReleaseLabel,
+    reporter: &mut Reporter,
+) -> Result<(String, bool), Error> {
     if let Some(arn) = plan.reusable(image)? {
         reporter.finished(Stage::Register, format!("{arn} is unchanged: no new revision"));
         return Ok((arn, false));
@@ -47,11 +53,8 @@ pub async fn register(aws: &Aws, plan: &DeployPlan, image: &str, label: &Release
         tracing::warn!("{warning}");
     }
     reporter.started(Stage::Register, format!("registering {}", doc.family()));
-    let out = input
-        .fluent(&aws.ecs)?
-        .send()
-        .await
-        .map_err(|e| Error::aws("RegisterTaskDefinition", doc.family(), e))?;
+    let out =
+        input.fluent(&aws.ecs)?.send().await.map_err(|e| Error::aws("RegisterTaskDefinition", doc.family(), e))?;
     let arn = out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned();
     reporter.finished(Stage::Register, arn.clone());
     Ok((arn, true))
@@ -68,7 +71,10 @@ pub async fn before_deploy(
 ) -> Result<(), Error> {
     for name in &plan.before_deploy {
         let Some(task) = tasks.get(name) else {
-            return Err(Error::TaskFailed { task: name.clone(), reason: "not defined under `tasks:` in the config".into() });
+            return Err(Error::TaskFailed {
+                task: name.clone(),
+                reason: "not defined under `tasks:` in the config".into(),
+            });
         };
         let request = RunTaskRequest {
             name: name.clone(),
@@ -114,7 +120,10 @@ pub async fn deploy(
         && svc.deployments.len() == 1
         && svc.deployments[0].rollout_state.as_deref().is_none_or(|s| s == "COMPLETED");
     if settled {
-        reporter.finished(Stage::Deploy, format!("{}/{} already runs {task_definition}: nothing to deploy", svc.cluster, svc.name));
+        reporter.finished(
+            Stage::Deploy,
+            format!("{}/{} already runs {task_definition}: nothing to deploy", svc.cluster, svc.name),
+        );
         return Ok(None);
     }
     let mut watcher = Watcher::new(&aws.cloudwatch, &plan.watch, cancel);
@@ -131,10 +140,12 @@ pub async fn deploy(
                 return Err(Error::StrategyMismatch { message: "no codedeploy settings".into(), help: String::new() });
             };
             let spec = codedeploy::appspec_for(svc, task_definition, &settings.hooks)?;
-            reporter.started(Stage::Deploy, format!("CodeDeploy {} / {}", settings.application, settings.deployment_group));
+            reporter
+                .started(Stage::Deploy, format!("CodeDeploy {} / {}", settings.application, settings.deployment_group));
             let description = format!("pipeline {} ({})", label.version, label.commit);
             let id =
-                codedeploy::start(&aws.codedeploy, settings, &spec, &plan.alarms, &description, &mut watcher, reporter).await?;
+                codedeploy::start(&aws.codedeploy, settings, &spec, &plan.alarms, &description, &mut watcher, reporter)
+                    .await?;
             reporter.progress(Stage::Deploy, format!("deployment {id} created"));
             codedeploy::wait(&aws.codedeploy, svc, &id, &svc.task_definition, &mut watcher, reporter).await?;
             id

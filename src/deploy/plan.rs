@@ -231,7 +231,11 @@ async fn alarm_specs(
             continue;
         };
         if let Some((load_balancer, target_group)) = dimension_values(lb_arn, tg_arn) {
-            specs.push(AlarmSpec { name: guard_alarm_name(&svc.cluster, &svc.name, tg_name), load_balancer, target_group });
+            specs.push(AlarmSpec {
+                name: guard_alarm_name(&svc.cluster, &svc.name, tg_name),
+                load_balancer,
+                target_group,
+            });
         }
     }
     Ok(specs)
@@ -247,7 +251,8 @@ async fn deployment_group_target_groups(aws: &crate::aws::Aws, cd: &CodeDeploySe
         .send()
         .await
         .map_err(|e| Error::aws("GetDeploymentGroup", format!("{}/{}", cd.application, cd.deployment_group), e))?;
-    let pairs = out.deployment_group_info().and_then(|g| g.load_balancer_info()).map(|l| l.target_group_pair_info_list());
+    let pairs =
+        out.deployment_group_info().and_then(|g| g.load_balancer_info()).map(|l| l.target_group_pair_info_list());
     Ok(pairs
         .unwrap_or_default()
         .iter()

@@ -113,7 +113,10 @@ async fn interrupted(
 ) -> Result<(), Error> {
     if !watcher.rolls_back(&interrupt) {
         return Err(Error::Cancelled {
-            what: format!("deployment {deployment} of {}/{} was left running (on-cancel: leave)", svc.cluster, svc.name),
+            what: format!(
+                "deployment {deployment} of {}/{} was left running (on-cancel: leave)",
+                svc.cluster, svc.name
+            ),
         });
     }
     let result = roll_back(ecs, svc, rollback_to, &interrupt.describe(), watcher, reporter).await;

@@ -18,14 +18,24 @@ pub struct DeploymentView {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    InProgress { running: i32, desired: i32, failed_tasks: i32 },
+    InProgress {
+        running: i32,
+        desired: i32,
+        failed_tasks: i32,
+    },
     /// Ours is PRIMARY, COMPLETED, alone, and at its desired count.
     Completed,
     /// Ours FAILED and nothing replaced it (circuit breaker without rollback).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Ours failed or vanished and another deployment (typically the circuit breaker's rollback to
     /// the previous task definition) is PRIMARY now. The service may look stable: it is not ours.
-    Replaced { by: String, task_definition: String, reason: String },
+    Replaced {
+        by: String,
+        task_definition: String,
+        reason: String,
+    },
     /// Ours is gone and nothing explains it.
     Vanished,
 }
@@ -50,10 +60,10 @@ pub fn judge(ours: &str, deployments: &[DeploymentView]) -> Verdict {
         };
     };
     let reason = || mine.rollout_state_reason.clone().unwrap_or_else(|| "no reason given".into());
-    if mine.status != "PRIMARY" {
-        if let Some(p) = primary {
-            return Verdict::Replaced { by: p.id.clone(), task_definition: p.task_definition.clone(), reason: reason() };
-        }
+    if mine.status != "PRIMARY"
+        && let Some(p) = primary
+    {
+        return Verdict::Replaced { by: p.id.clone(), task_definition: p.task_definition.clone(), reason: reason() };
     }
     if mine.rollout_state.as_deref() == Some("FAILED") {
         return Verdict::Failed { reason: reason() };
@@ -118,7 +128,10 @@ mod tests {
 
     #[test]
     fn failed_without_rollback_is_a_failure() {
-        let v = judge("new", &[d("new", "PRIMARY", "web:2", "FAILED", 0, 2), d("old", "ACTIVE", "web:1", "COMPLETED", 2, 2)]);
+        let v = judge(
+            "new",
+            &[d("new", "PRIMARY", "web:2", "FAILED", 0, 2), d("old", "ACTIVE", "web:1", "COMPLETED", 2, 2)],
+        );
         assert_eq!(v, Verdict::Failed { reason: "new FAILED".into() });
     }
 

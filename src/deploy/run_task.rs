@@ -49,8 +49,11 @@ impl TaskEnd {
     }
 
     fn why(&self) -> String {
-        let parts: Vec<&str> =
-            [&self.stop_code, &self.stopped_reason, &self.container_reason].into_iter().flatten().map(String::as_str).collect();
+        let parts: Vec<&str> = [&self.stop_code, &self.stopped_reason, &self.container_reason]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(": ")) }
     }
 }
@@ -65,9 +68,7 @@ pub async fn run(
     let overrides = ContainerOverride::builder()
         .name(&req.container)
         .set_command((!req.command.is_empty()).then(|| req.command.clone()))
-        .set_environment(Some(
-            req.env.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect(),
-        ))
+        .set_environment(Some(req.env.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect()))
         .build();
     let mut call = ecs
         .run_task()
@@ -88,7 +89,8 @@ pub async fn run(
     let out = call.send().await.map_err(|e| Error::aws("RunTask", &req.task_definition, e))?;
     // RunTask answers 200 with failures[] when it could not place the task.
     if let Some(f) = out.failures().first() {
-        let reason = format!("{}{}", f.reason().unwrap_or("unknown"), f.detail().map(|d| format!(": {d}")).unwrap_or_default());
+        let reason =
+            format!("{}{}", f.reason().unwrap_or("unknown"), f.detail().map(|d| format!(": {d}")).unwrap_or_default());
         return Err(Error::TaskFailed { task: req.name.clone(), reason: format!("RunTask failed: {reason}") });
     }
     let Some(task_arn) = out.tasks().first().and_then(|t| t.task_arn()).map(str::to_owned) else {
@@ -132,7 +134,10 @@ async fn wait_stopped(
         }
         if tokio::time::Instant::now() >= deadline {
             stop(ecs, req, task_arn, "pipeline: timed out").await;
-            return Err(Error::TaskFailed { task: req.name.clone(), reason: format!("{task_arn} did not stop in time; stopped it") });
+            return Err(Error::TaskFailed {
+                task: req.name.clone(),
+                reason: format!("{task_arn} did not stop in time; stopped it"),
+            });
         }
         tokio::select! {
             _ = tokio::time::sleep(req.poll) => {}

@@ -61,7 +61,9 @@ pub async fn newest_verified(
             .send()
             .await
             .map_err(|e| Error::aws("DescribeTaskDefinition", arn, e))?;
-        let tag = |key: &str| described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned);
+        let tag = |key: &str| {
+            described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned)
+        };
         if tag(VERIFIED).as_deref() == Some("true") {
             return Ok(Some(VerifiedRevision {
                 arn: arn.clone(),

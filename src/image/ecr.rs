@@ -40,12 +40,8 @@ pub async fn ensure_repository(
     if !create {
         return Err(Error::RepositoryMissing { repository: name.to_owned() });
     }
-    let created = ecr
-        .create_repository()
-        .repository_name(name)
-        .image_tag_mutability(ImageTagMutability::Immutable)
-        .send()
-        .await;
+    let created =
+        ecr.create_repository().repository_name(name).image_tag_mutability(ImageTagMutability::Immutable).send().await;
     let repo = match created {
         Ok(out) => out.repository.and_then(|r| r.repository_uri).map(|uri| from_uri(name, &uri)),
         // Someone created it between our look and our create: fine, use theirs.

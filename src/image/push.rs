@@ -28,7 +28,11 @@ pub async fn push(
         ..Default::default()
     };
     // The engine may speak an older API than bollard's default (20.10 speaks 1.41).
-    let docker = docker.clone().negotiate_version().await.map_err(|e| Error::Push { image: image.clone(), message: e.to_string() })?;
+    let docker = docker
+        .clone()
+        .negotiate_version()
+        .await
+        .map_err(|e| Error::Push { image: image.clone(), message: e.to_string() })?;
     let options = PushImageOptionsBuilder::new().tag(tag).build();
     let mut stream = docker.push_image(&repo.uri(), Some(options), Some(credentials));
     let mut digest = None;

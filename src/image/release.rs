@@ -9,12 +9,12 @@ use super::build::{self, BuildRequest, BuildSecret};
 use super::ecr::{self, Manifest};
 use super::push;
 use super::reference::{Digest, Repository};
+use crate::Error;
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::report::{Reporter, Stage};
 use crate::version::ReleaseVersion;
-use crate::Error;
 
 /// Where the image ended up.
 #[derive(Debug, Clone)]
@@ -25,13 +25,19 @@ pub struct ImageResult {
     pub tags_added: Vec<String>,
 }
 
-pub async fn execute(plan: &ImagePlan, aws: &Aws, config: &Config, reporter: &mut Reporter) -> Result<ImageResult, Error> {
+pub async fn execute(
+    plan: &ImagePlan,
+    aws: &Aws,
+    config: &Config,
+    reporter: &mut Reporter,
+) -> Result<ImageResult, Error> {
     let repository = match &plan.repository {
         RepositoryState::Exists(repo) => repo.clone(),
         RepositoryState::Create { name } => {
             reporter.started(Stage::Repository, format!("creating ECR repository {name} (IMMUTABLE)"));
             let policy = lifecycle_policy(config)?;
-            let repo = ecr::ensure_repository(&aws.ecr, name, config.image.create_repository, policy.as_deref()).await?;
+            let repo =
+                ecr::ensure_repository(&aws.ecr, name, config.image.create_repository, policy.as_deref()).await?;
             reporter.finished(Stage::Repository, repo.uri());
             repo
         }
@@ -107,7 +113,12 @@ fn explain_push_race(e: Error, repository: &Repository, tag: &str) -> Error {
 }
 
 /// Builds locally only (`pipeline build`): tagged `<repository>:<tag>` for every release tag.
-pub async fn build_local(config: &Config, version: &ReleaseVersion, tags: &[String], reporter: &mut Reporter) -> Result<String, Error> {
+pub async fn build_local(
+    config: &Config,
+    version: &ReleaseVersion,
+    tags: &[String],
+    reporter: &mut Reporter,
+) -> Result<String, Error> {
     let docker = build::connect()?;
     let local: Vec<String> = tags.iter().map(|t| format!("{}:{t}", config.image.repository)).collect();
     reporter.started(Stage::Build, format!("building {}", local.join(", ")));
@@ -117,7 +128,11 @@ pub async fn build_local(config: &Config, version: &ReleaseVersion, tags: &[Stri
     Ok(image.id)
 }
 
-async fn run_build(docker: &bollard::Docker, request: &BuildRequest, reporter: &mut Reporter) -> Result<build::BuiltImage, Error> {
+async fn run_build(
+    docker: &bollard::Docker,
+    request: &BuildRequest,
+    reporter: &mut Reporter,
+) -> Result<build::BuiltImage, Error> {
     let mut lines = Vec::new();
     let result = {
         let mut on_log = |line: &str| lines.push(line.to_owned());
@@ -157,9 +172,7 @@ fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>) -
 
 fn lifecycle_policy(config: &Config) -> Result<Option<String>, Error> {
     let Some(path) = &config.image.lifecycle_policy else { return Ok(None) };
-    std::fs::read_to_string(path)
-        .map(Some)
-        .map_err(|source| Error::Io { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map(Some).map_err(|source| Error::Io { path: path.display().to_string(), source })
 }
 
 /// The repository URL for the OCI `source` label, when running in GitHub Actions.
@@ -170,7 +183,5 @@ fn source_url() -> Option<String> {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

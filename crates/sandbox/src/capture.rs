@@ -75,17 +75,19 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    let body: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let body: Value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     let service = if path.starts_with("/github/") { "github" } else { "slack" };
     let mut world = sb.world();
     let capture = &mut world.capture;
-    capture.requests.push(CapturedRequest { service, method: method.to_string(), path: path.clone(), authorized, body: body.clone() });
-    if service == "github" {
-        github(capture, &method, &path, &body)
-    } else {
-        slack(capture, &path, &body)
-    }
+    capture.requests.push(CapturedRequest {
+        service,
+        method: method.to_string(),
+        path: path.clone(),
+        authorized,
+        body: body.clone(),
+    });
+    if service == "github" { github(capture, &method, &path, &body) } else { slack(capture, &path, &body) }
 }
 
 fn github(capture: &mut Capture, method: &Method, path: &str, body: &Value) -> Response {
@@ -113,7 +115,9 @@ fn github(capture: &mut Capture, method: &Method, path: &str, body: &Value) -> R
             axum::Json(list).into_response()
         }
         (&Method::POST, ["repos", _, _, "deployments", id, "statuses"]) => {
-            let Some(deployment) = id.parse::<u64>().ok().and_then(|id| capture.deployments.iter_mut().find(|d| d.id == id)) else {
+            let Some(deployment) =
+                id.parse::<u64>().ok().and_then(|id| capture.deployments.iter_mut().find(|d| d.id == id))
+            else {
                 return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response();
             };
             deployment.statuses.push(body.clone());
@@ -133,7 +137,8 @@ fn github(capture: &mut Capture, method: &Method, path: &str, body: &Value) -> R
             let id = capture.id();
             capture.check_runs.push(body.clone());
             let url = format!("https://github.com/{owner}/{repo}/runs/{id}");
-            (StatusCode::CREATED, axum::Json(json!({ "id": id, "html_url": url, "status": body["status"] }))).into_response()
+            (StatusCode::CREATED, axum::Json(json!({ "id": id, "html_url": url, "status": body["status"] })))
+                .into_response()
         }
         (&Method::PATCH, ["repos", _, _, "check-runs", id]) => {
             capture.check_runs.push(body.clone());
@@ -143,7 +148,10 @@ fn github(capture: &mut Capture, method: &Method, path: &str, body: &Value) -> R
             capture.commit_statuses.push(json!({ "sha": sha, "status": body }));
             (StatusCode::CREATED, axum::Json(json!({ "id": capture.id(), "state": body["state"] }))).into_response()
         }
-        _ => (StatusCode::NOT_FOUND, axum::Json(json!({ "message": format!("pipeline-sandbox does not emulate GitHub {method} {path}") })))
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "message": format!("pipeline-sandbox does not emulate GitHub {method} {path}") })),
+        )
             .into_response(),
     }
 }
@@ -175,7 +183,8 @@ fn slack(capture: &mut Capture, path: &str, body: &Value) -> Response {
                 blocks: body["blocks"].clone(),
                 updates: 0,
             });
-            axum::Json(json!({ "ok": true, "channel": channel, "ts": ts, "message": { "text": body["text"] } })).into_response()
+            axum::Json(json!({ "ok": true, "channel": channel, "ts": ts, "message": { "text": body["text"] } }))
+                .into_response()
         }
         "chat.update" => {
             let (channel, ts) = (body["channel"].as_str().unwrap_or_default(), body["ts"].as_str().unwrap_or_default());

@@ -74,7 +74,9 @@ impl Faults {
         }
         Some(match rule.kind {
             FaultKind::Throttle => FaultAction::Fail(AwsError::throttling(service)),
-            FaultKind::Error => FaultAction::Fail(AwsError::internal(format!("injected fault on {service}:{operation}"))),
+            FaultKind::Error => {
+                FaultAction::Fail(AwsError::internal(format!("injected fault on {service}:{operation}")))
+            }
             FaultKind::Latency => FaultAction::Delay(Duration::from_millis(rule.latency_ms)),
         })
     }

@@ -12,10 +12,9 @@ pub const NAMES: &[&str] = &["hello"];
 pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
     match name {
         "hello" => hello(world, ctx),
-        other => Err(AwsError::client(
-            "UnknownScenario",
-            format!("no scenario `{other}`; known: {}", NAMES.join(", ")),
-        )),
+        other => {
+            Err(AwsError::client("UnknownScenario", format!("no scenario `{other}`; known: {}", NAMES.join(", "))))
+        }
     }
 }
 
@@ -25,7 +24,12 @@ pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
 /// application `hello` with deployment group `hello-demo` rolling back on alarms and failures.
 fn hello(w: &mut World, ctx: &Ctx) -> AwsResult<String> {
     ecs::handle(w, ctx, "CreateCluster", &json!({ "clusterName": "demo" }))?;
-    query(w, ctx, "CreateLoadBalancer", &[("Name", "hello"), ("Subnets.member.1", "subnet-a"), ("Subnets.member.2", "subnet-b")])?;
+    query(
+        w,
+        ctx,
+        "CreateLoadBalancer",
+        &[("Name", "hello"), ("Subnets.member.1", "subnet-a"), ("Subnets.member.2", "subnet-b")],
+    )?;
     let lb = w.elbv2.load_balancer_by_name("hello").map(|l| l.arn.clone()).ok_or_else(|| missing("load balancer"))?;
     let mut groups = Vec::new();
     for name in ["hello-blue", "hello-green"] {
@@ -69,7 +73,8 @@ fn hello(w: &mut World, ctx: &Ctx) -> AwsResult<String> {
             }],
         }),
     )?;
-    let td_arn = td.pointer("/taskDefinition/taskDefinitionArn").and_then(Value::as_str).unwrap_or("hello:1").to_owned();
+    let td_arn =
+        td.pointer("/taskDefinition/taskDefinitionArn").and_then(Value::as_str).unwrap_or("hello:1").to_owned();
     ecs::handle(
         w,
         ctx,
@@ -138,7 +143,9 @@ mod tests {
         let mut world = World::default();
         let summary = seed(&mut world, &ctx, "hello").unwrap();
         assert!(summary.contains("service hello"), "{summary}");
-        let services = ecs::handle(&mut world, &ctx, "DescribeServices", &json!({ "cluster": "demo", "services": ["hello"] })).unwrap();
+        let services =
+            ecs::handle(&mut world, &ctx, "DescribeServices", &json!({ "cluster": "demo", "services": ["hello"] }))
+                .unwrap();
         assert_eq!(services.pointer("/services/0/deploymentController/type"), Some(&json!("CODE_DEPLOY")));
         let group = codedeploy::handle(
             &mut world,
@@ -147,7 +154,10 @@ mod tests {
             &json!({ "applicationName": "hello", "deploymentGroupName": "hello-demo" }),
         )
         .unwrap();
-        assert_eq!(group.pointer("/deploymentGroupInfo/loadBalancerInfo/targetGroupPairInfoList/0/targetGroups/1/name"), Some(&json!("hello-green")));
+        assert_eq!(
+            group.pointer("/deploymentGroupInfo/loadBalancerInfo/targetGroupPairInfoList/0/targetGroups/1/name"),
+            Some(&json!("hello-green"))
+        );
         // Both target groups sit behind a listener, so both have alarm dimensions.
         for name in ["hello-blue", "hello-green"] {
             let tg = world.elbv2.target_group_by_name(name).unwrap().arn.clone();

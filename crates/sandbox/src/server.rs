@@ -17,10 +17,7 @@ use crate::{AwsError, AwsResult, Sandbox, cloudwatch, codedeploy, control, ecr, 
 const MAX_BODY: usize = 1024 * 1024 * 1024;
 
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
-    Router::new()
-        .fallback(dispatch)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(sandbox)
+    Router::new().fallback(dispatch).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)).with_state(sandbox)
 }
 
 async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response {

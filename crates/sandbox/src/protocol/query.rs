@@ -15,9 +15,7 @@ pub fn parse_form(body: &[u8]) -> Params {
 
 /// `Prefix.member.1`, `Prefix.member.2`, ... as a list (Query's encoding of lists).
 pub fn list(params: &Params, prefix: &str) -> Vec<String> {
-    (1..)
-        .map_while(|i| params.get(&format!("{prefix}.member.{i}")).cloned())
-        .collect()
+    (1..).map_while(|i| params.get(&format!("{prefix}.member.{i}")).cloned()).collect()
 }
 
 /// Escapes text for an XML element body or attribute.
