@@ -11,8 +11,8 @@ mod github_actions;
 mod github_api;
 mod http;
 mod json;
-mod plan_recorder;
 mod mask;
+mod plan_recorder;
 mod record;
 mod reporter;
 mod settings;
@@ -32,13 +32,13 @@ pub use event::{ErrorReport, ErrorReportExt, Event, Outcome, Stage, Status};
 pub use github_actions::{GithubActionsEnv, GithubActionsSink};
 pub use github_api::{Annotation, AnnotationLevel, CheckConclusion, CheckPosted, GithubApi, GithubDeploymentSink};
 pub use json::JsonSink;
-pub use plan_recorder::PlanRecorder;
 pub use mask::Redactor;
+pub use plan_recorder::PlanRecorder;
 pub use record::RunRecord;
 pub use reporter::{ReportError, Reporter, Sink};
 pub use settings::{
-    GithubSettings, NotifySettings, ReleaseContext, SlackSettings, known_secrets_from_env, sinks_for_release,
-    GITHUB_API_URL, sinks_for_release_to, sinks_from_env,
+    GITHUB_API_URL, GithubSettings, NotifySettings, ReleaseContext, SlackSettings, known_secrets_from_env,
+    sinks_for_release, sinks_for_release_to, sinks_from_env,
 };
 pub use slack::SlackSink;
 pub use summary::{check_summary, job_summary};
