@@ -28,6 +28,10 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
         .into_response(),
         (Method::POST, "/_sandbox/reset") => {
             sb.reset();
+            // Real containers (`--tasks docker`) belong to the world that was just dropped.
+            if let Some(engine) = sb.containers.get() {
+                engine.remove_all().await;
+            }
             StatusCode::NO_CONTENT.into_response()
         }
         (Method::GET, "/_sandbox/captured") => axum::Json(json!(&sb.world().capture)).into_response(),

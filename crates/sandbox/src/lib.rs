@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod cloudwatch;
 pub mod codedeploy;
+pub mod containers;
 pub mod control;
 pub mod ecr;
 pub mod ecs;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use containers::TaskMode;
 pub use error::{AwsError, AwsResult};
 pub use world::{Ctx, World};
 
@@ -41,6 +43,8 @@ pub struct SandboxOptions {
     pub state_dir: Option<PathBuf>,
     /// A ready-made world to create at start (see `scenario::NAMES`), e.g. `hello`.
     pub scenario: Option<String>,
+    /// Simulated tasks, or real containers on the local Docker engine (`--tasks docker`).
+    pub tasks: TaskMode,
 }
 
 impl Default for SandboxOptions {
@@ -53,6 +57,7 @@ impl Default for SandboxOptions {
             time_scale: 1.0,
             state_dir: None,
             scenario: None,
+            tasks: TaskMode::Simulated,
         }
     }
 }
@@ -63,11 +68,13 @@ pub struct Sandbox {
     pub ctx: Ctx,
     pub state_dir: Option<PathBuf>,
     world: Mutex<World>,
+    /// Set when tasks run as real containers (`TaskMode::Docker`).
+    pub containers: std::sync::OnceLock<Arc<containers::Engine>>,
 }
 
 impl Sandbox {
     pub fn new(ctx: Ctx, state_dir: Option<PathBuf>) -> Self {
-        Self { ctx, state_dir, world: Mutex::new(World::default()) }
+        Self { ctx, state_dir, world: Mutex::new(World::default()), containers: std::sync::OnceLock::new() }
     }
 
     /// Locks the world. A handler that panicked must not wedge every later request, so poisoning is ignored.
@@ -115,6 +122,10 @@ impl Drop for RunningSandbox {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Real containers go with the sandbox that started them.
+        if let Some(engine) = self.sandbox.containers.get() {
+            engine.shutdown_blocking();
+        }
     }
 }
 
@@ -146,7 +157,11 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
             loop {
                 interval.tick().await;
                 let ctx = sandbox.ctx.clone();
-                sandbox.world().tick(&ctx);
+                let mut world = sandbox.world();
+                world.tick(&ctx);
+                if let Some(engine) = sandbox.containers.get() {
+                    engine.apply(&mut world);
+                }
             }
         })
     };
@@ -159,5 +174,11 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
             .await;
         ticker.abort();
     });
-    Ok(RunningSandbox { addr, sandbox, shutdown: Some(tx) })
+    let running = RunningSandbox { addr, sandbox, shutdown: Some(tx) };
+    // After the server is up: the engine logs in to this sandbox's registry. On failure `running` drops and stops it.
+    if opts.tasks == TaskMode::Docker {
+        let engine = containers::Engine::start(&running.sandbox).await?;
+        let _ = running.sandbox.containers.set(engine);
+    }
+    Ok(running)
 }

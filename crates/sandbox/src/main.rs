@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use pipeline_sandbox::SandboxOptions;
+use pipeline_sandbox::{SandboxOptions, TaskMode};
 
 /// A local emulator of the AWS APIs `pipeline` drives (ECR with a real registry, ECS, CodeDeploy,
 /// CloudWatch, ELBv2, STS), all on one port.
@@ -29,6 +29,10 @@ struct Args {
     /// Create a ready-made world at start: `hello` (the examples/hello blue/green demo).
     #[arg(long, env = "SANDBOX_SCENARIO")]
     scenario: Option<String>,
+    /// Where ECS tasks run: `simulated`, or `docker` (real containers on the local engine, with probe traffic
+    /// and ALB metrics).
+    #[arg(long, env = "SANDBOX_TASKS", value_enum, default_value_t = TaskMode::Simulated)]
+    tasks: TaskMode,
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> std::process::ExitCode {
         time_scale: args.time_scale,
         state_dir: args.state_dir,
         scenario: args.scenario,
+        tasks: args.tasks,
     };
     let running = match pipeline_sandbox::start(opts).await {
         Ok(r) => r,
@@ -59,6 +64,23 @@ async fn main() -> std::process::ExitCode {
         println!("export {k}={v}");
     }
     eprintln!("pipeline-sandbox listening on {} (Ctrl-C to stop)", running.endpoint());
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown_signal().await;
+    // Dropping `running` stops the server and removes the containers it started (`--tasks docker`).
+    drop(running);
     std::process::ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM from a supervisor (`docker stop`, systemd, CI), both shut down cleanly.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -71,3 +71,10 @@ pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 fn required<'a>(input: &'a Value, key: &str, code: &str, message: &str) -> AwsResult<&'a str> {
     str_field(input, key).ok_or_else(|| AwsError::client(code, message))
 }
+
+// ---- Hook for real containers (`crate::containers`): the load-balancer stand-in follows the traffic weights. ----
+impl CodeDeployState {
+    pub(crate) fn all_deployments(&self) -> impl Iterator<Item = &Deployment> {
+        self.deployments.values()
+    }
+}

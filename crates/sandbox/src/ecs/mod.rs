@@ -223,3 +223,18 @@ pub(crate) fn sim_duration(seconds: f64) -> std::time::Duration {
 pub(crate) fn now() -> f64 {
     now_epoch()
 }
+
+// ---- Hooks for real containers (`crate::containers`, `--tasks docker`): read access to tasks and services. ----
+impl EcsState {
+    pub(crate) fn all_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    pub(crate) fn task_mut(&mut self, id: &str) -> Option<&mut Task> {
+        self.tasks.get_mut(id)
+    }
+
+    pub(crate) fn all_services(&self) -> impl Iterator<Item = &Service> {
+        self.clusters.values().flat_map(|c| c.services.values())
+    }
+}

@@ -472,3 +472,44 @@ pub fn list(ecs: &mut EcsState, _ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     let (page, token) = paginate(arns, input, 100);
     Ok(with_token(json!({ "taskArns": page }), token))
 }
+
+// ---- Hooks for real containers (`crate::containers`, `--tasks docker`). ----
+// A real container replaces the simulated timers; every transition still happens in `tick` above, so a real
+// exit takes exactly the path of a SANDBOX_EXIT_CODE exit (EssentialContainerExited, counted by the scheduler).
+impl Task {
+    /// Keeps a PENDING task PENDING until its container answers its health check.
+    pub(crate) fn hold_for_container(&mut self) {
+        if self.last_status == "PENDING" && self.is_live() {
+            self.next_at = Instant::now() + Duration::from_secs(3600 * 24 * 365);
+        }
+    }
+
+    /// The container is serving (`exited` false), or its essential container exited (`exited` true, exit codes
+    /// already in `planned_exit`): the next ticks take the task to RUNNING and, on an exit, on to STOPPED.
+    pub(crate) fn release_for_container(&mut self, exited: bool) {
+        if !self.is_live() {
+            return;
+        }
+        match (self.last_status, exited) {
+            ("PROVISIONING" | "PENDING", _) => {
+                self.run_for = exited.then_some(Duration::ZERO);
+                self.next_at = Instant::now();
+            }
+            ("RUNNING", true) => self.next_at = Instant::now(),
+            _ => {}
+        }
+    }
+
+    /// The container could not be created or started: STOPPED with TaskFailedToStart, like a failed pull.
+    /// Returns (cluster, service, deployment) for a service task, whose failure the scheduler must count.
+    pub(crate) fn fail_for_container(&mut self, reason: &str) -> Option<(String, String, String)> {
+        if !self.is_live() || self.last_status == "STOPPED" {
+            return None;
+        }
+        self.containers.iter_mut().for_each(|c| c.reason = Some(reason.to_owned()));
+        self.stop_code = Some("TaskFailedToStart");
+        self.stopped_reason = Some(reason.to_owned());
+        self.finish(|_| None);
+        Some((self.cluster.clone(), self.service.clone()?, self.deployment_id.clone()?))
+    }
+}
