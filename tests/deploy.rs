@@ -236,3 +236,25 @@ fn wait_for_deployment(sb: &Sandbox) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn two_rolling_releases_at_once_run_one_after_the_other() {
+    // A slower clock, so the first rollout is still in flight when the second release is ready.
+    let sb = Sandbox::with(pipeline_sandbox::SandboxOptions { time_scale: 8.0, ..Default::default() });
+    let svc = sb.service(Controller::Rolling);
+    let first_repo = repo_for(Controller::Rolling, FAST);
+    let second_repo = repo_for(Controller::Rolling, &format!("    env:\n      SECOND: \"yes\"\n{FAST}"));
+    let first =
+        Pipeline::new(&first_repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]).spawn();
+    // Let the first one start its deployment before the second arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sb.running_td(&svc) == svc.initial_td && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = release(&second_repo, &sb, "2.0.0");
+    let first: Run = first.wait_with_output().unwrap().into();
+    first.code(0);
+    second.code(0).stderr_has("waiting for deployment");
+    assert_eq!(sb.running_td(&svc), second.json()["task_definition_arn"].as_str().unwrap(), "the later release wins");
+    cleanup(&sb);
+}

@@ -130,6 +130,7 @@ pub async fn deploy(
     let deployment = match plan.strategy {
         Strategy::Rolling | Strategy::EcsBlueGreen => {
             reporter.started(Stage::Deploy, format!("updating {}/{} to {task_definition}", svc.cluster, svc.name));
+            rolling::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
             let id = rolling::start(&aws.ecs, svc, task_definition).await?;
             reporter.progress(Stage::Deploy, format!("deployment {id} started"));
             rolling::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await?;

@@ -30,6 +30,51 @@ pub async fn start(ecs: &aws_sdk_ecs::Client, svc: &ServiceInfo, task_definition
     })
 }
 
+/// Waits until no other deployment is in flight on the service, so two releases of one service
+/// never overlap: the second starts when the first's rollout has settled (bounded by the timeout).
+pub async fn wait_until_settled(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Error> {
+    let mut said = false;
+    loop {
+        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        let in_flight: Vec<&str> = now
+            .deployments
+            .iter()
+            .filter(|d| d.status != "PRIMARY" || d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+            .map(|d| d.id.as_str())
+            .collect();
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        if !said {
+            reporter.progress(
+                Stage::Deploy,
+                format!("waiting for deployment {} in flight to settle", in_flight.join(", ")),
+            );
+            said = true;
+        }
+        if let Some(interrupt) = watcher.tick().await? {
+            return Err(match interrupt {
+                Interrupt::Cancelled => {
+                    Error::Cancelled { what: "cancelled while another deployment was in flight".into() }
+                }
+                other => Error::DeployFailed {
+                    reason: format!(
+                        "another deployment ({}) was still in flight: {}",
+                        in_flight.join(", "),
+                        other.describe()
+                    ),
+                    help: "nothing was started; re-run when the service has settled".into(),
+                },
+            });
+        }
+    }
+}
+
 /// Watches our deployment to the end. `rollback_to` is the revision to return to if we must.
 pub async fn wait(
     ecs: &aws_sdk_ecs::Client,

@@ -60,6 +60,11 @@ pub fn judge(ours: &str, deployments: &[DeploymentView]) -> Verdict {
         };
     };
     let reason = || mine.rollout_state_reason.clone().unwrap_or_else(|| "no reason given".into());
+    // ECS marks a rollout COMPLETED only once it reached steady state; a newer release may have
+    // superseded it since (the next queued release), which does not undo that.
+    if mine.status != "PRIMARY" && mine.rollout_state.as_deref() == Some("COMPLETED") {
+        return Verdict::Completed;
+    }
     if mine.status != "PRIMARY"
         && let Some(p) = primary
     {
@@ -124,6 +129,15 @@ mod tests {
             &[d("rollback", "PRIMARY", "web:1", "IN_PROGRESS", 1, 2), d("new", "ACTIVE", "web:2", "FAILED", 0, 0)],
         );
         assert!(matches!(v, Verdict::Replaced { ref task_definition, .. } if task_definition == "web:1"), "{v:?}");
+    }
+
+    #[test]
+    fn a_completed_rollout_superseded_by_the_next_release_still_completed() {
+        let v = judge(
+            "first",
+            &[d("second", "PRIMARY", "web:3", "IN_PROGRESS", 0, 2), d("first", "ACTIVE", "web:2", "COMPLETED", 2, 2)],
+        );
+        assert_eq!(v, Verdict::Completed);
     }
 
     #[test]
