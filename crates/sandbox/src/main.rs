@@ -33,6 +33,9 @@ struct Args {
     /// and ALB metrics).
     #[arg(long, env = "SANDBOX_TASKS", value_enum, default_value_t = TaskMode::Simulated)]
     tasks: TaskMode,
+    /// Remove the containers every `--tasks docker` sandbox left behind (one killed without cleanup), and exit.
+    #[arg(long)]
+    cleanup: bool,
 }
 
 #[tokio::main]
@@ -42,6 +45,18 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SANDBOX_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    if args.cleanup {
+        return match pipeline_sandbox::containers::docker::remove_every_instance() {
+            Ok(n) => {
+                eprintln!("pipeline-sandbox: removed {n} container(s)");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pipeline-sandbox: cleanup failed: {e}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
     let opts = SandboxOptions {
         host: args.host,
         port: args.port,

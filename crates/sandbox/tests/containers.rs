@@ -557,3 +557,23 @@ async fn containers_are_removed_on_reset_and_on_stop() {
     drop(sb);
     assert!(containers(&inst).is_empty(), "stopping left containers: {:?}", containers(&inst));
 }
+
+/// An image the engine cannot find fails the task the way ECS does: STOPPED, TaskFailedToStart,
+/// CannotPullContainerError; no container is left.
+#[tokio::test]
+async fn missing_image_fails_to_start_like_ecs() {
+    let sb = sandbox().await;
+    let inst = instance(&sb);
+    let ecs = sb.ecs();
+    let td = register(&ecs, "pipeline-sandbox-missing:none", &[]).await;
+    let run = ecs.run_task().task_definition(&td).send().await.expect("RunTask");
+    let arn = run.tasks()[0].task_arn().expect("arn").to_owned();
+    let task = wait_for("the task to stop", 30, async || {
+        let t = ecs.describe_tasks().tasks(&arn).send().await.ok()?.tasks()[0].clone();
+        (t.last_status() == Some("STOPPED")).then_some(t)
+    })
+    .await;
+    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"), "{task:#?}");
+    assert!(task.stopped_reason().unwrap_or_default().starts_with("CannotPullContainerError"), "{task:#?}");
+    assert!(containers(&inst).is_empty(), "{:?}", containers(&inst));
+}

@@ -202,6 +202,29 @@ impl Docker {
     }
 }
 
+/// `pipeline-sandbox --cleanup`: removes the containers of every sandbox instance, e.g. after one was killed
+/// with no chance to clean up. Running sandboxes lose theirs too, which is why it is never done implicitly.
+/// Returns how many were removed.
+pub fn remove_every_instance() -> Result<usize, String> {
+    let listed = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter", &format!("label={LABEL_INSTANCE}")])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run docker: {e}"))
+        .and_then(output)?;
+    let ids: Vec<&str> = listed.split_whitespace().collect();
+    if !ids.is_empty() {
+        std::process::Command::new("docker")
+            .args(["rm", "-f"])
+            .args(&ids)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run docker: {e}"))
+            .and_then(output)?;
+    }
+    Ok(ids.len())
+}
+
 fn remove_config_dir(dir: &Path) {
     // It holds the registry login; nothing else of value.
     let _ = std::fs::remove_dir_all(dir);
