@@ -5,7 +5,7 @@ source "$(dirname "$0")/common.sh"
 start_sandbox 4612
 repo="$BENCH_TMP/hello"
 make_hello_repo "$repo"
-cd "$repo"
+cd "$repo" || exit 1
 registry="$PIPELINE_SANDBOX_REGISTRY"
 printf 'COPY stamp.txt /stamp.txt\n' >>Dockerfile
 date +%s%N >stamp.txt

@@ -8,7 +8,7 @@ if [ "$profile" = release ]; then
 else
   cargo build --quiet --manifest-path "$root/Cargo.toml" -p pipeline -p pipeline-sandbox
 fi
-PIPELINE="$root/target/$profile/pipeline"
+export PIPELINE="$root/target/$profile/pipeline"
 SANDBOX="$root/target/$profile/pipeline-sandbox"
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 
@@ -27,7 +27,7 @@ start_sandbox() {
 
 BENCH_TMP="$(mktemp -d)"
 cleanup() {
-  [ -n "${SANDBOX_PID:-}" ] && kill "$SANDBOX_PID" 2>/dev/null || true
+  if [ -n "${SANDBOX_PID:-}" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; fi
   rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT

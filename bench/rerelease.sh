@@ -5,6 +5,6 @@ source "$(dirname "$0")/common.sh"
 start_sandbox 4611
 repo="$BENCH_TMP/hello"
 make_hello_repo "$repo"
-cd "$repo"
+cd "$repo" || exit 1
 "$PIPELINE" push --version 1.0.0 >/dev/null 2>&1
 hyperfine --warmup 3 --runs 30 -N "$PIPELINE push --version 1.0.0"

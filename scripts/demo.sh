@@ -46,10 +46,12 @@ trap cleanup EXIT
 say "starting pipeline-sandbox on 127.0.0.1:$port (scenario hello, time scale 60, ${tasks[*]:-simulated tasks})"
 "$sandbox" --port "$port" --time-scale 60 --scenario hello "${tasks[@]}" >"$work/sandbox.env" 2>"$work/sandbox.log" &
 sandbox_pid=$!
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 && break
+for _ in $(seq 300); do
+  grep -q AWS_ENDPOINT_URL "$work/sandbox.env" 2>/dev/null && curl -fs "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 && break
+  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log" >&2; echo "error: pipeline-sandbox did not start" >&2; exit 1; }
   sleep 0.1
 done
+grep -q AWS_ENDPOINT_URL "$work/sandbox.env" || { cat "$work/sandbox.log" >&2; echo "error: pipeline-sandbox did not start in 30 s" >&2; exit 1; }
 # shellcheck disable=SC1091
 source "$work/sandbox.env"
 export AWS_EC2_METADATA_DISABLED=true
@@ -88,5 +90,7 @@ say "pipeline status (back on 1.0.0)"
 
 say "what Slack would have shown (captured by the sandbox)"
 curl -fs "$AWS_ENDPOINT_URL/_sandbox/captured" |
-  python3 -c 'import json,sys; c=json.load(sys.stdin); [print(f"  {m[\"channel\"]} {m[\"ts\"]}: {m[\"text\"]} ({m[\"updates\"]} updates)") for m in c["slack_messages"]]'
+  python3 -c 'import json, sys
+for m in json.load(sys.stdin)["slack_messages"]:
+    print("  {} {}: {} ({} updates)".format(m["channel"], m["ts"], m["text"], m["updates"]))'
 say "done"

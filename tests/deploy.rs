@@ -154,7 +154,7 @@ fn a_codedeploy_canary_release_succeeds_and_is_verified() {
     assert!(out["deployment_id"].as_str().is_some_and(|d| d.starts_with("d-")), "{out}");
     assert_eq!(sb.running_td(&svc), td);
     assert!(sb.td_tags(&td).contains(&"pipeline:verified=true".to_string()));
-    assert!(run.stderr.contains("% of traffic"), "traffic progress is reported:\n{}", run.stderr);
+    assert!(run.stderr.contains("100% on the new release"), "traffic progress is reported:\n{}", run.stderr);
     cleanup(&sb);
 }
 

@@ -148,7 +148,7 @@ pub async fn wait(
                 if let Some(weight) = green_weight(cd, deployment, &target).await
                     && (weight - last_weight).abs() >= 0.1
                 {
-                    reporter.progress(Stage::Traffic, format!("{weight:.0}% of traffic on the new revision"));
+                    reporter.emit(crate::report::Event::Traffic { percent: weight });
                     last_weight = weight;
                 }
             }

@@ -67,7 +67,9 @@ impl TerminalSink {
             }
             Event::Failed { stage, diagnostics } => {
                 let head = self.paint("31", &format!("[{}] failed", stage.name()));
-                if diagnostics.is_empty() { head } else { format!("{head}: {}", diagnostics.join("; ")) }
+                // Diagnostics are read by people after a failure: one per line, indented.
+                let lines: Vec<String> = diagnostics.iter().map(|d| format!("\n    {d}")).collect();
+                format!("{head}{}", lines.concat())
             }
             Event::Released { environment, task_definition_arn } => {
                 format!("{} {environment} runs {task_definition_arn}", self.paint("32;1", "released"))
@@ -171,7 +173,7 @@ mod tests {
     use crate::report::Outcome;
 
     #[test]
-    fn plain_output_is_one_line_per_event_without_colour() {
+    fn plain_output_is_a_line_per_event_and_a_line_per_diagnostic_without_colour() {
         let (console, captured) = Console::capture();
         let mut sink = TerminalSink::with_console(false, false, false, console);
         sink.mask("s3cr3t-value");
@@ -190,7 +192,7 @@ mod tests {
         assert_eq!(
             text,
             "pipeline release\n[deploy] deploying web:42\n  traffic: 40% on the new release\n\
-             [deploy] failed: alarm fired; ***\nrolled back: 5xx alarm\ndone\n"
+             [deploy] failed\n    alarm fired\n    ***\nrolled back: 5xx alarm\ndone\n"
         );
         assert!(!text.contains('\x1b'));
     }
