@@ -403,7 +403,15 @@ async fn codedeploy_release_answering_500_trips_the_alarm_and_rolls_back() {
 
     let service = ecs.describe_services().services("web").send().await.expect("DescribeServices").services()[0].clone();
     assert_eq!(service.task_definition(), Some(v1.as_str()));
-    only_containers_of(&sb, &v1, 2).await;
+    let tasks = only_containers_of(&sb, &v1, 2).await;
+    // DescribeTasks reports where each container is published, as ECS does for bridge networking.
+    let described = ecs.describe_tasks().set_tasks(Some(tasks)).send().await.expect("DescribeTasks");
+    for t in described.tasks() {
+        let binding = &t.containers()[0].network_bindings()[0];
+        assert_eq!((binding.bind_ip(), binding.container_port()), (Some("127.0.0.1"), Some(8080)), "{t:#?}");
+        let port = binding.host_port().and_then(|p| u16::try_from(p).ok()).expect("hostPort");
+        assert_eq!(get(port, "/").await, Some(200));
+    }
     drop(sb);
     assert!(containers(&inst).is_empty(), "containers left behind: {:?}", containers(&inst));
 }

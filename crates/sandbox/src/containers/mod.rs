@@ -125,7 +125,11 @@ impl Engine {
         let mut failed = Vec::new();
         for id in ids {
             let Some(t) = w.ecs.task_mut(&id) else { continue };
-            match shared.tasks.get(&id).map(|r| &r.phase) {
+            let record = shared.tasks.get(&id);
+            if let Some(r) = record {
+                bind(t, r);
+            }
+            match record.map(|r| &r.phase) {
                 Some(Phase::Ready) => t.release_for_container(false),
                 Some(Phase::Exited(codes)) => {
                     for c in &mut t.containers {
@@ -178,5 +182,23 @@ impl Engine {
             job.abort();
         }
         self.docker.remove_all_blocking();
+    }
+}
+
+/// DescribeTasks `networkBindings` from the published ports, as ECS reports them for bridge/host networking.
+fn bind(t: &mut crate::ecs::Task, r: &TaskRecord) {
+    for c in &mut t.containers {
+        if !c.network_bindings.is_empty() {
+            continue;
+        }
+        let Some(s) = r.containers.iter().find(|s| s.name == c.name) else { continue };
+        if let (Some(container_port), Some(host_port)) = (s.container_port, s.host_port) {
+            c.network_bindings = vec![serde_json::json!({
+                "bindIP": "127.0.0.1",
+                "containerPort": container_port,
+                "hostPort": host_port,
+                "protocol": "tcp",
+            })];
+        }
     }
 }

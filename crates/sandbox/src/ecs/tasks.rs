@@ -35,6 +35,8 @@ pub struct TaskContainer {
     pub exit_code: Option<i64>,
     pub last_status: &'static str,
     pub reason: Option<String>,
+    /// `networkBindings` of a real container (`--tasks docker`, set by `crate::containers`); empty when simulated.
+    pub network_bindings: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +132,7 @@ pub fn launch(ecs: &mut EcsState, ctx: &Ctx, td: &TaskDefinition, spec: LaunchSp
             exit_code: None,
             last_status: "PENDING",
             reason: None,
+            network_bindings: Vec::new(),
         });
     }
     let run_secs = planned.or(spec.one_off.then_some(DEFAULT_RUN_SECS));
@@ -309,6 +312,9 @@ fn task_json(t: &Task) -> Value {
             });
             if let Some(code) = c.exit_code {
                 v["exitCode"] = json!(code);
+            }
+            if !c.network_bindings.is_empty() {
+                v["networkBindings"] = json!(c.network_bindings);
             }
             if let Some(r) = &c.reason {
                 v["reason"] = json!(r);
