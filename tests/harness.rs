@@ -251,7 +251,7 @@ pub fn remove_local_images(prefix: &str) {
     }
 }
 
-#[allow(dead_code)]
+/// The repository root (for examples/hello).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -9,4 +9,5 @@ mod deploy;
 mod fixture;
 mod image;
 mod install_sh;
+mod real_traffic;
 mod report;
