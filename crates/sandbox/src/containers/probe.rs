@@ -162,6 +162,10 @@ fn routes(w: &World, engine: &Engine) -> Vec<Vec<Route>> {
                     }
                     load_balancers.sort();
                     load_balancers.dedup();
+                    if load_balancers.is_empty() {
+                        // No load balancer in front (target groups never created through ELBv2): no traffic.
+                        return None;
+                    }
                     let backends = w
                         .ecs
                         .all_tasks()
