@@ -35,7 +35,8 @@ impl Aws {
         Ok(Self::from_sdk(&sdk, region))
     }
 
-    fn from_sdk(sdk: &SdkConfig, region: String) -> Self {
+    /// Clients from an SDK config built elsewhere (benchmarks and tests point it at a sandbox).
+    pub fn from_sdk(sdk: &SdkConfig, region: String) -> Self {
         Self {
             region,
             ecr: aws_sdk_ecr::Client::new(sdk),

@@ -34,6 +34,7 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             }
             StatusCode::NO_CONTENT.into_response()
         }
+        (Method::GET, "/_sandbox/calls") => axum::Json(json!(&sb.world().calls)).into_response(),
         (Method::GET, "/_sandbox/captured") => axum::Json(json!(&sb.world().capture)).into_response(),
         (Method::GET, "/_sandbox/faults") => axum::Json(json!({ "rules": sb.world().faults.rules })).into_response(),
         (Method::POST, "/_sandbox/faults") => match serde_json::from_slice::<FaultRule>(&body) {

@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 use crate::protocol::query::Params;
 use crate::{AwsError, AwsResult, Ctx, World, codedeploy, ecs, elbv2};
 
-pub const NAMES: &[&str] = &["hello"];
+pub const NAMES: &[&str] = &["hello", "hello-rolling"];
 
 /// Creates the named scenario in `world`; returns a one-line description of what exists.
 pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
     match name {
-        "hello" => hello(world, ctx),
+        "hello" => hello(world, ctx, true),
+        "hello-rolling" => hello(world, ctx, false),
         other => {
             Err(AwsError::client("UnknownScenario", format!("no scenario `{other}`; known: {}", NAMES.join(", "))))
         }
@@ -22,7 +23,8 @@ pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
 /// blue) and a test listener (port 8080, green), service `hello` (2 tasks, CODE_DEPLOY controller)
 /// on `hello:1` running the local image `pipeline-demo/hello:initial`, and the CodeDeploy
 /// application `hello` with deployment group `hello-demo` rolling back on alarms and failures.
-fn hello(w: &mut World, ctx: &Ctx) -> AwsResult<String> {
+/// `hello-rolling` is the same service with the ECS controller (rolling, circuit breaker with rollback).
+fn hello(w: &mut World, ctx: &Ctx, blue_green: bool) -> AwsResult<String> {
     ecs::handle(w, ctx, "CreateCluster", &json!({ "clusterName": "demo" }))?;
     query(
         w,
@@ -75,19 +77,22 @@ fn hello(w: &mut World, ctx: &Ctx) -> AwsResult<String> {
     )?;
     let td_arn =
         td.pointer("/taskDefinition/taskDefinitionArn").and_then(Value::as_str).unwrap_or("hello:1").to_owned();
-    ecs::handle(
-        w,
-        ctx,
-        "CreateService",
-        &json!({
-            "cluster": "demo",
-            "serviceName": "hello",
-            "taskDefinition": td_arn,
-            "desiredCount": 2,
-            "deploymentController": { "type": "CODE_DEPLOY" },
-            "loadBalancers": [{ "targetGroupArn": groups[0], "containerName": "hello", "containerPort": 8080 }],
-        }),
-    )?;
+    let mut service = json!({
+        "cluster": "demo",
+        "serviceName": "hello",
+        "taskDefinition": td_arn,
+        "desiredCount": 2,
+        "deploymentController": { "type": if blue_green { "CODE_DEPLOY" } else { "ECS" } },
+        "loadBalancers": [{ "targetGroupArn": groups[0], "containerName": "hello", "containerPort": 8080 }],
+    });
+    if !blue_green {
+        service["deploymentConfiguration"] =
+            json!({ "deploymentCircuitBreaker": { "enable": true, "rollback": true } });
+    }
+    ecs::handle(w, ctx, "CreateService", &service)?;
+    if !blue_green {
+        return Ok(format!("scenario hello-rolling: cluster demo, service hello (ECS rolling, {td_arn}), ALB hello"));
+    }
     codedeploy::handle(w, ctx, "CreateApplication", &json!({ "applicationName": "hello", "computePlatform": "ECS" }))?;
     codedeploy::handle(
         w,

@@ -103,7 +103,11 @@ async fn call<T>(
     op: &str,
     f: impl FnOnce(&mut crate::World, &crate::Ctx) -> AwsResult<T>,
 ) -> AwsResult<T> {
-    let fault = sb.world().faults.check(service, op);
+    let fault = {
+        let mut world = sb.world();
+        world.calls.record(service, op);
+        world.faults.check(service, op)
+    };
     match fault {
         Some(FaultAction::Fail(e)) => return Err(e),
         Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,

@@ -37,6 +37,30 @@ pub fn now_epoch() -> f64 {
     epoch_seconds(SystemTime::now())
 }
 
+/// Every AWS call received, per `service:Operation`: how many and when the last one arrived, so
+/// benchmarks and tests can count the calls a step makes (`GET /_sandbox/calls`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Calls {
+    pub total: u64,
+    pub operations: std::collections::BTreeMap<String, CallStat>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CallStat {
+    pub count: u64,
+    /// Epoch seconds of the latest call.
+    pub last_at: f64,
+}
+
+impl Calls {
+    pub fn record(&mut self, service: &str, op: &str) {
+        self.total += 1;
+        let stat = self.operations.entry(format!("{service}:{op}")).or_default();
+        stat.count += 1;
+        stat.last_at = now_epoch();
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct World {
     pub ecr: ecr::EcrState,
@@ -46,6 +70,7 @@ pub struct World {
     pub elbv2: elbv2::ElbState,
     pub faults: faults::Faults,
     pub capture: crate::capture::Capture,
+    pub calls: Calls,
 }
 
 impl World {
