@@ -11,7 +11,7 @@ use aws_sdk_codedeploy::types::{
 
 use super::appspec::{self, AppSpecInput};
 use super::service::ServiceInfo;
-use super::watch::{Interrupt, Watcher};
+use super::watch::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
 use crate::report::{Reporter, Stage};
 
@@ -158,19 +158,12 @@ pub async fn wait(
         }
     }
     reporter.finished(Stage::Deploy, format!("deployment {deployment} succeeded"));
-    let bake = watcher.settings.bake;
-    if !bake.is_zero() {
-        reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
-        let end = tokio::time::Instant::now() + bake;
-        while tokio::time::Instant::now() < end {
-            if let Some(interrupt) = watcher.tick().await? {
-                return Err(Error::DeployFailed {
-                    reason: format!("{} after the deployment succeeded", interrupt.describe()),
-                    help: format!("run `pipeline rollback` to return to {previous}"),
-                });
-            }
-        }
-        reporter.finished(Stage::Bake, "no alarm fired");
+    if let Some(interrupt) = watcher.bake(reporter).await? {
+        // CodeDeploy has finished: returning to the previous revision is a new deployment.
+        return Err(Error::DeployFailed {
+            reason: format!("{} after the deployment succeeded", interrupt.describe()),
+            help: format!("run `pipeline rollback` to return to {previous}"),
+        });
     }
     Ok(())
 }
@@ -223,16 +216,14 @@ async fn stop(
     }
     let info = settle(cd, deployment, watcher.settings.poll, watcher.settings.timeout).await?;
     let result = ended_badly(cd, deployment, &info, previous, watcher).await;
-    match (interrupt, result) {
-        (Interrupt::Cancelled, Err(Error::RolledBack { now_running, .. })) => {
-            Err(Error::Cancelled { what: format!("rolled back; the service runs {now_running}") })
-        }
+    let result = match (&interrupt, result) {
         (Interrupt::Alarm { name, reason }, Err(Error::RolledBack { now_running, .. })) => {
             reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
             Err(Error::RolledBack { reason: format!("guard alarm `{name}` fired: {reason}"), now_running })
         }
         (_, other) => other,
-    }
+    };
+    cancel_wins(&interrupt, result)
 }
 
 /// Waits (bounded) for a deployment to reach a terminal status.

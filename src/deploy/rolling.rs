@@ -5,7 +5,7 @@
 
 use super::rollout::{Verdict, judge};
 use super::service::{ServiceInfo, describe};
-use super::watch::{Interrupt, Watcher};
+use super::watch::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
 use crate::report::{Reporter, Stage};
 
@@ -132,19 +132,10 @@ async fn bake(
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
-    let bake = watcher.settings.bake;
-    if bake.is_zero() {
-        return Ok(());
+    match watcher.bake(reporter).await? {
+        Some(interrupt) => interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await,
+        None => Ok(()),
     }
-    reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
-    let end = tokio::time::Instant::now() + bake;
-    while tokio::time::Instant::now() < end {
-        if let Some(interrupt) = watcher.tick().await? {
-            return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
-        }
-    }
-    reporter.finished(Stage::Bake, "no alarm fired");
-    Ok(())
 }
 
 async fn interrupted(
@@ -165,12 +156,7 @@ async fn interrupted(
         });
     }
     let result = roll_back(ecs, svc, rollback_to, &interrupt.describe(), watcher, reporter).await;
-    match (interrupt, result) {
-        (Interrupt::Cancelled, Err(Error::RolledBack { now_running, .. })) => {
-            Err(Error::Cancelled { what: format!("rolled back; the service runs {now_running}") })
-        }
-        (_, other) => other,
-    }
+    cancel_wins(&interrupt, result)
 }
 
 /// Returns the service to `target` and waits (bounded) until that rollout completes.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::cancel::Cancel;
 use crate::Error;
 use crate::guard::watch::{fired, states};
+use crate::report::{Reporter, Stage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnCancel {
@@ -45,6 +46,16 @@ impl Interrupt {
     }
 }
 
+/// A rollback caused by a cancel is reported as the cancel it is (exit code "cancelled").
+pub fn cancel_wins(interrupt: &Interrupt, result: Result<(), Error>) -> Result<(), Error> {
+    match (interrupt, result) {
+        (Interrupt::Cancelled, Err(Error::RolledBack { now_running, .. })) => {
+            Err(Error::Cancelled { what: format!("rolled back; the service runs {now_running}") })
+        }
+        (_, other) => other,
+    }
+}
+
 /// One watcher per deployment: a deadline, the cancel token, the alarms.
 pub struct Watcher<'a> {
     pub cw: &'a aws_sdk_cloudwatch::Client,
@@ -79,6 +90,24 @@ impl<'a> Watcher<'a> {
         if Instant::now() >= self.deadline {
             return Ok(Some(Interrupt::TimedOut));
         }
+        Ok(None)
+    }
+
+    /// Keeps watching the alarms through the bake window after all traffic is on the new revision;
+    /// returns the first interrupt, if any.
+    pub async fn bake(&mut self, reporter: &mut Reporter) -> Result<Option<Interrupt>, Error> {
+        let bake = self.settings.bake;
+        if bake.is_zero() {
+            return Ok(None);
+        }
+        reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
+        let end = Instant::now() + bake;
+        while Instant::now() < end {
+            if let Some(interrupt) = self.tick().await? {
+                return Ok(Some(interrupt));
+            }
+        }
+        reporter.finished(Stage::Bake, "no alarm fired");
         Ok(None)
     }
 
