@@ -73,14 +73,14 @@ pub async fn execute(request: &Request, reporter: &mut Reporter, outcome: &mut O
             let (name, env) = config.environment(global.env.as_deref())?;
             let aws = Aws::connect(env.region.as_deref()).await?;
             let plan = deploy_plan(&aws, name, env, outcome, reporter).await?;
-            let image = resolve_image(&aws, &config, image).await?;
+            let (image, label) = resolve_image(&aws, image).await?;
+            outcome.version = Some(label.version.clone());
             outcome.image_uri = Some(image.clone());
             plan_diff(&plan, &image, reporter, outcome)?;
             if global.dry_run {
                 return Ok(());
             }
-            notify(&config, name, env, &None, None, reporter);
-            let label = ReleaseLabel { version: image_version(&image), commit: "unknown".into() };
+            notify(&config, name, env, &outcome.version, None, reporter);
             deploy_half(&aws, &config, &plan, &image, &label, reporter, outcome).await
         }
         Command::Check(v) => check(global, v, reporter, outcome).await,
@@ -262,32 +262,49 @@ async fn deploy_half(
     }
 }
 
-/// `pipeline deploy --image REF`: `repo@sha256:...` as is; `repo:tag` resolved to its digest in ECR.
-async fn resolve_image(aws: &Aws, config: &Config, image: &str) -> Result<String, Error> {
-    if image.contains("@sha256:") {
-        return Ok(image.to_owned());
-    }
-    let (repo_part, tag) = image
-        .rsplit_once(':')
-        .filter(|(r, _)| !r.is_empty())
-        .ok_or_else(|| Error::BadImageRef { image: image.to_owned() })?;
-    let name = repo_part
-        .rsplit_once('/')
-        .filter(|_| repo_part.contains('.') || repo_part.contains(':'))
-        .map(|(_, n)| n)
-        .unwrap_or(repo_part);
-    let name = if name.is_empty() { config.image.repository.as_str() } else { name };
+/// `pipeline deploy --image REF`: `repo@sha256:...` or `repo:tag`, looked up in ECR (it must be
+/// there) and pinned by digest; the release label comes from the image's `v*` and `sha-*` tags.
+async fn resolve_image(aws: &Aws, image: &str) -> Result<(String, ReleaseLabel), Error> {
+    use aws_sdk_ecr::types::ImageIdentifier;
+    let bad = |why: &str| Error::BadImageRef { image: format!("{image} ({why})") };
+    let (reference, id) = match image.split_once('@') {
+        Some((repo, digest)) => (repo, ImageIdentifier::builder().image_digest(digest).build()),
+        None => {
+            let (repo, tag) = image
+                .rsplit_once(':')
+                .filter(|(r, t)| !r.is_empty() && !t.contains('/'))
+                .ok_or_else(|| bad("no tag or digest"))?;
+            (repo, ImageIdentifier::builder().image_tag(tag).build())
+        }
+    };
+    // Without the registry host (a first segment with `.` or `:`), the rest is the repository name.
+    let name = match reference.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') => rest,
+        _ => reference,
+    };
     let repo = crate::image::ecr::find_repository(&aws.ecr, name)
         .await?
         .ok_or_else(|| Error::RepositoryMissing { repository: name.to_owned() })?;
-    let found = crate::image::ecr::existing(&aws.ecr, &repo, &[tag.to_owned()]).await?;
-    let manifest =
-        found.get(tag).ok_or_else(|| Error::BadImageRef { image: format!("{image} (no such tag in ECR)") })?;
-    Ok(repo.pinned(&manifest.digest))
-}
-
-fn image_version(image: &str) -> String {
-    image.rsplit_once('@').map(|(_, d)| d.chars().take(19).collect()).unwrap_or_else(|| image.to_owned())
+    let described = aws.ecr.describe_images().repository_name(name).image_ids(id).send().await;
+    let details = match described {
+        Ok(out) => out.image_details().first().cloned().ok_or_else(|| bad("not in ECR"))?,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => {
+            return Err(bad("not in ECR"));
+        }
+        Err(e) => return Err(Error::aws("DescribeImages", name, e)),
+    };
+    let digest = details
+        .image_digest()
+        .and_then(crate::image::reference::Digest::parse)
+        .ok_or_else(|| bad("ECR reports no digest"))?;
+    let tags = details.image_tags();
+    let version = tags
+        .iter()
+        .find_map(|t| t.strip_prefix('v').filter(|v| semver::Version::parse(v).is_ok()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| digest.to_string().chars().take(19).collect());
+    let commit = tags.iter().find_map(|t| t.strip_prefix("sha-")).unwrap_or("unknown").to_owned();
+    Ok((repo.pinned(&digest), ReleaseLabel { version, commit }))
 }
 
 async fn rollback(global: &Global, reporter: &mut Reporter, outcome: &mut Outcome) -> Result<(), Error> {
@@ -477,7 +494,7 @@ fn notify(
         run_url: ReleaseContext::from_env().run_url,
         environment: Some(env_name.to_owned()),
         environment_url: env.url.clone(),
-        commit_sha: commit.clone(),
+        commit_sha: commit.clone().or_else(|| std::env::var("GITHUB_SHA").ok()),
         production_environment: None,
     });
     for secret in [&slack.as_ref().and_then(|s| s.token.clone()), &slack.as_ref().and_then(|s| s.webhook.clone())]

@@ -258,3 +258,29 @@ fn two_rolling_releases_at_once_run_one_after_the_other() {
     assert_eq!(sb.running_td(&svc), second.json()["task_definition_arn"].as_str().unwrap(), "the later release wins");
     cleanup(&sb);
 }
+
+#[test]
+fn deploy_promotes_an_existing_image_by_digest() {
+    let sb = Sandbox::start();
+    let svc = sb.service(Controller::Rolling);
+    let repo = repo_for(Controller::Rolling, FAST);
+    let first = release(&repo, &sb, "1.0.0");
+    first.code(0);
+    let first_image = first.json()["image_uri"].as_str().unwrap().to_owned();
+    repo.write("content.txt", "v2");
+    repo.commit("feat: v2");
+    release(&repo, &sb, "1.1.0").code(0);
+
+    let promoted =
+        Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "deploy", "--image", "web:v1.0.0"]).run();
+    promoted.code(0);
+    let out = promoted.json();
+    assert_eq!(out["image_uri"], first_image.as_str(), "pinned by the digest behind the tag");
+    let td = sb.running_td(&svc);
+    assert_eq!(sb.td_image(&td), first_image);
+    assert!(sb.td_tags(&td).contains(&"pipeline:version=1.0.0".to_string()), "{:?}", sb.td_tags(&td));
+
+    let missing = Pipeline::new(&repo).sandbox(&sb).args(&["deploy", "--image", "web:v9.9.9"]).run();
+    missing.code(3).stderr_has("not in ECR");
+    cleanup(&sb);
+}
