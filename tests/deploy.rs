@@ -284,3 +284,43 @@ fn deploy_promotes_an_existing_image_by_digest() {
     missing.code(3).stderr_has("not in ECR");
     cleanup(&sb);
 }
+
+#[test]
+fn run_task_waits_for_the_exit_code_and_passes_values_without_a_shell() {
+    let sb = Sandbox::start();
+    sb.service(Controller::Rolling);
+    let repo = repo_for(Controller::Rolling, FAST);
+    let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
+    repo.write(".pipeline.yml", &format!("{config}tasks:\n  migrate:\n    command: [\"./migrate\", \"up\"]\n"));
+    repo.commit("feat: migrate task");
+    let tricky = "x; rm -rf / $(reboot)";
+    Pipeline::new(&repo).sandbox(&sb).args(&["run-task", "migrate", "--var", &format!("NOTE={tricky}")]).run().code(0);
+    let ecs = sb.ecs();
+    let env = sb.block_on(async {
+        let listed = ecs
+            .list_tasks()
+            .cluster("prod")
+            .started_by("pipeline-migrate")
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .send()
+            .await
+            .unwrap();
+        let tasks =
+            ecs.describe_tasks().cluster("prod").set_tasks(Some(listed.task_arns().to_vec())).send().await.unwrap();
+        let overrides = tasks.tasks()[0].overrides().unwrap().container_overrides()[0].clone();
+        assert_eq!(overrides.command(), ["./migrate", "up"]);
+        overrides
+            .environment()
+            .iter()
+            .map(|kv| (kv.name().unwrap().to_owned(), kv.value().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    });
+    assert!(env.contains(&("NOTE".to_string(), tricky.to_string())), "the value arrives as it was given: {env:?}");
+
+    Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["run-task", "migrate", "--var", "SANDBOX_EXIT_CODE=5"])
+        .run()
+        .code(1)
+        .stderr_has("code 5");
+}
