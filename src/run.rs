@@ -8,6 +8,7 @@ use crate::deploy::cancel::Cancel;
 use crate::deploy::execute::{self, ReleaseLabel};
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::run_task::{self, RunTaskRequest};
+use crate::deploy::strategy::Strategy;
 use crate::deploy::{self, service, verified};
 use crate::image::release;
 use crate::plan::{self, ImageAction, ImagePlan};
@@ -206,6 +207,7 @@ fn plan_diff(plan: &DeployPlan, image: &str, reporter: &mut Reporter, outcome: &
         let text = diff.to_string();
         reporter.progress(Stage::Plan, format!("task definition changes:\n{text}"));
         outcome.task_definition_diff = Some(text);
+        outcome.task_definition_changes = serde_json::to_value(&diff).ok();
     }
     Ok(())
 }
@@ -253,7 +255,8 @@ async fn deploy_half(
                 outcome.running_now = Some(now_running.clone());
                 reporter.emit(crate::report::Event::RolledBack { reason: reason.clone() });
             }
-            let diagnostics = deploy::diagnostics::gather(aws, &plan.service).await;
+            let codedeploy = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy);
+            let diagnostics = deploy::diagnostics::gather(aws, &plan.service, codedeploy).await;
             if !diagnostics.is_empty() {
                 reporter.emit(crate::report::Event::Failed { stage: Stage::Deploy, diagnostics });
             }

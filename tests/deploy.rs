@@ -174,7 +174,7 @@ fn a_codedeploy_release_whose_alarm_fires_mid_shift_is_stopped_and_rolled_back()
     std::thread::sleep(Duration::from_millis(200));
     sb.set_alarm("web-errors", StateValue::Alarm);
     let run = handle.join().unwrap();
-    run.code(ROLLED_BACK).stderr_has("web-errors");
+    run.code(ROLLED_BACK).stderr_has("web-errors").stderr_has("CodeDeploy d-");
     assert_eq!(run.json()["rolled_back"], true);
     assert_eq!(sb.running_td(&svc), svc.initial_td, "the service is back on the old revision");
     cleanup(&sb);

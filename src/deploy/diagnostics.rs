@@ -1,11 +1,13 @@
 //! After a failed deploy: what the user needs to see, gathered in one place. Best effort: a
 //! diagnostics call that fails adds a line saying so, it never hides the original error.
 
+use super::codedeploy::CodeDeploySettings;
 use super::service::{ServiceInfo, describe};
 use crate::aws::Aws;
 
-/// The service's latest events and its recently stopped tasks with their reasons and exit codes.
-pub async fn gather(aws: &Aws, svc: &ServiceInfo) -> Vec<String> {
+/// The service's latest events, its recently stopped tasks with their reasons and exit codes, and
+/// for CodeDeploy the deployment's error and failed lifecycle events.
+pub async fn gather(aws: &Aws, svc: &ServiceInfo, codedeploy: Option<&CodeDeploySettings>) -> Vec<String> {
     let mut lines = Vec::new();
     match describe(&aws.ecs, &svc.cluster, &svc.name).await {
         Ok(now) => {
@@ -15,6 +17,45 @@ pub async fn gather(aws: &Aws, svc: &ServiceInfo) -> Vec<String> {
         Err(e) => lines.push(format!("could not describe the service: {e}")),
     }
     lines.extend(stopped_tasks(aws, svc).await);
+    if let Some(cd) = codedeploy {
+        lines.extend(codedeploy_failure(aws, svc, cd).await);
+    }
+    lines
+}
+
+/// The newest deployment of the group: its errorInformation and its failed lifecycle events.
+async fn codedeploy_failure(aws: &Aws, svc: &ServiceInfo, cd: &CodeDeploySettings) -> Vec<String> {
+    let listed = aws
+        .codedeploy
+        .list_deployments()
+        .application_name(&cd.application)
+        .deployment_group_name(&cd.deployment_group)
+        .send()
+        .await;
+    let ids: Vec<String> = listed.map(|l| l.deployments().to_vec()).unwrap_or_default();
+    // The failed one is the newest deployment with an error (a rollback after it has none).
+    let mut failed: Option<(f64, String, String)> = None;
+    for id in ids.iter().take(10) {
+        let Ok(out) = aws.codedeploy.get_deployment().deployment_id(id).send().await else { continue };
+        let Some(info) = out.deployment_info() else { continue };
+        let Some(e) = info.error_information() else { continue };
+        let created = info.create_time().map(|t| t.as_secs_f64()).unwrap_or(0.0);
+        if failed.as_ref().is_none_or(|(t, _, _)| created > *t) {
+            let code = e.code().map(|c| c.as_str()).unwrap_or("UNKNOWN");
+            failed = Some((created, id.clone(), format!("{code}: {}", e.message().unwrap_or("no message"))));
+        }
+    }
+    let Some((_, id, error)) = failed else { return Vec::new() };
+    let mut lines = vec![format!("CodeDeploy {id}: {error}")];
+    let target = format!("{}:{}", svc.cluster, svc.name);
+    if let Ok(out) = aws.codedeploy.get_deployment_target().deployment_id(&id).target_id(target).send().await {
+        let events =
+            out.deployment_target().and_then(|t| t.ecs_target()).map(|t| t.lifecycle_events()).unwrap_or_default();
+        for event in events.iter().filter(|e| e.status().map(|s| s.as_str()) == Some("Failed")) {
+            let detail = event.diagnostics().and_then(|d| d.message()).unwrap_or("no diagnostics");
+            lines.push(format!("lifecycle event {} failed: {detail}", event.lifecycle_event_name().unwrap_or("?")));
+        }
+    }
     lines
 }
 

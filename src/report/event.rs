@@ -91,6 +91,9 @@ pub struct Outcome {
     /// Unified diff of the rendered task definition against the live one, when it changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_definition_diff: Option<String>,
+    /// The same diff as data: `{"changes": [{path, kind, old, new}]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition_changes: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<String>,
     /// The deployment failed and the service went back to the previous release.
