@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_codedeploy::Client as CodeDeploy;
 use aws_sdk_codedeploy::types::{
-    AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, BlueGreenDeploymentConfiguration,
-    BlueInstanceTerminationOption, ComputePlatform, DeploymentOption, DeploymentReadyAction, DeploymentReadyOption,
-    DeploymentStatus, DeploymentStyle, DeploymentType, DeploymentWaitType, EcsService, InstanceAction,
-    LoadBalancerInfo, RevisionLocation, RevisionLocationType, TargetGroupInfo, TargetGroupPairInfo, TimeBasedCanary,
-    TrafficRoute, TrafficRoutingConfig, TrafficRoutingType,
+    AppSpecContent, ComputePlatform, DeploymentReadyAction, DeploymentReadyOption, DeploymentStatus,
+    DeploymentWaitType, EcsService, RevisionLocation, RevisionLocationType, TimeBasedCanary, TrafficRoutingConfig,
+    TrafficRoutingType,
 };
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentController, DeploymentControllerType, KeyValuePair, LoadBalancer, PortMapping,
@@ -68,62 +66,7 @@ async fn setup(time_scale: f64, config: &str, ready_wait: bool) -> Setup {
     } else {
         DeploymentReadyOption::builder().action_on_timeout(DeploymentReadyAction::ContinueDeployment).build()
     };
-    cd.create_deployment_group()
-        .application_name("web")
-        .deployment_group_name("web-dg")
-        .service_role_arn("arn:aws:iam::000000000000:role/codedeploy")
-        .deployment_config_name(config)
-        .ecs_services(EcsService::builder().cluster_name("default").service_name("web").build())
-        .deployment_style(
-            DeploymentStyle::builder()
-                .deployment_type(DeploymentType::BlueGreen)
-                .deployment_option(DeploymentOption::WithTrafficControl)
-                .build(),
-        )
-        .load_balancer_info(
-            LoadBalancerInfo::builder()
-                .target_group_pair_info_list(
-                    TargetGroupPairInfo::builder()
-                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
-                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
-                        .prod_traffic_route(
-                            TrafficRoute::builder()
-                                .listener_arns(
-                                    "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/web/1/1",
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .blue_green_deployment_configuration(
-            BlueGreenDeploymentConfiguration::builder()
-                .deployment_ready_option(ready)
-                .terminate_blue_instances_on_deployment_success(
-                    BlueInstanceTerminationOption::builder()
-                        .action(InstanceAction::Terminate)
-                        .termination_wait_time_in_minutes(1)
-                        .build(),
-                )
-                .build(),
-        )
-        .alarm_configuration(
-            AlarmConfiguration::builder()
-                .enabled(true)
-                .alarms(aws_sdk_codedeploy::types::Alarm::builder().name(GUARD_ALARM).build())
-                .build(),
-        )
-        .auto_rollback_configuration(
-            AutoRollbackConfiguration::builder()
-                .enabled(true)
-                .events(AutoRollbackEvent::DeploymentFailure)
-                .events(AutoRollbackEvent::DeploymentStopOnAlarm)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateDeploymentGroup");
+    common::create_blue_green_group(&cd, config, ready, GUARD_ALARM).await;
     Setup { sb, v1 }
 }
 

@@ -12,11 +12,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, StateValue, Statistic};
 use aws_sdk_codedeploy::types::{
-    AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, BlueGreenDeploymentConfiguration,
-    BlueInstanceTerminationOption, ComputePlatform, DeploymentOption, DeploymentReadyAction, DeploymentReadyOption,
-    DeploymentStatus, DeploymentStyle, DeploymentType, EcsService, InstanceAction, LoadBalancerInfo, RevisionLocation,
-    RevisionLocationType, TargetGroupInfo, TargetGroupPairInfo, TimeBasedCanary, TrafficRoute, TrafficRoutingConfig,
-    TrafficRoutingType,
+    AppSpecContent, ComputePlatform, DeploymentReadyAction, DeploymentReadyOption, DeploymentStatus, RevisionLocation,
+    RevisionLocationType, TimeBasedCanary, TrafficRoutingConfig, TrafficRoutingType,
 };
 use aws_sdk_ecs::types::{
     ContainerDefinition, ContainerOverride, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
@@ -268,60 +265,8 @@ async fn blue_green(sb: &common::TestSandbox, v1: &str) -> Elb {
         .send()
         .await
         .expect("CreateDeploymentConfig");
-    cd.create_deployment_group()
-        .application_name("web")
-        .deployment_group_name("web-dg")
-        .service_role_arn("arn:aws:iam::000000000000:role/codedeploy")
-        .deployment_config_name("Canary50Percent3Minutes")
-        .ecs_services(EcsService::builder().cluster_name("default").service_name("web").build())
-        .deployment_style(
-            DeploymentStyle::builder()
-                .deployment_type(DeploymentType::BlueGreen)
-                .deployment_option(DeploymentOption::WithTrafficControl)
-                .build(),
-        )
-        .load_balancer_info(
-            LoadBalancerInfo::builder()
-                .target_group_pair_info_list(
-                    TargetGroupPairInfo::builder()
-                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
-                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
-                        .prod_traffic_route(TrafficRoute::builder().listener_arns("prod").build())
-                        .build(),
-                )
-                .build(),
-        )
-        .blue_green_deployment_configuration(
-            BlueGreenDeploymentConfiguration::builder()
-                .deployment_ready_option(
-                    DeploymentReadyOption::builder()
-                        .action_on_timeout(DeploymentReadyAction::ContinueDeployment)
-                        .build(),
-                )
-                .terminate_blue_instances_on_deployment_success(
-                    BlueInstanceTerminationOption::builder()
-                        .action(InstanceAction::Terminate)
-                        .termination_wait_time_in_minutes(1)
-                        .build(),
-                )
-                .build(),
-        )
-        .alarm_configuration(
-            AlarmConfiguration::builder()
-                .enabled(true)
-                .alarms(aws_sdk_codedeploy::types::Alarm::builder().name("web-5xx").build())
-                .build(),
-        )
-        .auto_rollback_configuration(
-            AutoRollbackConfiguration::builder()
-                .enabled(true)
-                .events(AutoRollbackEvent::DeploymentFailure)
-                .events(AutoRollbackEvent::DeploymentStopOnAlarm)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateDeploymentGroup");
+    let ready = DeploymentReadyOption::builder().action_on_timeout(DeploymentReadyAction::ContinueDeployment).build();
+    common::create_blue_green_group(&cd, "Canary50Percent3Minutes", ready, "web-5xx").await;
     elb
 }
 

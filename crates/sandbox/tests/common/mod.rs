@@ -56,6 +56,71 @@ impl TestSandbox {
     }
 }
 
+/// Deployment group `web/web-dg` for the ECS service `default/web`: blue/green between target groups
+/// `web-blue` and `web-green`, `alarm` attached, auto-rollback on failure and on alarm, blue kept one
+/// (simulated) minute after success.
+pub async fn create_blue_green_group(
+    cd: &aws_sdk_codedeploy::Client,
+    config: &str,
+    ready: aws_sdk_codedeploy::types::DeploymentReadyOption,
+    alarm: &str,
+) {
+    use aws_sdk_codedeploy::types::*;
+    cd.create_deployment_group()
+        .application_name("web")
+        .deployment_group_name("web-dg")
+        .service_role_arn("arn:aws:iam::000000000000:role/codedeploy")
+        .deployment_config_name(config)
+        .ecs_services(EcsService::builder().cluster_name("default").service_name("web").build())
+        .deployment_style(
+            DeploymentStyle::builder()
+                .deployment_type(DeploymentType::BlueGreen)
+                .deployment_option(DeploymentOption::WithTrafficControl)
+                .build(),
+        )
+        .load_balancer_info(
+            LoadBalancerInfo::builder()
+                .target_group_pair_info_list(
+                    TargetGroupPairInfo::builder()
+                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
+                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
+                        .prod_traffic_route(
+                            TrafficRoute::builder()
+                                .listener_arns(
+                                    "arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/web/1/1",
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .blue_green_deployment_configuration(
+            BlueGreenDeploymentConfiguration::builder()
+                .deployment_ready_option(ready)
+                .terminate_blue_instances_on_deployment_success(
+                    BlueInstanceTerminationOption::builder()
+                        .action(InstanceAction::Terminate)
+                        .termination_wait_time_in_minutes(1)
+                        .build(),
+                )
+                .build(),
+        )
+        .alarm_configuration(
+            AlarmConfiguration::builder().enabled(true).alarms(Alarm::builder().name(alarm).build()).build(),
+        )
+        .auto_rollback_configuration(
+            AutoRollbackConfiguration::builder()
+                .enabled(true)
+                .events(AutoRollbackEvent::DeploymentFailure)
+                .events(AutoRollbackEvent::DeploymentStopOnAlarm)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateDeploymentGroup");
+}
+
 /// A dependency-free HTTP/1.1 POST, enough for the control endpoints.
 pub async fn http_post(url: &str, body: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
