@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use pipeline::aws::Aws;
 use pipeline::deploy::cancel::Cancel;
-use pipeline::deploy::execute::{self, ReleaseLabel};
 use pipeline::deploy::plan::{self, DeployPlan};
-use pipeline::deploy::watch::Watcher;
-use pipeline::deploy::{codedeploy, rolling};
+use pipeline::deploy::watcher::Watcher;
+use pipeline::deploy::{codedeploy, ecs_deployment, stages};
+use pipeline::plan::ReleaseLabel;
 use pipeline::report::Reporter;
 use pipeline_sandbox::{RunningSandbox, SandboxOptions};
 
@@ -104,7 +104,7 @@ async fn deploy_step(scenario: &str, strategy: &str, n: usize) {
         let image = format!("registry.example.com/hello@sha256:{:064x}", i + 1);
         let before = sb.sandbox.world().calls.total;
         let start = Instant::now();
-        let (arn, _) = execute::register(&aws, &plan, &image, &label, &mut reporter).await.expect("register");
+        let (arn, _) = stages::register(&aws, &plan, &image, &label, &mut reporter).await.expect("register");
         let deployment = match plan.strategy {
             pipeline::deploy::strategy::Strategy::CodeDeploy => {
                 let settings = plan.codedeploy.as_ref().expect("codedeploy settings");
@@ -114,7 +114,7 @@ async fn deploy_step(scenario: &str, strategy: &str, n: usize) {
                     .await
                     .expect("create deployment")
             }
-            _ => rolling::start(&aws.ecs, &plan.service, &arn).await.expect("update service"),
+            _ => ecs_deployment::start(&aws.ecs, &plan.service, &arn).await.expect("update service"),
         };
         times.push(start.elapsed());
         calls.push(sb.sandbox.world().calls.total - before);
@@ -133,7 +133,7 @@ async fn settle(aws: &Aws, plan: &DeployPlan, deployment: &str) {
             let status = out.deployment_info().and_then(|d| d.status()).map(|s| s.as_str().to_owned());
             matches!(status.as_deref(), Some("Succeeded" | "Failed" | "Stopped"))
         } else {
-            let svc = pipeline::deploy::service::describe(&aws.ecs, &plan.service.cluster, &plan.service.name)
+            let svc = pipeline::ecs::service::describe(&aws.ecs, &plan.service.cluster, &plan.service.name)
                 .await
                 .expect("describe");
             svc.deployments.len() == 1
@@ -152,18 +152,18 @@ async fn guard(n: usize) {
     let mut delays = Vec::new();
     for i in 0..n {
         set_alarm(&aws, aws_sdk_cloudwatch::types::StateValue::Ok).await;
-        let now = pipeline::deploy::service::describe(&aws.ecs, "demo", "hello").await.expect("describe");
+        let now = pipeline::ecs::service::describe(&aws.ecs, "demo", "hello").await.expect("describe");
         let mut plan = plan.clone();
         plan.service = now;
         // Not in the sandbox's registry, so its simulated tasks start without a pull.
         let image = format!("registry.example.com/hello@sha256:{:064x}", i + 1000);
-        let (arn, _) = execute::register(&aws, &plan, &image, &label, &mut reporter).await.expect("register");
-        let id = rolling::start(&aws.ecs, &plan.service, &arn).await.expect("start");
+        let (arn, _) = stages::register(&aws, &plan, &image, &label, &mut reporter).await.expect("register");
+        let id = ecs_deployment::start(&aws.ecs, &plan.service, &arn).await.expect("start");
         let (aws2, ours) = (aws.clone(), id.clone());
         let fire = tokio::spawn(async move {
             // Wait for the rollout to finish (the bake has begun), then fire the alarm.
             loop {
-                let svc = pipeline::deploy::service::describe(&aws2.ecs, "demo", "hello").await.expect("describe");
+                let svc = pipeline::ecs::service::describe(&aws2.ecs, "demo", "hello").await.expect("describe");
                 if svc.deployments.len() == 1 && svc.deployments[0].id == ours {
                     break;
                 }
@@ -175,7 +175,8 @@ async fn guard(n: usize) {
             at
         });
         let mut watcher = Watcher::new(&aws.cloudwatch, &plan.watch, Cancel::never());
-        let result = rolling::wait(&aws.ecs, &plan.service, &id, &plan.rollback_to, &mut watcher, &mut reporter).await;
+        let result =
+            ecs_deployment::wait(&aws.ecs, &plan.service, &id, &plan.rollback_to, &mut watcher, &mut reporter).await;
         assert!(matches!(result, Err(pipeline::Error::RolledBack { .. })), "rolled back: {result:?}");
         let fired_at = fire.await.expect("fire");
         let stopped_at = sb.sandbox.world().calls.operations["ecs:UpdateService"].last_at;

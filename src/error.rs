@@ -1,5 +1,6 @@
 //! The one error type of the core, its help text, and the exit codes, all in one place.
 
+use aws_smithy_runtime_api::client::result::SdkError;
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -46,7 +47,7 @@ pub enum Error {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
-    TaskDefinition(#[from] crate::ecs::TaskDefinitionError),
+    TaskDefinition(#[from] crate::task_definition::TaskDefinitionError),
 
     #[error("no AWS credentials found: {reason}")]
     #[diagnostic(
@@ -109,7 +110,7 @@ pub enum Error {
 
     #[error("ECS service `{service}` not found in cluster `{cluster}`")]
     #[diagnostic(
-        code(pipeline::ecs::service_missing),
+        code(pipeline::service_missing),
         help("check `cluster` and `service` of the environment in .pipeline.yml")
     )]
     ServiceNotFound { cluster: String, service: String },
@@ -176,8 +177,8 @@ pub enum Error {
     #[diagnostic(code(pipeline::init::exists), help("run `pipeline init --force` to overwrite it"))]
     InitExists { path: String },
 
-    #[error("cannot read {path}: {source}")]
-    #[diagnostic(code(pipeline::io))]
+    #[error("cannot read or write {path}: {source}")]
+    #[diagnostic(code(pipeline::io), help("check that the path exists and that this user may read and write it"))]
     Io { path: String, source: std::io::Error },
 }
 
@@ -203,16 +204,11 @@ impl Error {
     }
 
     /// Wraps an AWS SDK error with the operation and resource it concerns and, where known, what to do.
-    pub fn aws<E, R>(
-        operation: &'static str,
-        resource: impl Into<String>,
-        err: aws_sdk_ecr::error::SdkError<E, R>,
-    ) -> Self
+    pub fn aws<E, R>(operation: &'static str, resource: impl Into<String>, err: SdkError<E, R>) -> Self
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        use aws_sdk_ecr::error::SdkError;
         let resource = resource.into();
         let (code, message) = match &err {
             SdkError::ServiceError(service) => {

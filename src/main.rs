@@ -1,12 +1,13 @@
 //! Thin: parse, set up logging, run, exit.
 
 use clap::Parser;
+use pipeline::ci::Ci;
 use pipeline::cli::Cli;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let verbose = cli.global.verbose;
-    let Some(request) = cli.into_request() else {
+    let Some(request) = cli.into_request(Ci::from_process()) else {
         return std::process::ExitCode::SUCCESS;
     };
     init_logging(verbose, request.global.no_color);
@@ -20,7 +21,7 @@ fn main() -> std::process::ExitCode {
     runtime.block_on(pipeline::run(request)).into()
 }
 
-/// Logs go to stderr; `-vv` or RUST_LOG turns on debug output.
+/// Logs go to stderr; `-vv` or PIPELINE_LOG turns on debug output.
 fn init_logging(verbose: u8, no_color: bool) {
     let default = match verbose {
         0 | 1 => "warn",

@@ -1,191 +1,170 @@
-//! The release plan: everything a run will do, computed before the first change. `--dry-run` and
-//! `pipeline plan` print it and stop; `release` executes it.
+//! The release plan: everything a run will do, computed read-only before the first change, as plain
+//! serialisable data. `plan`, `check` and `--dry-run` show it and stop; `build`, `push`, `release`,
+//! `deploy` and `rollback` execute it. It is filled stage by stage (version, image, deploy), so a
+//! planning error still reports what was decided before it.
 
-use std::collections::BTreeMap;
+use serde::Serialize;
 
-use crate::Error;
-use crate::image::ecr::{self, Manifest};
-use crate::image::reference::{Digest, Repository};
+use crate::deploy::plan::DeployPlan;
+use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
+use crate::image::reference::Digest;
+use crate::report::ImageOutcome;
+use crate::task_definition::TaskDefinitionDiff;
 use crate::version::ReleaseVersion;
 
-/// The repository as found (or to be created).
-#[derive(Debug, Clone)]
-pub enum RepositoryState {
-    Exists(Repository),
-    /// Missing; `execute` creates it IMMUTABLE. Nothing in it yet.
-    Create {
-        name: String,
-    },
-}
-
-/// What happens to the image.
-#[derive(Debug, Clone)]
-pub enum ImageAction {
-    /// No image for this commit yet: build, push `push_tag`, then add `retag` by manifest.
-    Build { push_tag: String, retag: Vec<String> },
-    /// ECR already has this commit's image: no build, no push; add only the `missing` tags.
-    Reuse { manifest: Manifest, missing: Vec<String> },
-}
-
-#[derive(Debug, Clone)]
-pub struct ImagePlan {
-    pub version: ReleaseVersion,
-    pub repository: RepositoryState,
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleasePlan {
+    /// The version and commit being released; `None` for `rollback`.
+    pub label: Option<ReleaseLabel>,
     /// Every tag the image will carry, the commit tag first.
     pub tags: Vec<String>,
-    pub action: ImageAction,
+    pub image: ImageStep,
+    pub deploy: Option<DeployPlan>,
+    /// What registering would change in the task definition; `None` when nothing would.
+    pub task_definition_diff: Option<TaskDefinitionDiff>,
 }
 
-impl ImagePlan {
-    /// Whether executing the plan would change anything.
+/// Who is released: the version and commit, for tags, labels and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseLabel {
+    pub version: String,
+    pub commit: String,
+}
+
+impl From<&ReleaseVersion> for ReleaseLabel {
+    fn from(v: &ReleaseVersion) -> Self {
+        Self { version: v.version.to_string(), commit: v.commit.clone() }
+    }
+}
+
+/// Where the image the service will run comes from.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ImageStep {
+    /// No image: `rollback` deploys a revision that is already registered.
+    #[default]
+    None,
+    /// `build`: build on the local engine only, tagged with the release tags.
+    Local { version: ReleaseVersion },
+    /// `push`, `release`: build and push this commit's image, or reuse it from ECR.
+    Publish(ImagePlan),
+    /// `deploy --image`: an image already in ECR, pinned by digest.
+    Existing { pinned: String, digest: Digest },
+}
+
+impl ReleasePlan {
+    /// Whether executing the plan would change anything (`pipeline plan` exits 2 when it would).
     pub fn changes(&self) -> bool {
-        match &self.action {
-            ImageAction::Build { .. } => true,
-            ImageAction::Reuse { missing, .. } => !missing.is_empty(),
+        let image = match &self.image {
+            ImageStep::Publish(image) => image.changes(),
+            ImageStep::Local { .. } => true,
+            ImageStep::None | ImageStep::Existing { .. } => false,
+        };
+        let undeployed = self
+            .deploy
+            .as_ref()
+            .is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
+        image || self.task_definition_diff.is_some() || undeployed
+    }
+
+    /// The image the task definition will pin: known for a reuse or an existing image, a
+    /// placeholder until a build has a digest.
+    pub fn planned_image(&self) -> Option<String> {
+        match &self.image {
+            ImageStep::Publish(plan) => Some(match (&plan.action, &plan.repository) {
+                (ImageAction::Reuse { manifest, .. }, RepositoryState::Exists(repo)) => repo.pinned(&manifest.digest),
+                (_, RepositoryState::Exists(repo)) => format!("{}@<digest of the new build>", repo.uri()),
+                (_, RepositoryState::Create { name }) => format!("{name}@<digest of the new build>"),
+            }),
+            ImageStep::Existing { pinned, .. } => Some(pinned.clone()),
+            ImageStep::None | ImageStep::Local { .. } => None,
         }
     }
 
-    pub fn repository_name(&self) -> &str {
-        match &self.repository {
-            RepositoryState::Exists(r) => &r.name,
-            RepositoryState::Create { name } => name,
+    /// The digest known before execution (reuse, existing image).
+    pub fn planned_digest(&self) -> Option<&Digest> {
+        match &self.image {
+            ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { manifest, .. }, .. }) => Some(&manifest.digest),
+            ImageStep::Existing { digest, .. } => Some(digest),
+            _ => None,
         }
     }
 
-    /// Human lines, in the order things will happen.
-    pub fn describe(&self) -> Vec<String> {
-        let mut lines = vec![format!("version {} (commit {})", self.version.version, self.version.commit)];
-        if let RepositoryState::Create { name } = &self.repository {
-            lines.push(format!("create ECR repository {name} (IMMUTABLE)"));
-        }
-        match &self.action {
-            ImageAction::Build { push_tag, retag } => {
-                lines.push(format!("build the image and push {}:{push_tag}", self.repository_name()));
-                if !retag.is_empty() {
-                    lines.push(format!("add tags {} to the pushed manifest", retag.join(", ")));
-                }
+    pub fn image_outcome(&self) -> Option<ImageOutcome> {
+        match &self.image {
+            ImageStep::Publish(ImagePlan { action: ImageAction::Build { .. }, .. }) | ImageStep::Local { .. } => {
+                Some(ImageOutcome::PlannedBuild)
             }
-            ImageAction::Reuse { manifest, missing } => {
-                lines.push(format!("reuse {} (already in ECR): no build, no push", manifest.digest));
-                if missing.is_empty() {
-                    lines.push("all tags already present: nothing to do".into());
-                } else {
-                    lines.push(format!("add tags {} by manifest", missing.join(", ")));
-                }
-            }
-        }
-        lines
-    }
-}
-
-/// Decides build-or-reuse from what ECR holds. Read-only: it creates nothing.
-///
-/// `existing` maps each of our tags that ECR already has to its manifest. The commit tag decides:
-/// present -> reuse it, and every other existing tag must point at the same digest; absent -> build,
-/// and no other tag may exist yet (it would belong to another image).
-pub fn decide(
-    repository: &str,
-    tags: &[String],
-    commit_tag: &str,
-    existing: &BTreeMap<String, Manifest>,
-) -> Result<ImageAction, Error> {
-    let conflict = |tag: &str, theirs: &Digest, ours: String| Error::TagConflict {
-        repository: repository.to_owned(),
-        tag: tag.to_owned(),
-        existing: theirs.to_string(),
-        ours,
-    };
-    match existing.get(commit_tag) {
-        Some(manifest) => {
-            for (tag, other) in existing {
-                if other.digest != manifest.digest {
-                    return Err(conflict(tag, &other.digest, manifest.digest.to_string()));
-                }
-            }
-            let missing = tags.iter().filter(|t| !existing.contains_key(*t)).cloned().collect();
-            Ok(ImageAction::Reuse { manifest: manifest.clone(), missing })
-        }
-        None => {
-            if let Some((tag, other)) = existing.iter().next() {
-                return Err(conflict(tag, &other.digest, format!("a new build of commit tag {commit_tag}")));
-            }
-            let retag = tags.iter().filter(|t| *t != commit_tag).cloned().collect();
-            Ok(ImageAction::Build { push_tag: commit_tag.to_owned(), retag })
+            ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { .. }, .. }) => Some(ImageOutcome::PlannedReuse),
+            ImageStep::None | ImageStep::Existing { .. } => None,
         }
     }
 }
 
-/// Looks at ECR and plans the image half.
-pub async fn plan_image(
-    ecr_client: &aws_sdk_ecr::Client,
-    repository: &str,
-    version: ReleaseVersion,
-    tags: Vec<String>,
-) -> Result<ImagePlan, Error> {
-    let commit_tag = version.sha_tag();
-    let (state, existing) = match ecr::find_repository(ecr_client, repository).await? {
-        Some(repo) => {
-            let existing = ecr::existing(ecr_client, &repo, &tags).await?;
-            (RepositoryState::Exists(repo), existing)
-        }
-        None => (RepositoryState::Create { name: repository.to_owned() }, BTreeMap::new()),
-    };
-    let action = decide(repository, &tags, &commit_tag, &existing)?;
-    Ok(ImagePlan { version, repository: state, tags, action })
+/// The deploy half's plan lines, in the order things will happen.
+pub fn describe_deploy(plan: &DeployPlan) -> Vec<String> {
+    let svc = &plan.service;
+    let mut lines = vec![format!(
+        "deploy to {}/{} ({} strategy), now running {}",
+        svc.cluster, svc.name, plan.strategy, svc.task_definition
+    )];
+    if !plan.alarms.is_empty() {
+        lines.push(format!("guard: {}", plan.alarms.join(", ")));
+    }
+    lines.push(format!("rollback target: {}", plan.rollback_to));
+    lines
+}
+
+/// The task-definition line(s) of a plan.
+pub fn describe_diff(diff: Option<&TaskDefinitionDiff>) -> String {
+    match diff {
+        None => "task definition: unchanged (no new revision)".into(),
+        Some(diff) => format!("task definition changes:\n{diff}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::reference::Repository;
 
-    fn manifest(hex: char) -> Manifest {
-        Manifest {
-            digest: Digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap(),
-            body: "{}".into(),
-            media_type: None,
-        }
-    }
-
-    fn tags() -> Vec<String> {
-        vec!["sha-0123456789ab".into(), "v1.2.0".into()]
-    }
-
-    #[test]
-    fn nothing_in_ecr_means_build_then_retag() {
-        let action = decide("web", &tags(), "sha-0123456789ab", &BTreeMap::new()).unwrap();
-        match action {
-            ImageAction::Build { push_tag, retag } => {
-                assert_eq!(push_tag, "sha-0123456789ab");
-                assert_eq!(retag, vec!["v1.2.0".to_string()]);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_existing_commit_tag_is_reused_and_only_missing_tags_added() {
-        let existing = BTreeMap::from([("sha-0123456789ab".to_string(), manifest('a'))]);
-        match decide("web", &tags(), "sha-0123456789ab", &existing).unwrap() {
-            ImageAction::Reuse { manifest, missing } => {
-                assert_eq!(manifest.digest.as_str(), format!("sha256:{}", "a".repeat(64)));
-                assert_eq!(missing, vec!["v1.2.0".to_string()]);
-            }
-            other => panic!("{other:?}"),
+    fn reuse_plan(missing: Vec<String>) -> ReleasePlan {
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+        let version = ReleaseVersion {
+            version: semver::Version::new(1, 2, 0),
+            commit: "0123456789ab".repeat(3) + "0123",
+            dirty: false,
+            timestamp: 0,
+        };
+        let manifest = crate::image::ecr::Manifest { digest, body: "{}".into(), media_type: None };
+        ReleasePlan {
+            label: Some(ReleaseLabel::from(&version)),
+            tags: vec!["sha-0123456789ab".into(), "v1.2.0".into()],
+            image: ImageStep::Publish(ImagePlan {
+                version,
+                repository: RepositoryState::Exists(Repository { name: "web".into(), registry: "r.example".into() }),
+                tags: vec!["sha-0123456789ab".into(), "v1.2.0".into()],
+                action: ImageAction::Reuse { manifest, missing },
+            }),
+            deploy: None,
+            task_definition_diff: None,
         }
     }
 
     #[test]
-    fn a_tag_on_another_digest_is_a_conflict_naming_both() {
-        let existing =
-            BTreeMap::from([("sha-0123456789ab".to_string(), manifest('a')), ("v1.2.0".to_string(), manifest('b'))]);
-        let err = decide("web", &tags(), "sha-0123456789ab", &existing).unwrap_err().to_string();
-        assert!(err.contains("v1.2.0") && err.contains(&"b".repeat(64)) && err.contains(&"a".repeat(64)), "{err}");
+    fn a_reused_image_with_every_tag_is_no_change_and_pins_the_digest() {
+        let plan = reuse_plan(Vec::new());
+        assert!(!plan.changes());
+        assert_eq!(plan.planned_image().unwrap(), format!("r.example/web@sha256:{}", "a".repeat(64)));
+        assert_eq!(plan.image_outcome(), Some(ImageOutcome::PlannedReuse));
+        assert!(reuse_plan(vec!["v1.2.0".into()]).changes(), "a missing tag is a change");
     }
 
     #[test]
-    fn a_version_tag_without_the_commit_tag_belongs_to_another_image() {
-        let existing = BTreeMap::from([("v1.2.0".to_string(), manifest('b'))]);
-        let err = decide("web", &tags(), "sha-0123456789ab", &existing).unwrap_err().to_string();
-        assert!(err.contains("v1.2.0") && err.contains("already exists"), "{err}");
+    fn the_plan_is_serialisable_data() {
+        let json = serde_json::to_value(reuse_plan(Vec::new())).unwrap();
+        assert_eq!(json["image"]["kind"], "publish");
+        assert_eq!(json["label"]["version"], "1.2.0");
+        assert_eq!(json["image"]["action"]["Reuse"]["manifest"]["digest"], format!("sha256:{}", "a".repeat(64)));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::ci::Ci;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
     #[default]
@@ -32,7 +34,7 @@ pub struct VersionRequest {
 
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// The whole chain (today: the image half).
+    /// The whole chain: version, image, register, deploy, guard, verify.
     Release(VersionRequest),
     /// Build the image locally, no push.
     Build(VersionRequest),
@@ -78,4 +80,6 @@ impl Command {
 pub struct Request {
     pub global: Global,
     pub command: Command,
+    /// Where the run happens (GitHub Actions, the event, named secrets), read once at start.
+    pub ci: Ci,
 }

@@ -4,13 +4,14 @@
 //! The commit is the one being released: in a pull request event, the PR head, never the merge commit GitHub checks
 //! out. Tags are immutable: a version may not go below the latest release, and an existing version tag may not move.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use schemars::JsonSchema;
 use semver::{Prerelease, Version};
 use serde::Deserialize;
 
+use crate::ci::GithubEvent;
 use crate::git::{GitError, Repo, Tag};
 
 /// A kind of image tag a release gets.
@@ -26,7 +27,7 @@ pub enum TagKind {
 }
 
 /// What a release is: its version, the commit it is built from, and whether the work tree had changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReleaseVersion {
     /// For a dirty tree, carries the pre-release `dirty.<unix seconds>`.
     pub version: Version,
@@ -65,49 +66,6 @@ impl ReleaseVersion {
         }
         tags
     }
-}
-
-/// The GitHub Actions facts that decide which commit is released. Read from the environment once, at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct GithubContext {
-    pub event_name: Option<String>,
-    pub event_path: Option<PathBuf>,
-}
-
-impl GithubContext {
-    /// `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`; empty outside GitHub Actions.
-    pub fn from_env() -> Self {
-        GithubContext {
-            event_name: std::env::var("GITHUB_EVENT_NAME").ok().filter(|s| !s.is_empty()),
-            event_path: std::env::var_os("GITHUB_EVENT_PATH").filter(|s| !s.is_empty()).map(PathBuf::from),
-        }
-    }
-
-    /// In a pull request event, the PR head commit from the event payload; None for other events.
-    pub fn pull_request_head(&self) -> Result<Option<String>, VersionError> {
-        let Some(event) = self.event_name.as_deref() else { return Ok(None) };
-        if !matches!(event, "pull_request" | "pull_request_target") {
-            return Ok(None);
-        }
-        // In a PR event, falling back to HEAD would release the merge commit: refuse instead.
-        let fail = |reason: String| VersionError::Event { event: event.to_string(), reason };
-        let path = self.event_path.as_ref().ok_or_else(|| fail("GITHUB_EVENT_PATH is not set".into()))?;
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
-        let payload: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| fail(format!("{} is not JSON: {e}", path.display())))?;
-        let sha = payload
-            .pointer("/pull_request/head/sha")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| fail(format!("{} has no pull_request.head.sha", path.display())))?;
-        if !is_full_hash(sha) {
-            return Err(fail(format!("pull_request.head.sha `{sha}` is not a 40-hex commit hash")));
-        }
-        Ok(Some(sha.to_ascii_lowercase()))
-    }
-}
-
-fn is_full_hash(s: &str) -> bool {
-    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Why no version could be decided.
@@ -173,7 +131,7 @@ pub fn resolve(
     repo: &Path,
     explicit: Option<&str>,
     allow_dirty: bool,
-    github: &GithubContext,
+    github: &GithubEvent,
 ) -> Result<ReleaseVersion, VersionError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     resolve_at(repo, explicit, allow_dirty, github, now)
@@ -183,7 +141,7 @@ fn resolve_at(
     dir: &Path,
     explicit: Option<&str>,
     allow_dirty: bool,
-    github: &GithubContext,
+    github: &GithubEvent,
     now: u64,
 ) -> Result<ReleaseVersion, VersionError> {
     let repo = Repo::open(dir)?;
@@ -345,7 +303,7 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn resolve(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<ReleaseVersion, VersionError> {
-        resolve_at(dir, explicit, allow_dirty, &GithubContext::default(), NOW)
+        resolve_at(dir, explicit, allow_dirty, &GithubEvent::default(), NOW)
     }
 
     #[test]
@@ -537,7 +495,7 @@ mod tests {
         std::fs::write(&event, format!(r#"{{"pull_request": {{"head": {{"sha": "{head}"}}}}}}"#)).unwrap();
         // The event file lives in the work tree here; tell git to ignore it so the tree stays clean.
         std::fs::write(dir.path().join(".git/info/exclude"), "event.json\n").unwrap();
-        let github = GithubContext { event_name: Some("pull_request".into()), event_path: Some(event) };
+        let github = GithubEvent { name: Some("pull_request".into()), path: Some(event) };
         let release = resolve_at(dir.path(), None, false, &github, NOW).unwrap();
         assert_eq!(release.commit, head);
         assert_eq!(release.version, Version::new(1, 1, 0));
@@ -549,10 +507,10 @@ mod tests {
         let dir = repo();
         let event = dir.path().join("event.json");
         std::fs::write(&event, r#"{"pull_request": {}}"#).unwrap();
-        let github = GithubContext { event_name: Some("pull_request_target".into()), event_path: Some(event) };
+        let github = GithubEvent { name: Some("pull_request_target".into()), path: Some(event) };
         let err = github.pull_request_head().unwrap_err();
         assert!(err.to_string().contains("has no pull_request.head.sha"), "{err}");
-        let push = GithubContext { event_name: Some("push".into()), event_path: None };
+        let push = GithubEvent { name: Some("push".into()), path: None };
         assert_eq!(push.pull_request_head().unwrap(), None);
     }
 }

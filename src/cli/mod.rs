@@ -3,13 +3,14 @@
 
 mod completions;
 mod deploy;
-mod image;
 mod init;
+mod version;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::ci::Ci;
 use crate::request::{Command, Global, OutputFormat, Request};
 
 pub use completions::print_completions;
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct GlobalArgs {
     /// The configuration file.
-    #[arg(long, short = 'c', global = true, env = "PIPELINE_CONFIG", default_value = ".pipeline.yml")]
+    #[arg(long, short = 'c', global = true, env = "PIPELINE_CONFIG", default_value = crate::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// The environment (a key of `environments` in the config).
     #[arg(long, short = 'e', global = true, env = "PIPELINE_ENV")]
@@ -56,13 +57,13 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Commands {
     /// Release: version -> build (or reuse) -> push -> register -> deploy -> guard -> verified.
-    Release(image::VersionArgs),
+    Release(version::VersionArgs),
     /// Build the image on the local Docker engine, without pushing.
-    Build(image::VersionArgs),
+    Build(version::VersionArgs),
     /// Build if ECR does not have this commit yet, push, and add the release tags.
-    Push(image::VersionArgs),
+    Push(version::VersionArgs),
     /// Print what a release would do; exit 0 when nothing would change, 2 when something would.
-    Plan(image::VersionArgs),
+    Plan(version::VersionArgs),
     /// Deploy an image that is already in ECR (e.g. promote staging's digest to production).
     Deploy(deploy::DeployArgs),
     /// Return the service to the newest verified release other than the current one.
@@ -73,7 +74,7 @@ pub enum Commands {
     RunTask(deploy::RunTaskArgs),
     /// On a pull request: validate the config, plan the release, and post the plan as a check run
     /// on the PR head commit (a commit status when the token cannot create check runs).
-    Check(image::VersionArgs),
+    Check(version::VersionArgs),
     /// Print the JSON Schema of .pipeline.yml (for editors).
     Schema,
     /// Write a commented starter .pipeline.yml.
@@ -84,7 +85,7 @@ pub enum Commands {
 
 impl Cli {
     /// Turns the arguments into a request; `None` for commands handled entirely by the CLI (completions).
-    pub fn into_request(self) -> Option<Request> {
+    pub fn into_request(self, ci: Ci) -> Option<Request> {
         let g = self.global;
         let global = Global {
             config: g.config,
@@ -95,7 +96,7 @@ impl Cli {
                 Output::Json => OutputFormat::Json,
             },
             verbose: g.verbose,
-            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            no_color: ci.no_color(),
             set: g.set,
         };
         let command = match self.command {
@@ -115,7 +116,7 @@ impl Cli {
                 return None;
             }
         };
-        Some(Request { global, command })
+        Some(Request { global, command, ci })
     }
 }
 
@@ -132,7 +133,7 @@ mod tests {
     #[test]
     fn subcommand_version_is_the_release_version_not_the_binary_version() {
         let cli = Cli::try_parse_from(["pipeline", "release", "--version", "1.2.3", "--allow-dirty"]).unwrap();
-        match cli.into_request().map(|r| r.command) {
+        match cli.into_request(Ci::default()).map(|r| r.command) {
             Some(Command::Release(v)) => {
                 assert_eq!(v.explicit.as_deref(), Some("1.2.3"));
                 assert!(v.allow_dirty);

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 
 use super::duration::{self, DurationSchema};
 use super::model::ScalarString;
@@ -109,7 +109,7 @@ impl JsonSchema for TaskDefinitionSource {
 }
 
 /// How traffic moves to the new release.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// ECS rolling update (deployment controller ECS).
@@ -149,7 +149,7 @@ pub enum OnBusy {
 }
 
 /// What to do with a deployment in progress when the job is cancelled or times out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnCancel {
     /// Stop the deployment and roll back.
@@ -191,7 +191,7 @@ fn default_poll_interval() -> Duration {
 }
 
 /// The 5xx alarm's shape.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FiveXx {
     /// 5xx responses per period at or above which a period counts as breaching.

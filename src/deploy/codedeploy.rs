@@ -10,12 +10,12 @@ use aws_sdk_codedeploy::types::{
 };
 
 use super::appspec::{self, AppSpecInput};
-use super::service::ServiceInfo;
-use super::watch::{Interrupt, Watcher, cancel_wins};
+use super::watcher::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
+use crate::ecs::service::ServiceInfo;
 use crate::report::{Reporter, Stage};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CodeDeploySettings {
     pub application: String,
     pub deployment_group: String,

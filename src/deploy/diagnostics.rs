@@ -2,8 +2,8 @@
 //! diagnostics call that fails adds a line saying so, it never hides the original error.
 
 use super::codedeploy::CodeDeploySettings;
-use super::service::{ServiceInfo, describe};
 use crate::aws::Aws;
+use crate::ecs::service::{ServiceInfo, describe};
 
 /// The service's latest events, its recently stopped tasks with their reasons and exit codes, and
 /// for CodeDeploy the deployment's error and failed lifecycle events.

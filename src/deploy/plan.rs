@@ -7,16 +7,17 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::codedeploy::CodeDeploySettings;
-use super::service::{self, ServiceInfo};
-use super::strategy::{self, Requested, Strategy};
+use super::strategy::{self, Strategy};
 use super::verified;
-use super::watch::{OnCancel, WatchSettings};
+use super::watcher::WatchSettings;
 use crate::Error;
 use crate::config::{self, Environment, TaskDefinitionSource};
-use crate::ecs::{self, RenderInput, TaskDefinitionDiff, TaskDefinitionDoc};
+use crate::ecs::revision::describe;
+use crate::ecs::service::{self, ServiceInfo};
 use crate::guard::{AlarmSpec, FiveXx, dimension_values, guard_alarm_name};
+use crate::task_definition::{self, RenderInput, TaskDefinitionDiff, TaskDefinitionDoc};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DeployPlan {
     pub environment: String,
     pub service: ServiceInfo,
@@ -44,14 +45,14 @@ impl DeployPlan {
     /// The task definition this release would register for `image`.
     pub fn render(&self, image: &str) -> Result<TaskDefinitionDoc, Error> {
         let input = RenderInput { container: &self.container, image, env: &self.env, secrets: &self.secrets };
-        Ok(ecs::render(&self.template, &input)?)
+        Ok(task_definition::render(&self.template, &input)?)
     }
 
     /// What registering for `image` would change against the latest revision.
     pub fn diff(&self, image: &str) -> Result<TaskDefinitionDiff, Error> {
         let rendered = self.render(image)?.to_register_json();
         let old = self.latest.as_ref().map(|(_, doc)| doc.clone()).unwrap_or(Value::Object(Default::default()));
-        Ok(ecs::diff(&without_tags(old), &without_tags(rendered)))
+        Ok(task_definition::diff(&without_tags(old), &without_tags(rendered)))
     }
 
     /// The latest revision's ARN when rendering for `image` would register an equal document.
@@ -71,12 +72,7 @@ fn without_tags(mut doc: Value) -> Value {
 /// Reads the service, the template, the latest revision, the target groups and the verified history.
 pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Result<DeployPlan, Error> {
     let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
-    let requested = match env.strategy {
-        config::Strategy::Rolling => Requested::Rolling,
-        config::Strategy::Codedeploy => Requested::CodeDeploy,
-        config::Strategy::EcsBlueGreen => Requested::EcsBlueGreen,
-    };
-    let strategy = strategy::choose(requested, &svc.controller).map_err(|m| Error::StrategyMismatch {
+    let strategy = strategy::choose(env.strategy, &svc.controller).map_err(|m| Error::StrategyMismatch {
         message: format!("{}/{}: {}", env.cluster, env.service, m.message),
         help: m.help,
     })?;
@@ -101,16 +97,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         .unwrap_or_else(|| svc.task_definition.clone());
 
     let guard = &env.guard;
-    let five_xx = guard
-        .five_xx
-        .as_ref()
-        .map(|f| FiveXx {
-            threshold: f.threshold,
-            period_seconds: i32::try_from(f.period.as_secs()).unwrap_or(60),
-            evaluation_periods: i32::try_from(f.evaluation_periods).unwrap_or(2),
-            datapoints_to_alarm: f.datapoints_to_alarm.and_then(|d| i32::try_from(d).ok()),
-        })
-        .unwrap_or_default();
+    let five_xx = guard.five_xx.clone().unwrap_or_default();
     // The 5xx guard is on by default for load-balanced services; named alarms alone turn it off.
     let wants_five_xx = guard.five_xx.is_some() || guard.alarms.is_empty();
     let codedeploy = env.codedeploy.as_ref().map(|c| CodeDeploySettings {
@@ -151,10 +138,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             timeout: env.timeout,
             bake: guard.bake,
             alarms: Vec::new(),
-            on_cancel: match env.on_cancel {
-                config::OnCancel::Rollback => OnCancel::Rollback,
-                config::OnCancel::Leave => OnCancel::Leave,
-            },
+            on_cancel: env.on_cancel,
         },
         before_deploy: env.before_deploy.iter().map(|s| s.run_task.clone()).collect(),
         warnings,
@@ -165,27 +149,6 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         p.watch.alarms = p.alarms.clone();
         p
     })
-}
-
-/// DescribeTaskDefinition with tags, as a loadable document.
-pub async fn describe(ecs_client: &aws_sdk_ecs::Client, reference: &str) -> Result<(String, TaskDefinitionDoc), Error> {
-    let out = ecs_client
-        .describe_task_definition()
-        .task_definition(reference)
-        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeTaskDefinition", reference, e))?;
-    let Some(td) = out.task_definition() else {
-        return Err(Error::DeployFailed { reason: format!("{reference} has no task definition"), help: String::new() });
-    };
-    let arn = td.task_definition_arn().unwrap_or_default().to_owned();
-    let mut value = ecs::from_sdk(td);
-    if let (Some(map), false) = (value.as_object_mut(), out.tags().is_empty()) {
-        map.insert("tags".into(), ecs::tags_from_sdk(out.tags()));
-    }
-    let loaded = TaskDefinitionDoc::from_value(value, &arn)?;
-    Ok((arn, loaded.doc))
 }
 
 /// One 5xx alarm per target group the service's traffic can reach, dimensioned through ELBv2:

@@ -1,21 +1,5 @@
-//! Task definitions: load the repository's file (or the live revision), render it for a release, normalise and
-//! diff it against the latest revision, and map it to and from the AWS SDK. Pure: the AWS calls are the caller's.
+//! Reading ECS: the live service and the task-definition revisions it runs. The deployment calls
+//! (UpdateService, RunTask) live with the strategies in `deploy/`.
 
-mod diff;
-mod error;
-mod fields;
-mod normalize;
-mod render;
-mod sdk;
-mod sdk_reader;
-mod task_definition;
-
-pub use diff::{Change, ChangeKind, TaskDefinitionDiff, diff};
-pub use error::{SyntaxError, TaskDefinitionError};
-pub use normalize::normalize;
-pub use render::{RenderInput, render};
-pub use sdk::{SdkInput, from_sdk, tags_from_sdk};
-pub use task_definition::{Format, Loaded, TaskDefinitionDoc};
-
-#[cfg(test)]
-mod fixtures;
+pub mod revision;
+pub mod service;

@@ -4,24 +4,11 @@
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Statistic};
 
 use crate::Error;
-
-/// The thresholds from `guard.five-xx` in the config.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FiveXx {
-    pub threshold: f64,
-    pub period_seconds: i32,
-    pub evaluation_periods: i32,
-    pub datapoints_to_alarm: Option<i32>,
-}
-
-impl Default for FiveXx {
-    fn default() -> Self {
-        Self { threshold: 5.0, period_seconds: 60, evaluation_periods: 2, datapoints_to_alarm: None }
-    }
-}
+/// The thresholds, as `guard.five-xx` in the config gives them.
+pub use crate::config::FiveXx;
 
 /// One alarm to upsert: its name and the (LoadBalancer, TargetGroup) dimension values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AlarmSpec {
     pub name: String,
     pub load_balancer: String,
@@ -52,9 +39,9 @@ pub async fn ensure_five_xx(cw: &aws_sdk_cloudwatch::Client, spec: &AlarmSpec, l
         .dimensions(Dimension::builder().name("TargetGroup").value(&spec.target_group).build())
         .statistic(Statistic::Sum)
         .unit(StandardUnit::Count)
-        .period(limits.period_seconds)
-        .evaluation_periods(limits.evaluation_periods)
-        .set_datapoints_to_alarm(limits.datapoints_to_alarm)
+        .period(i32::try_from(limits.period.as_secs()).unwrap_or(60))
+        .evaluation_periods(i32::try_from(limits.evaluation_periods).unwrap_or(2))
+        .set_datapoints_to_alarm(limits.datapoints_to_alarm.and_then(|d| i32::try_from(d).ok()))
         .threshold(limits.threshold)
         .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
         // No traffic means no datapoints, which is not an outage.

@@ -2,7 +2,7 @@
 //! through the traffic shift and the bake window.
 
 pub mod alarm;
-pub mod watch;
+pub mod state;
 
 pub use alarm::{AlarmSpec, FiveXx, dimension_values, ensure_five_xx, guard_alarm_name};
-pub use watch::{AlarmStates, fired, precheck};
+pub use state::{AlarmStates, fired, precheck};

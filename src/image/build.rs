@@ -102,24 +102,29 @@ pub enum BuildError {
     Engine(String),
 }
 
-/// Connects to the engine named by `DOCKER_HOST` (default: the local unix socket). The connection is lazy:
-/// an engine that is down shows up at the first call, which `build` turns into `EngineUnavailable`.
-pub fn connect() -> Result<Docker, BuildError> {
-    connect_to(&docker_host())
-}
-
-/// Connects to `host` (`unix://`, `tcp://` or `http://`), as `DOCKER_HOST` would name it.
-pub fn connect_to(host: &str) -> Result<Docker, BuildError> {
+/// Connects to `host` (`unix://`, `tcp://` or `http://`), as `DOCKER_HOST` names it ([`crate::ci::Ci::docker_host`]).
+/// The connection is lazy: an engine that is down shows up at the first call, which `build` turns into
+/// `EngineUnavailable`.
+pub fn connect(host: &str) -> Result<Docker, BuildError> {
     Docker::connect_with_host(host)
         .map_err(|err| BuildError::EngineUnavailable { host: host.to_string(), reason: engine_reason(&err) })
 }
 
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+/// The engine stopped answering; [`BuildError::on_host`] names which one.
+fn unavailable(reason: &str) -> BuildError {
+    BuildError::EngineUnavailable { host: String::new(), reason: reason.to_string() }
 }
 
-fn unavailable(reason: &str) -> BuildError {
-    BuildError::EngineUnavailable { host: docker_host(), reason: reason.to_string() }
+impl BuildError {
+    /// Names the engine in an `EngineUnavailable` that does not say which one yet.
+    pub fn on_host(self, engine: &str) -> Self {
+        match self {
+            BuildError::EngineUnavailable { host, reason } if host.is_empty() => {
+                BuildError::EngineUnavailable { host: engine.to_owned(), reason }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Builds the image with BuildKit when the engine has it, the classic builder otherwise.
@@ -187,12 +192,9 @@ fn refuses_buildkit(message: &str) -> bool {
     ["buildkit", "builder version", "session"].iter().any(|needle| message.contains(needle))
 }
 
-/// `DOCKER_BUILDKIT=0` keeps its usual meaning; otherwise BuildKit when the engine is a Linux engine new enough
-/// to serve `version=2` builds (API 1.39, Docker 18.09).
+/// BuildKit when the engine is a Linux engine new enough to serve `version=2` builds (API 1.39, Docker 18.09).
+/// (`DOCKER_BUILDKIT=0` is the caller's [`Builder::Classic`].)
 async fn engine_has_buildkit(docker: &Docker) -> Result<bool, BuildError> {
-    if std::env::var("DOCKER_BUILDKIT").is_ok_and(|v| v.trim() == "0") {
-        return Ok(false);
-    }
     let version = docker.version().await.map_err(|err| unavailable(&engine_reason(&err)))?;
     let linux = version.os.as_deref().is_none_or(|os| os.eq_ignore_ascii_case("linux"));
     let api = version.api_version.as_deref().and_then(parse_api_version).unwrap_or((0, 0));

@@ -20,9 +20,10 @@ const MANIFEST_TYPES: [&str; 5] = [
 ];
 
 /// An image manifest exactly as ECR stores it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Manifest {
     pub digest: Digest,
+    #[serde(skip)]
     pub body: String,
     pub media_type: Option<String>,
 }

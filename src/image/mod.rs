@@ -1,10 +1,12 @@
-//! The image half: build, push, and what ECR already has.
+//! The image half: decide build or reuse from what ECR holds, build, push, tag.
 
 pub mod build;
 pub mod build_log;
 pub mod context;
 pub mod dockerignore;
 pub mod ecr;
+pub mod existing;
+pub mod plan;
+pub mod publish;
 pub mod push;
 pub mod reference;
-pub mod release;

@@ -29,7 +29,7 @@ impl fmt::Display for Digest {
 }
 
 /// An ECR repository as the registry sees it: `registry_host/name`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Repository {
     pub name: String,
     /// `123456789012.dkr.ecr.eu-west-1.amazonaws.com`, or the sandbox's `127.0.0.1:PORT`.

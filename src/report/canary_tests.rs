@@ -85,7 +85,7 @@ async fn canary_secrets_stay_where_they_belong() {
     let all = [GITHUB_TOKEN, SLACK_TOKEN, WEBHOOK_SECRET, REGISTRY_PASSWORD];
 
     let dir = tempfile::tempdir().unwrap();
-    let env = GithubActionsEnv {
+    let env = crate::ci::ActionsFiles {
         output_path: Some(dir.path().join("output")),
         summary_path: Some(dir.path().join("summary.md")),
     };

@@ -66,6 +66,28 @@ impl Status {
     }
 }
 
+/// What happens (or happened) to the image: `planned-build` / `planned-reuse` in a plan, `built` /
+/// `reused` after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageOutcome {
+    PlannedBuild,
+    PlannedReuse,
+    Built,
+    Reused,
+}
+
+impl ImageOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageOutcome::PlannedBuild => "planned-build",
+            ImageOutcome::PlannedReuse => "planned-reuse",
+            ImageOutcome::Built => "built",
+            ImageOutcome::Reused => "reused",
+        }
+    }
+}
+
 /// Everything a caller needs at the end of a run; `--output json` prints exactly this.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
@@ -81,9 +103,8 @@ pub struct Outcome {
     pub image_uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_digest: Option<String>,
-    /// `built`, `reused` or `planned-build` / `planned-reuse` for plans.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_action: Option<String>,
+    pub image_action: Option<ImageOutcome>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags_added: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +205,11 @@ pub enum Event {
     /// The service went back to the previous release.
     RolledBack {
         reason: String,
+    },
+    /// Something the user should know that does not stop the run (a skipped sink, a field the
+    /// tool does not check, a permission missing for an optional step).
+    Warning {
+        message: String,
     },
     /// Extra Markdown for the job summary, e.g. the plan of `pipeline check` when the check run
     /// fell back to a commit status. Only the GitHub Actions sink shows it.

@@ -11,28 +11,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{Console, Event, Outcome, Redactor, RunRecord, Sink, summary};
-
-/// What the sink needs from the runner's environment, read in one place ([`Self::from_env`]) so
-/// tests pass paths instead of setting variables.
-#[derive(Debug, Clone, Default)]
-pub struct GithubActionsEnv {
-    pub output_path: Option<PathBuf>,
-    pub summary_path: Option<PathBuf>,
-}
-
-impl GithubActionsEnv {
-    /// `None` unless running in GitHub Actions (`GITHUB_ACTIONS=true`).
-    pub fn from_env() -> Option<Self> {
-        if std::env::var("GITHUB_ACTIONS").ok().as_deref() != Some("true") {
-            return None;
-        }
-        let path = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        Some(Self { output_path: path("GITHUB_OUTPUT"), summary_path: path("GITHUB_STEP_SUMMARY") })
-    }
-}
+use crate::ci::ActionsFiles;
 
 pub struct GithubActionsSink {
-    env: GithubActionsEnv,
+    env: ActionsFiles,
     console: Console,
     redactor: Redactor,
     record: RunRecord,
@@ -43,7 +25,7 @@ pub struct GithubActionsSink {
 
 impl GithubActionsSink {
     /// Prints `::add-mask::` for every known secret at once, before anything else can print it.
-    pub fn new(env: GithubActionsEnv, known_secrets: &[String], console: Console) -> Self {
+    pub fn new(env: ActionsFiles, known_secrets: &[String], console: Console) -> Self {
         let mut sink = Self {
             env,
             console,
@@ -122,6 +104,9 @@ impl Sink for GithubActionsSink {
                 self.group_open = true;
             }
             Event::StageFinished { .. } | Event::Failed { .. } => self.end_group(),
+            Event::Warning { message } => {
+                self.command(&format!("::warning::{}", escape_data(message)));
+            }
             Event::RunFinished { outcome } => self.finish(outcome),
             _ => {}
         }
@@ -231,7 +216,7 @@ mod tests {
     #[test]
     fn masks_first_groups_stages_and_annotates_config_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let env = GithubActionsEnv {
+        let env = ActionsFiles {
             output_path: Some(dir.path().join("out")),
             summary_path: Some(dir.path().join("summary.md")),
         };

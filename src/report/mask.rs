@@ -76,7 +76,7 @@ impl Redactor {
                 r(task_definition_arn);
             }
             Event::RolledBack { reason } => r(reason),
-            Event::Summary { markdown } => r(markdown),
+            Event::Summary { markdown } | Event::Warning { message: markdown } => r(markdown),
             Event::RunFinished { outcome } => self.redact_outcome(outcome),
         }
         event
@@ -90,7 +90,6 @@ impl Redactor {
             &mut o.version,
             &mut o.image_uri,
             &mut o.image_digest,
-            &mut o.image_action,
             &mut o.task_definition_arn,
             &mut o.task_definition_diff,
             &mut o.deployment_id,

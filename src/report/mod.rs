@@ -28,8 +28,8 @@ mod canary_tests;
 mod snapshot_tests;
 
 pub use console::{Captured, Console};
-pub use event::{ErrorReport, ErrorReportExt, Event, Outcome, Stage, Status};
-pub use github_actions::{GithubActionsEnv, GithubActionsSink};
+pub use event::{ErrorReport, ErrorReportExt, Event, ImageOutcome, Outcome, Stage, Status};
+pub use github_actions::GithubActionsSink;
 pub use github_api::{Annotation, AnnotationLevel, CheckConclusion, CheckPosted, GithubApi, GithubDeploymentSink};
 pub use json::JsonSink;
 pub use mask::Redactor;
@@ -37,8 +37,8 @@ pub use plan_recorder::PlanRecorder;
 pub use record::RunRecord;
 pub use reporter::{ReportError, Reporter, Sink};
 pub use settings::{
-    GITHUB_API_URL, GithubSettings, NotifySettings, ReleaseContext, SlackSettings, known_secrets_from_env,
-    sinks_for_release, sinks_for_release_to, sinks_from_env,
+    GITHUB_API_URL, GithubSettings, NotifySettings, ReleaseContext, SlackSettings, sinks_for_release,
+    sinks_for_release_to,
 };
 pub use slack::SlackSink;
 pub use summary::{check_summary, job_summary};

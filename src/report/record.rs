@@ -35,6 +35,7 @@ pub struct RunRecord {
     pub released: Option<(String, String)>,
     /// Appended to the job summary as given.
     pub extra_markdown: Vec<String>,
+    pub warnings: Vec<String>,
     pub outcome: Option<Outcome>,
     pub elapsed: Duration,
 }
@@ -96,6 +97,7 @@ impl RunRecord {
             }
             Event::RolledBack { reason } => self.rollback_reason = Some(reason.clone()),
             Event::Summary { markdown } => self.extra_markdown.push(markdown.clone()),
+            Event::Warning { message } => self.warnings.push(message.clone()),
             Event::RunFinished { outcome } => {
                 let failed = outcome.error.is_some();
                 self.close_running(at, if failed { StepState::Failed } else { StepState::Done });

@@ -108,6 +108,10 @@ impl Reporter {
         self.emit(Event::StageStarted { stage, detail: detail.into() });
     }
 
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.emit(Event::Warning { message: message.into() });
+    }
+
     pub fn progress(&mut self, stage: Stage, message: impl Into<String>) {
         self.emit(Event::Progress { stage, message: message.into() });
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{Console, GithubActionsEnv, GithubActionsSink, GithubDeploymentSink, Sink, SlackSink};
+use super::{Console, GithubDeploymentSink, Sink, SlackSink};
 
 pub const SLACK_API_URL: &str = "https://slack.com/api";
 pub const GITHUB_API_URL: &str = "https://api.github.com";
@@ -95,43 +95,6 @@ pub struct ReleaseContext {
     pub repository_url: Option<String>,
     pub actor: Option<String>,
     pub run_url: Option<String>,
-}
-
-impl ReleaseContext {
-    /// The GitHub Actions context variables, when present.
-    pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        let repository_url = match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY")) {
-            (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
-            _ => None,
-        };
-        let run_url = match (&repository_url, var("GITHUB_RUN_ID")) {
-            (Some(repo), Some(id)) => Some(format!("{repo}/actions/runs/{id}")),
-            _ => None,
-        };
-        Self { commit_sha: var("GITHUB_SHA"), actor: var("GITHUB_ACTOR"), repository_url, run_url, ..Self::default() }
-    }
-}
-
-/// Secret values from the environment that the Actions log must mask: GITHUB_TOKEN and the
-/// variables named by the config (e.g. `SLACK_BOT_TOKEN`, `SLACK_WEBHOOK_URL`).
-pub fn known_secrets_from_env(extra_vars: &[&str]) -> Vec<String> {
-    ["GITHUB_TOKEN"]
-        .iter()
-        .chain(extra_vars)
-        .filter_map(|name| std::env::var(name).ok())
-        .filter(|v| !v.trim().is_empty())
-        .collect()
-}
-
-/// The sinks the environment asks for: the GitHub Actions runtime when `GITHUB_ACTIONS=true`.
-/// Create it before anything is printed, so the masks come first.
-pub fn sinks_from_env(known_secrets: &[String]) -> Vec<Box<dyn Sink>> {
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(env) = GithubActionsEnv::from_env() {
-        sinks.push(Box::new(GithubActionsSink::new(env, known_secrets, Console::stderr())));
-    }
-    sinks
 }
 
 /// The sinks `notify` configures for a release: Slack, and GitHub Deployments. Needs a tokio

@@ -34,7 +34,7 @@ fn released_outcome() -> Outcome {
         tags: vec!["v1.4.0".into(), "sha-0123456789ab".into()],
         image_uri: Some(format!("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@{DIGEST}")),
         image_digest: Some(DIGEST.into()),
-        image_action: Some("built".into()),
+        image_action: Some(super::ImageOutcome::Built),
         tags_added: vec!["v1.4.0".into(), "sha-0123456789ab".into()],
         task_definition_arn: Some(TD_NEW.into()),
         task_definition_diff: Some(DIFF.into()),

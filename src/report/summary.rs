@@ -119,7 +119,7 @@ fn released_rows(o: &Outcome) -> Vec<(&'static str, String)> {
     push("Version", &o.version);
     push("Image", &o.image_uri);
     push("Digest", &o.image_digest);
-    push("Image action", &o.image_action);
+    push("Image action", &o.image_action.map(|a| a.name().to_owned()));
     push("Task definition", &o.task_definition_arn);
     push("Deployment", &o.deployment_id);
     if !o.tags.is_empty() {

@@ -28,7 +28,6 @@ impl TerminalSink {
     /// Colour only on a terminal and never with `NO_COLOR` set (https://no-color.org).
     pub fn new(verbose: bool, no_color: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
-        let no_color = no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self::with_console(verbose, tty && !no_color, tty, Console::stderr())
     }
 
@@ -75,6 +74,7 @@ impl TerminalSink {
                 format!("{} {environment} runs {task_definition_arn}", self.paint("32;1", "released"))
             }
             Event::RolledBack { reason } => format!("{} {reason}", self.paint("33;1", "rolled back:")),
+            Event::Warning { message } => format!("{} {message}", self.paint("33", "warning:")),
             Event::Summary { .. } => return None,
             Event::RunFinished { outcome } => match (&outcome.error, outcome.status) {
                 (Some(_), _) => return None, // the error itself is rendered once, by main

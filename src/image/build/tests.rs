@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use super::*;
 
 async fn engine() -> Docker {
-    let docker = connect().expect("DOCKER_HOST must name a Docker engine");
+    let docker = connect(&docker_host()).expect("DOCKER_HOST must name a Docker engine");
     docker.ping().await.expect("these tests need a running Docker engine (DOCKER_HOST or /var/run/docker.sock)");
     docker
 }
@@ -35,7 +35,7 @@ impl Drop for Cleanup {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let docker = connect().unwrap().negotiate_version().await.unwrap();
+                let docker = connect(&docker_host()).unwrap().negotiate_version().await.unwrap();
                 for tag in tags {
                     let options = RemoveImageOptionsBuilder::default().force(true).build();
                     let _ = docker.remove_image(&tag, Some(options), None).await;
@@ -181,7 +181,7 @@ async fn missing_dockerfile_is_reported_with_help() {
 async fn unreachable_engine_is_reported_with_help() {
     let dir = scratch_context();
     for host in ["unix:///nonexistent", "tcp://127.0.0.1:1"] {
-        let err = match connect_to(host) {
+        let err = match connect(host) {
             Err(err) => err,
             Ok(docker) => build(&docker, &request(dir.path(), &[]), &mut |_| {}).await.unwrap_err(),
         };
@@ -340,4 +340,9 @@ fn pure_helpers() {
     assert_eq!(split_tag("127.0.0.1:4599/web"), ("127.0.0.1:4599/web", "latest"));
     assert!(refuses_buildkit("BuildKit is not supported on this platform"));
     assert!(!refuses_buildkit("COPY failed: file not found"));
+}
+
+/// The engine the tests build on: `DOCKER_HOST`, as the CLI reads it through the CI context.
+fn docker_host() -> String {
+    crate::ci::Ci::from_process().docker_host()
 }

@@ -7,18 +7,13 @@ use tokio::time::Instant;
 
 use super::cancel::Cancel;
 use crate::Error;
-use crate::guard::watch::{fired, states};
+use crate::guard::state::{fired, states};
 use crate::report::{Reporter, Stage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnCancel {
-    /// Stop the deployment with rollback (the default).
-    Rollback,
-    /// Leave it running and say so.
-    Leave,
-}
+/// What a cancel or a timeout does to the deployment in flight: the environment's `on-cancel`.
+pub use crate::config::OnCancel;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct WatchSettings {
     pub poll: Duration,
     pub timeout: Duration,

@@ -13,7 +13,8 @@ use super::fields;
 
 /// A task definition document ready for RegisterTaskDefinition: read-only fields and nulls removed, `family` and
 /// named containers with images guaranteed. `tags`, when present, are the request's `[{key, value}]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
 pub struct TaskDefinitionDoc {
     fields: Map<String, Value>,
 }

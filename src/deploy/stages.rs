@@ -8,28 +8,13 @@ use super::cancel::Cancel;
 use super::plan::DeployPlan;
 use super::run_task::{self, RunTaskRequest};
 use super::strategy::Strategy;
-use super::watch::Watcher;
-use super::{codedeploy, rolling, verified};
+use super::watcher::Watcher;
+use super::{codedeploy, ecs_deployment, verified};
 use crate::Error;
 use crate::aws::Aws;
 use crate::guard::{self, ensure_five_xx};
+use crate::plan::ReleaseLabel;
 use crate::report::{Reporter, Stage};
-
-/// What a deploy did.
-#[derive(Debug, Clone, Default)]
-pub struct Deployed {
-    pub task_definition_arn: String,
-    pub registered: bool,
-    /// None when nothing needed deploying (the service already runs this revision).
-    pub deployment_id: Option<String>,
-}
-
-/// Who is releasing what, for the revision's tags.
-#[derive(Debug, Clone)]
-pub struct ReleaseLabel {
-    pub version: String,
-    pub commit: String,
-}
 
 /// Registers the rendered task definition unless the latest revision is equal (one call, or none).
 pub async fn register(
@@ -50,7 +35,7 @@ pub async fn register(
     doc.set_tags(&tags);
     let input = doc.to_sdk_input()?;
     for warning in &input.warnings {
-        tracing::warn!("{warning}");
+        reporter.warn(warning.clone());
     }
     reporter.started(Stage::Register, format!("registering {}", doc.family()));
     let out =
@@ -100,7 +85,7 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
     for spec in &plan.ensure_alarms {
         ensure_five_xx(&aws.cloudwatch, spec, &plan.five_xx).await?;
     }
-    let states = guard::watch::states(&aws.cloudwatch, &plan.alarms).await?;
+    let states = guard::state::states(&aws.cloudwatch, &plan.alarms).await?;
     guard::precheck(&plan.alarms, &states).map_err(|reason| Error::GuardBlocked { reason })?;
     reporter.finished(Stage::Guard, format!("watching {}", plan.alarms.join(", ")));
     Ok(())
@@ -116,9 +101,8 @@ pub async fn deploy(
     reporter: &mut Reporter,
 ) -> Result<Option<String>, Error> {
     let svc = &plan.service;
-    let settled = svc.task_definition == task_definition
-        && svc.deployments.len() == 1
-        && svc.deployments[0].rollout_state.as_deref().is_none_or(|s| s == "COMPLETED");
+    let settled =
+        svc.task_definition == task_definition && svc.deployments.len() == 1 && svc.deployments[0].is_settled();
     if settled {
         reporter.finished(
             Stage::Deploy,
@@ -130,15 +114,21 @@ pub async fn deploy(
     let deployment = match plan.strategy {
         Strategy::Rolling | Strategy::EcsBlueGreen => {
             reporter.started(Stage::Deploy, format!("updating {}/{} to {task_definition}", svc.cluster, svc.name));
-            rolling::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
-            let id = rolling::start(&aws.ecs, svc, task_definition).await?;
+            ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
+            let id = ecs_deployment::start(&aws.ecs, svc, task_definition).await?;
             reporter.progress(Stage::Deploy, format!("deployment {id} started"));
-            rolling::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await?;
+            ecs_deployment::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await?;
             id
         }
         Strategy::CodeDeploy => {
             let Some(settings) = &plan.codedeploy else {
-                return Err(Error::StrategyMismatch { message: "no codedeploy settings".into(), help: String::new() });
+                return Err(Error::StrategyMismatch {
+                    message: format!(
+                        "environment `{}` deploys with CodeDeploy but has no `codedeploy:` section",
+                        plan.environment
+                    ),
+                    help: "add `codedeploy: { application: ..., deployment-group: ... }` to the environment".into(),
+                });
             };
             let spec = codedeploy::appspec_for(svc, task_definition, &settings.hooks)?;
             reporter

@@ -3,10 +3,10 @@
 //! rollout or a vanished deployment are failures; an alarm, a timeout or a cancel roll back to the
 //! last verified revision.
 
-use super::rollout::{Verdict, judge};
-use super::service::{ServiceInfo, describe};
-use super::watch::{Interrupt, Watcher, cancel_wins};
+use super::verdict::{RolloutState, Verdict, judge};
+use super::watcher::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
+use crate::ecs::service::{ServiceInfo, describe};
 use crate::report::{Reporter, Stage};
 
 /// Starts the deployment: one UpdateService call. Returns our deployment id.
@@ -44,7 +44,7 @@ pub async fn wait_until_settled(
         let in_flight: Vec<&str> = now
             .deployments
             .iter()
-            .filter(|d| d.status != "PRIMARY" || d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+            .filter(|d| !d.is_primary() || d.rollout_state == Some(RolloutState::InProgress))
             .map(|d| d.id.as_str())
             .collect();
         if in_flight.is_empty() {

@@ -1,15 +1,76 @@
 //! Judging a rolling deployment from a DescribeServices snapshot (REFERENCE 2.5). Pure, so every
 //! case of "looks stable but is not ours" is a unit test.
 
+/// `services[].deployments[].status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    Primary,
+    Active,
+    Inactive,
+}
+
+/// `services[].deployments[].rolloutState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl DeploymentStatus {
+    /// ECS's word for it; anything unknown counts as INACTIVE (it is not serving).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "PRIMARY" => Self::Primary,
+            "ACTIVE" => Self::Active,
+            _ => Self::Inactive,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "PRIMARY",
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+        }
+    }
+}
+
+impl RolloutState {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "IN_PROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            "FAILED" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The fields of one `services[].deployments[]` entry the verdict needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeploymentView {
     pub id: String,
-    /// PRIMARY, ACTIVE or INACTIVE.
-    pub status: String,
+    pub status: DeploymentStatus,
     pub task_definition: String,
-    /// IN_PROGRESS, COMPLETED or FAILED (absent on old services).
-    pub rollout_state: Option<String>,
+    /// Absent on old services.
+    pub rollout_state: Option<RolloutState>,
     pub rollout_state_reason: Option<String>,
     pub running: i32,
     pub desired: i32,
@@ -40,6 +101,17 @@ pub enum Verdict {
     Vanished,
 }
 
+impl DeploymentView {
+    pub fn is_primary(&self) -> bool {
+        self.status == DeploymentStatus::Primary
+    }
+
+    /// Completed, or too old a service to say (no rollout state).
+    pub fn is_settled(&self) -> bool {
+        self.rollout_state.is_none_or(|s| s == RolloutState::Completed)
+    }
+}
+
 impl Verdict {
     pub fn is_terminal(&self) -> bool {
         !matches!(self, Verdict::InProgress { .. })
@@ -48,7 +120,7 @@ impl Verdict {
 
 /// `ours` is the deployment id UpdateService returned as PRIMARY.
 pub fn judge(ours: &str, deployments: &[DeploymentView]) -> Verdict {
-    let primary = deployments.iter().find(|d| d.status == "PRIMARY");
+    let primary = deployments.iter().find(|d| d.is_primary());
     let Some(mine) = deployments.iter().find(|d| d.id == ours) else {
         return match primary {
             Some(p) => Verdict::Replaced {
@@ -62,20 +134,19 @@ pub fn judge(ours: &str, deployments: &[DeploymentView]) -> Verdict {
     let reason = || mine.rollout_state_reason.clone().unwrap_or_else(|| "no reason given".into());
     // ECS marks a rollout COMPLETED only once it reached steady state; a newer release may have
     // superseded it since (the next queued release), which does not undo that.
-    if mine.status != "PRIMARY" && mine.rollout_state.as_deref() == Some("COMPLETED") {
+    if !mine.is_primary() && mine.rollout_state == Some(RolloutState::Completed) {
         return Verdict::Completed;
     }
-    if mine.status != "PRIMARY"
+    if !mine.is_primary()
         && let Some(p) = primary
     {
         return Verdict::Replaced { by: p.id.clone(), task_definition: p.task_definition.clone(), reason: reason() };
     }
-    if mine.rollout_state.as_deref() == Some("FAILED") {
+    if mine.rollout_state == Some(RolloutState::Failed) {
         return Verdict::Failed { reason: reason() };
     }
     let alone = deployments.len() == 1;
-    let completed = mine.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED");
-    if mine.status == "PRIMARY" && completed && alone && mine.running == mine.desired {
+    if mine.is_primary() && mine.is_settled() && alone && mine.running == mine.desired {
         return Verdict::Completed;
     }
     Verdict::InProgress { running: mine.running, desired: mine.desired, failed_tasks: mine.failed_tasks }
@@ -88,9 +159,9 @@ mod tests {
     fn d(id: &str, status: &str, td: &str, state: &str, running: i32, desired: i32) -> DeploymentView {
         DeploymentView {
             id: id.into(),
-            status: status.into(),
+            status: DeploymentStatus::parse(status),
             task_definition: td.into(),
-            rollout_state: Some(state.into()),
+            rollout_state: RolloutState::parse(state),
             rollout_state_reason: Some(format!("{id} {state}")),
             running,
             desired,

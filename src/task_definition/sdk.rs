@@ -18,9 +18,9 @@ use aws_sdk_ecs::types::{
 };
 use serde_json::{Map, Value, json};
 
+use super::document::TaskDefinitionDoc;
 use super::error::TaskDefinitionError;
 use super::sdk_reader::{Reader, built, invalid};
-use super::task_definition::TaskDefinitionDoc;
 
 type Result<T> = std::result::Result<T, TaskDefinitionError>;
 
@@ -615,9 +615,9 @@ mod tests {
     use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
     use serde_json::json;
 
+    use super::super::document::Format;
     use super::super::fixtures::{described_json, rendered_doc};
     use super::super::normalize;
-    use super::super::task_definition::Format;
     use super::*;
 
     /// What DescribeTaskDefinition would return for the registered input (the SDK's view of it).

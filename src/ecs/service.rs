@@ -3,19 +3,19 @@
 
 use aws_sdk_ecs::types::{Deployment, Service};
 
-use super::appspec::{Awsvpc, CapacityProvider};
-use super::rollout::DeploymentView;
-use super::strategy::Controller;
 use crate::Error;
+use crate::deploy::appspec::{Awsvpc, CapacityProvider};
+use crate::deploy::strategy::{Controller, ControllerKind};
+use crate::deploy::verdict::{DeploymentStatus, DeploymentView, RolloutState};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TargetGroupRef {
     pub arn: String,
     pub container_name: String,
     pub container_port: i32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ServiceInfo {
     pub cluster: String,
     pub name: String,
@@ -51,7 +51,7 @@ pub async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -
 fn info(cluster: &str, svc: &Service) -> ServiceInfo {
     let config = svc.deployment_configuration();
     let controller = Controller {
-        kind: svc.deployment_controller().map(|c| c.r#type().as_str().to_owned()).unwrap_or_else(|| "ECS".into()),
+        kind: svc.deployment_controller().map_or(ControllerKind::Ecs, |c| ControllerKind::parse(c.r#type().as_str())),
         ecs_strategy: config.and_then(|c| c.strategy()).map(|s| s.as_str().to_owned()),
     };
     let target_groups = svc
@@ -95,9 +95,9 @@ fn info(cluster: &str, svc: &Service) -> ServiceInfo {
 pub fn view(d: &Deployment) -> DeploymentView {
     DeploymentView {
         id: d.id().unwrap_or_default().to_owned(),
-        status: d.status().unwrap_or_default().to_owned(),
+        status: DeploymentStatus::parse(d.status().unwrap_or_default()),
         task_definition: d.task_definition().unwrap_or_default().to_owned(),
-        rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()),
+        rollout_state: d.rollout_state().and_then(|s| RolloutState::parse(s.as_str())),
         rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
         running: d.running_count(),
         desired: d.desired_count(),

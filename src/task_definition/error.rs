@@ -6,7 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Diagnostic)]
 pub enum TaskDefinitionError {
     #[error("cannot read task definition {path}: {source}")]
-    #[diagnostic(code(pipeline::ecs::task_definition::io), help("check `task-definition` in .pipeline.yml"))]
+    #[diagnostic(code(pipeline::task_definition::io), help("check `task-definition` in .pipeline.yml"))]
     Io { path: String, source: std::io::Error },
 
     /// Boxed: it carries the source text for miette, and would otherwise make every Result of this module large.
@@ -16,18 +16,18 @@ pub enum TaskDefinitionError {
 
     #[error("{path}: a task definition must be an object, found {found}")]
     #[diagnostic(
-        code(pipeline::ecs::task_definition::shape),
+        code(pipeline::task_definition::shape),
         help("expected `{{\"family\": ..., \"containerDefinitions\": [...]}}` or `{{\"taskDefinition\": {{...}}}}`")
     )]
     NotAnObject { path: String, found: &'static str },
 
     #[error("{path}: `family` is missing or not a non-empty string")]
-    #[diagnostic(code(pipeline::ecs::task_definition::family), help("add `\"family\": \"<name>\"` at the top level"))]
+    #[diagnostic(code(pipeline::task_definition::family), help("add `\"family\": \"<name>\"` at the top level"))]
     MissingFamily { path: String },
 
     #[error("{path}: `containerDefinitions` is missing or empty")]
     #[diagnostic(
-        code(pipeline::ecs::task_definition::containers),
+        code(pipeline::task_definition::containers),
         help(
             "a task definition needs at least one container: `\"containerDefinitions\": [{{\"name\": ..., \"image\": ...}}]`"
         )
@@ -36,27 +36,27 @@ pub enum TaskDefinitionError {
 
     #[error("{path}: containerDefinitions[{index}] has no `{field}`")]
     #[diagnostic(
-        code(pipeline::ecs::task_definition::container),
+        code(pipeline::task_definition::container),
         help("every container needs a `name` and an `image` (the image of the released container is replaced)")
     )]
     InvalidContainer { path: String, index: usize, field: &'static str },
 
     #[error("container `{name}` is not in the task definition; it has: {available}")]
     #[diagnostic(
-        code(pipeline::ecs::task_definition::unknown_container),
+        code(pipeline::task_definition::unknown_container),
         help("set the container's name in .pipeline.yml to one of the task definition's containers")
     )]
     UnknownContainer { name: String, available: String },
 
     #[error("`{name}` is set both as an environment variable and as a secret")]
     #[diagnostic(
-        code(pipeline::ecs::task_definition::env_secret_clash),
+        code(pipeline::task_definition::env_secret_clash),
         help("ECS rejects a name that is both in `environment` and `secrets`; keep one of them in .pipeline.yml")
     )]
     EnvSecretClash { name: String },
 
     #[error("task definition field `{path}` is invalid: {message}")]
-    #[diagnostic(code(pipeline::ecs::task_definition::field))]
+    #[diagnostic(code(pipeline::task_definition::field))]
     InvalidField { path: String, message: String },
 }
 
@@ -64,7 +64,7 @@ pub enum TaskDefinitionError {
 #[derive(Debug, Error, Diagnostic)]
 #[error("{path}:{line}:{column}: not valid {format}: {message}")]
 #[diagnostic(
-    code(pipeline::ecs::task_definition::syntax),
+    code(pipeline::task_definition::syntax),
     help(
         "the file must be the JSON (or YAML) that `aws ecs register-task-definition --cli-input-json` takes, \
          or the output of `aws ecs describe-task-definition`"

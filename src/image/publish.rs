@@ -3,16 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::SecretString;
-
-use super::build::{self, BuildRequest, BuildSecret};
+use super::build::{self, BuildRequest, BuildSecret, Builder};
 use super::ecr::{self, Manifest};
+use super::plan::{ImageAction, ImagePlan, RepositoryState};
 use super::push;
 use super::reference::{Digest, Repository};
 use crate::Error;
 use crate::aws::Aws;
+use crate::ci::Ci;
 use crate::config::Config;
-use crate::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::report::{Reporter, Stage};
 use crate::version::ReleaseVersion;
 
@@ -29,6 +28,7 @@ pub async fn execute(
     plan: &ImagePlan,
     aws: &Aws,
     config: &Config,
+    ci: &Ci,
     reporter: &mut Reporter,
 ) -> Result<ImageResult, Error> {
     let repository = match &plan.repository {
@@ -53,11 +53,11 @@ pub async fn execute(
             let auth = ecr::registry_auth(&aws.ecr).await?;
             reporter.mask(secrecy::ExposeSecret::expose_secret(&auth.password));
             push::verify_auth(&auth).await?;
-            let docker = build::connect()?;
+            let docker = build::connect(&ci.docker_host())?;
             let local = repository.tagged(push_tag);
             reporter.started(Stage::Build, format!("building {local}"));
-            let request = build_request(config, &plan.version, vec![local.clone()])?;
-            let image = run_build(&docker, &request, reporter).await?;
+            let request = build_request(config, &plan.version, vec![local.clone()], ci)?;
+            let image = run_build(&docker, &request, ci, reporter).await?;
             reporter.finished(Stage::Build, image.id.clone());
 
             reporter.started(Stage::Push, format!("pushing {local}"));
@@ -117,13 +117,14 @@ pub async fn build_local(
     config: &Config,
     version: &ReleaseVersion,
     tags: &[String],
+    ci: &Ci,
     reporter: &mut Reporter,
 ) -> Result<String, Error> {
-    let docker = build::connect()?;
+    let docker = build::connect(&ci.docker_host())?;
     let local: Vec<String> = tags.iter().map(|t| format!("{}:{t}", config.image.repository)).collect();
     reporter.started(Stage::Build, format!("building {}", local.join(", ")));
-    let request = build_request(config, version, local)?;
-    let image = run_build(&docker, &request, reporter).await?;
+    let request = build_request(config, version, local, ci)?;
+    let image = run_build(&docker, &request, ci, reporter).await?;
     reporter.finished(Stage::Build, image.id.clone());
     Ok(image.id)
 }
@@ -131,31 +132,33 @@ pub async fn build_local(
 async fn run_build(
     docker: &bollard::Docker,
     request: &BuildRequest,
+    ci: &Ci,
     reporter: &mut Reporter,
 ) -> Result<build::BuiltImage, Error> {
+    let builder = if ci.buildkit_disabled() { Builder::Classic } else { Builder::Auto };
     let mut lines = Vec::new();
     let result = {
         let mut on_log = |line: &str| lines.push(line.to_owned());
-        build::build(docker, request, &mut on_log).await
+        build::build_with(docker, request, builder, &mut on_log).await
     };
     for line in lines {
         reporter.progress(Stage::Build, line);
     }
-    Ok(result?)
+    Ok(result.map_err(|e| e.on_host(&ci.docker_host()))?)
 }
 
-fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>) -> Result<BuildRequest, Error> {
+fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>, ci: &Ci) -> Result<BuildRequest, Error> {
     let image = &config.image;
     let mut secrets = Vec::new();
     for (id, var) in &image.secrets {
-        let value = std::env::var(var).map_err(|_| Error::MissingSecret { id: id.clone(), var: var.clone() })?;
-        secrets.push(BuildSecret { id: id.clone(), value: SecretString::from(value) });
+        let value = ci.secret(var).ok_or_else(|| Error::MissingSecret { id: id.clone(), var: var.clone() })?;
+        secrets.push(BuildSecret { id: id.clone(), value });
     }
     let mut labels: BTreeMap<String, String> = image.labels.clone();
     labels.insert("org.opencontainers.image.revision".into(), version.commit.clone());
     labels.insert("org.opencontainers.image.version".into(), version.version.to_string());
     labels.insert("org.opencontainers.image.created".into(), now_rfc3339());
-    if let Some(source) = source_url() {
+    if let Some(source) = ci.repository_url() {
         labels.insert("org.opencontainers.image.source".into(), source);
     }
     Ok(BuildRequest {
@@ -173,13 +176,6 @@ fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>) -
 fn lifecycle_policy(config: &Config) -> Result<Option<String>, Error> {
     let Some(path) = &config.image.lifecycle_policy else { return Ok(None) };
     std::fs::read_to_string(path).map(Some).map_err(|source| Error::Io { path: path.display().to_string(), source })
-}
-
-/// The repository URL for the OCI `source` label, when running in GitHub Actions.
-fn source_url() -> Option<String> {
-    let server = std::env::var("GITHUB_SERVER_URL").ok()?;
-    let repo = std::env::var("GITHUB_REPOSITORY").ok()?;
-    Some(format!("{server}/{repo}"))
 }
 
 fn now_rfc3339() -> String {

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
+pub use aws_sdk_cloudwatch::types::StateValue as AlarmState;
+
 use crate::Error;
 
 /// Alarm name -> (state, reason), as DescribeAlarms reports them.
-pub type AlarmStates = BTreeMap<String, (String, String)>;
+pub type AlarmStates = BTreeMap<String, (AlarmState, String)>;
 
 pub async fn states(cw: &aws_sdk_cloudwatch::Client, names: &[String]) -> Result<AlarmStates, Error> {
     if names.is_empty() {
@@ -22,7 +24,7 @@ pub async fn states(cw: &aws_sdk_cloudwatch::Client, names: &[String]) -> Result
         .iter()
         .filter_map(|a| {
             let name = a.alarm_name()?.to_owned();
-            let state = a.state_value().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let state = a.state_value().cloned().unwrap_or(AlarmState::InsufficientData);
             Some((name, (state, a.state_reason().unwrap_or_default().to_owned())))
         })
         .collect())
@@ -30,7 +32,10 @@ pub async fn states(cw: &aws_sdk_cloudwatch::Client, names: &[String]) -> Result
 
 /// The first alarm in ALARM, with its reason.
 pub fn fired(states: &AlarmStates) -> Option<(String, String)> {
-    states.iter().find(|(_, (state, _))| state == "ALARM").map(|(name, (_, reason))| (name.clone(), reason.clone()))
+    states
+        .iter()
+        .find(|(_, (state, _))| *state == AlarmState::Alarm)
+        .map(|(name, (_, reason))| (name.clone(), reason.clone()))
 }
 
 /// Before a deployment: every guard alarm must exist, and none may be in ALARM.
@@ -49,7 +54,7 @@ mod tests {
     use super::*;
 
     fn states(list: &[(&str, &str)]) -> AlarmStates {
-        list.iter().map(|(n, s)| (n.to_string(), (s.to_string(), format!("{n} is {s}")))).collect()
+        list.iter().map(|(n, s)| (n.to_string(), (AlarmState::from(*s), format!("{n} is {s}")))).collect()
     }
 
     #[test]

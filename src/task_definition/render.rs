@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::document::TaskDefinitionDoc;
 use super::error::TaskDefinitionError;
-use super::task_definition::TaskDefinitionDoc;
 
 /// What a release changes in the task definition.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,9 @@
+//! `pipeline schema`: the JSON Schema of `.pipeline.yml`, for editors.
+
+use crate::Error;
+use crate::config;
+
+pub fn run() -> Result<(), Error> {
+    println!("{}", serde_json::to_string_pretty(&config::schema()).unwrap_or_default());
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `pipeline status`: what runs now, which release it is, what is in flight.
+
+use super::{Run, planning};
+use crate::Error;
+use crate::deploy::verdict::RolloutState;
+use crate::deploy::verified;
+use crate::ecs::{revision, service};
+use crate::report::Stage;
+
+pub async fn run(run: &mut Run<'_>) -> Result<(), Error> {
+    let config = run.load_config()?;
+    let (name, env, aws) = planning::environment(run, &config).await?;
+    run.done.environment = Some(name.to_owned());
+    let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
+    let (_, running) = revision::describe(&aws.ecs, &svc.task_definition).await?;
+    let tags = running.tags();
+    let release = tags.get(verified::VERSION).map(|v| format!("v{v}")).unwrap_or_else(|| "no pipeline release".into());
+    let verified_at = tags.get(verified::VERIFIED_AT).map(|t| format!(", verified {t}")).unwrap_or_default();
+    run.done.task_definition_arn = Some(svc.task_definition.clone());
+    run.done.version = tags.get(verified::VERSION).cloned();
+    run.done.running_now = Some(format!("{} ({release}{verified_at})", svc.task_definition));
+    run.reporter.progress(
+        Stage::Plan,
+        format!(
+            "{}/{}: {} of {} tasks running {} ({release}{verified_at})",
+            svc.cluster, svc.name, svc.running_count, svc.desired_count, svc.task_definition
+        ),
+    );
+    for d in &svc.deployments {
+        let state = d.rollout_state.as_ref().map_or("-", |s| s.as_str());
+        run.reporter.progress(
+            Stage::Deploy,
+            format!("{} {} {} {state} {}/{} running", d.id, d.status, d.task_definition, d.running, d.desired),
+        );
+        if d.is_primary() && d.rollout_state == Some(RolloutState::InProgress) {
+            run.done.deployment_id = Some(d.id.clone());
+        }
+    }
+    Ok(())
+}

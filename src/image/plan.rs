@@ -1,0 +1,191 @@
+//! The release plan: everything a run will do, computed before the first change. `--dry-run` and
+//! `pipeline plan` print it and stop; `release` executes it.
+
+use std::collections::BTreeMap;
+
+use super::ecr::{self, Manifest};
+use super::reference::{Digest, Repository};
+use crate::Error;
+use crate::version::ReleaseVersion;
+
+/// The repository as found (or to be created).
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RepositoryState {
+    Exists(Repository),
+    /// Missing; `execute` creates it IMMUTABLE. Nothing in it yet.
+    Create {
+        name: String,
+    },
+}
+
+/// What happens to the image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum ImageAction {
+    /// No image for this commit yet: build, push `push_tag`, then add `retag` by manifest.
+    Build { push_tag: String, retag: Vec<String> },
+    /// ECR already has this commit's image: no build, no push; add only the `missing` tags.
+    Reuse { manifest: Manifest, missing: Vec<String> },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImagePlan {
+    pub version: ReleaseVersion,
+    pub repository: RepositoryState,
+    /// Every tag the image will carry, the commit tag first.
+    pub tags: Vec<String>,
+    pub action: ImageAction,
+}
+
+impl ImagePlan {
+    /// Whether executing the plan would change anything.
+    pub fn changes(&self) -> bool {
+        match &self.action {
+            ImageAction::Build { .. } => true,
+            ImageAction::Reuse { missing, .. } => !missing.is_empty(),
+        }
+    }
+
+    pub fn repository_name(&self) -> &str {
+        match &self.repository {
+            RepositoryState::Exists(r) => &r.name,
+            RepositoryState::Create { name } => name,
+        }
+    }
+
+    /// Human lines, in the order things will happen.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = vec![format!("version {} (commit {})", self.version.version, self.version.commit)];
+        if let RepositoryState::Create { name } = &self.repository {
+            lines.push(format!("create ECR repository {name} (IMMUTABLE)"));
+        }
+        match &self.action {
+            ImageAction::Build { push_tag, retag } => {
+                lines.push(format!("build the image and push {}:{push_tag}", self.repository_name()));
+                if !retag.is_empty() {
+                    lines.push(format!("add tags {} to the pushed manifest", retag.join(", ")));
+                }
+            }
+            ImageAction::Reuse { manifest, missing } => {
+                lines.push(format!("reuse {} (already in ECR): no build, no push", manifest.digest));
+                if missing.is_empty() {
+                    lines.push("all tags already present: nothing to do".into());
+                } else {
+                    lines.push(format!("add tags {} by manifest", missing.join(", ")));
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// Decides build-or-reuse from what ECR holds. Read-only: it creates nothing.
+///
+/// `existing` maps each of our tags that ECR already has to its manifest. The commit tag decides:
+/// present -> reuse it, and every other existing tag must point at the same digest; absent -> build,
+/// and no other tag may exist yet (it would belong to another image).
+pub fn decide(
+    repository: &str,
+    tags: &[String],
+    commit_tag: &str,
+    existing: &BTreeMap<String, Manifest>,
+) -> Result<ImageAction, Error> {
+    let conflict = |tag: &str, theirs: &Digest, ours: String| Error::TagConflict {
+        repository: repository.to_owned(),
+        tag: tag.to_owned(),
+        existing: theirs.to_string(),
+        ours,
+    };
+    match existing.get(commit_tag) {
+        Some(manifest) => {
+            for (tag, other) in existing {
+                if other.digest != manifest.digest {
+                    return Err(conflict(tag, &other.digest, manifest.digest.to_string()));
+                }
+            }
+            let missing = tags.iter().filter(|t| !existing.contains_key(*t)).cloned().collect();
+            Ok(ImageAction::Reuse { manifest: manifest.clone(), missing })
+        }
+        None => {
+            if let Some((tag, other)) = existing.iter().next() {
+                return Err(conflict(tag, &other.digest, format!("a new build of commit tag {commit_tag}")));
+            }
+            let retag = tags.iter().filter(|t| *t != commit_tag).cloned().collect();
+            Ok(ImageAction::Build { push_tag: commit_tag.to_owned(), retag })
+        }
+    }
+}
+
+/// Looks at ECR and plans the image half.
+pub async fn plan_image(
+    ecr_client: &aws_sdk_ecr::Client,
+    repository: &str,
+    version: ReleaseVersion,
+    tags: Vec<String>,
+) -> Result<ImagePlan, Error> {
+    let commit_tag = version.sha_tag();
+    let (state, existing) = match ecr::find_repository(ecr_client, repository).await? {
+        Some(repo) => {
+            let existing = ecr::existing(ecr_client, &repo, &tags).await?;
+            (RepositoryState::Exists(repo), existing)
+        }
+        None => (RepositoryState::Create { name: repository.to_owned() }, BTreeMap::new()),
+    };
+    let action = decide(repository, &tags, &commit_tag, &existing)?;
+    Ok(ImagePlan { version, repository: state, tags, action })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(hex: char) -> Manifest {
+        Manifest {
+            digest: Digest::parse(&format!("sha256:{}", hex.to_string().repeat(64))).unwrap(),
+            body: "{}".into(),
+            media_type: None,
+        }
+    }
+
+    fn tags() -> Vec<String> {
+        vec!["sha-0123456789ab".into(), "v1.2.0".into()]
+    }
+
+    #[test]
+    fn nothing_in_ecr_means_build_then_retag() {
+        let action = decide("web", &tags(), "sha-0123456789ab", &BTreeMap::new()).unwrap();
+        match action {
+            ImageAction::Build { push_tag, retag } => {
+                assert_eq!(push_tag, "sha-0123456789ab");
+                assert_eq!(retag, vec!["v1.2.0".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_existing_commit_tag_is_reused_and_only_missing_tags_added() {
+        let existing = BTreeMap::from([("sha-0123456789ab".to_string(), manifest('a'))]);
+        match decide("web", &tags(), "sha-0123456789ab", &existing).unwrap() {
+            ImageAction::Reuse { manifest, missing } => {
+                assert_eq!(manifest.digest.as_str(), format!("sha256:{}", "a".repeat(64)));
+                assert_eq!(missing, vec!["v1.2.0".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tag_on_another_digest_is_a_conflict_naming_both() {
+        let existing =
+            BTreeMap::from([("sha-0123456789ab".to_string(), manifest('a')), ("v1.2.0".to_string(), manifest('b'))]);
+        let err = decide("web", &tags(), "sha-0123456789ab", &existing).unwrap_err().to_string();
+        assert!(err.contains("v1.2.0") && err.contains(&"b".repeat(64)) && err.contains(&"a".repeat(64)), "{err}");
+    }
+
+    #[test]
+    fn a_version_tag_without_the_commit_tag_belongs_to_another_image() {
+        let existing = BTreeMap::from([("v1.2.0".to_string(), manifest('b'))]);
+        let err = decide("web", &tags(), "sha-0123456789ab", &existing).unwrap_err().to_string();
+        assert!(err.contains("v1.2.0") && err.contains("already exists"), "{err}");
+    }
+}
