@@ -9,8 +9,6 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::version::VersionError;
-
 /// A snapshot of the environment variables. Its Debug output names the variables, never their values.
 #[derive(Clone, Default)]
 pub struct Ci {
@@ -139,13 +137,13 @@ pub struct GithubEvent {
 
 impl GithubEvent {
     /// In a pull request event, the PR head commit from the event payload; None for other events.
-    pub fn pull_request_head(&self) -> Result<Option<String>, VersionError> {
+    pub fn pull_request_head(&self) -> Result<Option<String>, EventError> {
         let Some(event) = self.name.as_deref() else { return Ok(None) };
         if !matches!(event, "pull_request" | "pull_request_target") {
             return Ok(None);
         }
         // In a PR event, falling back to HEAD would release the merge commit: refuse instead.
-        let fail = |reason: String| VersionError::Event { event: event.to_string(), reason };
+        let fail = |reason: String| EventError { event: event.to_string(), reason };
         let path = self.path.as_ref().ok_or_else(|| fail("GITHUB_EVENT_PATH is not set".into()))?;
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
         let payload: serde_json::Value =
@@ -159,6 +157,18 @@ impl GithubEvent {
         }
         Ok(Some(sha.to_ascii_lowercase()))
     }
+}
+
+/// A pull-request event whose payload does not name the head commit.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot tell which commit the `{event}` event releases: {reason}")]
+#[diagnostic(
+    code(pipeline::version),
+    help("run inside GitHub Actions' pull request event, or unset GITHUB_EVENT_NAME when running by hand")
+)]
+pub struct EventError {
+    pub event: String,
+    pub reason: String,
 }
 
 fn is_full_hash(s: &str) -> bool {

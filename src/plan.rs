@@ -10,6 +10,7 @@ use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::image::reference::Digest;
 use crate::report::ImageOutcome;
 use crate::task_definition::TaskDefinitionDiff;
+pub use crate::version::ReleaseLabel;
 use crate::version::ReleaseVersion;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,19 +23,6 @@ pub struct ReleasePlan {
     pub deploy: Option<DeployPlan>,
     /// What registering would change in the task definition; `None` when nothing would.
     pub task_definition_diff: Option<TaskDefinitionDiff>,
-}
-
-/// Who is released: the version and commit, for tags, labels and reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReleaseLabel {
-    pub version: String,
-    pub commit: String,
-}
-
-impl From<&ReleaseVersion> for ReleaseLabel {
-    fn from(v: &ReleaseVersion) -> Self {
-        Self { version: v.version.to_string(), commit: v.commit.clone() }
-    }
 }
 
 /// Where the image the service will run comes from.

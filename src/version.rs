@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use semver::{Prerelease, Version};
 use serde::Deserialize;
 
-use crate::ci::GithubEvent;
+use crate::ci::{EventError, GithubEvent};
 use crate::git::{GitError, Repo, Tag};
 
 /// A kind of image tag a release gets.
@@ -68,6 +68,19 @@ impl ReleaseVersion {
     }
 }
 
+/// Who is released: the version and commit, for tags, labels and reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseLabel {
+    pub version: String,
+    pub commit: String,
+}
+
+impl From<&ReleaseVersion> for ReleaseLabel {
+    fn from(v: &ReleaseVersion) -> Self {
+        Self { version: v.version.to_string(), commit: v.commit.clone() }
+    }
+}
+
 /// Why no version could be decided.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum VersionError {
@@ -111,12 +124,9 @@ pub enum VersionError {
     )]
     Shallow,
 
-    #[error("cannot tell which commit the `{event}` event releases: {reason}")]
-    #[diagnostic(
-        code(pipeline::version),
-        help("run inside GitHub Actions' pull request event, or unset GITHUB_EVENT_NAME when running by hand")
-    )]
-    Event { event: String, reason: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Event(#[from] EventError),
 }
 
 fn more_suffix(more: usize) -> String {

@@ -83,6 +83,9 @@ impl<'a> Run<'a> {
             rolled_back: done.rolled_back,
             running_now: done.running_now.clone(),
             dry_run: self.global.dry_run.then_some(true),
+            plan: (self.global.dry_run || matches!(command, "plan" | "check"))
+                .then(|| serde_json::to_value(plan).ok())
+                .flatten(),
             error: None,
         }
     }

@@ -13,8 +13,8 @@ use super::{codedeploy, ecs_deployment, verified};
 use crate::Error;
 use crate::aws::Aws;
 use crate::guard::{self, ensure_five_xx};
-use crate::plan::ReleaseLabel;
 use crate::report::{Reporter, Stage};
+use crate::version::ReleaseLabel;
 
 /// Registers the rendered task definition unless the latest revision is equal (one call, or none).
 pub async fn register(

@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use super::ecr;
 use super::reference::Digest;
 use crate::Error;
-use crate::plan::ReleaseLabel;
+use crate::version::ReleaseLabel;
 
 #[derive(Debug, Clone)]
 pub struct ExistingImage {

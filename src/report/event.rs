@@ -125,6 +125,9 @@ pub struct Outcome {
     pub running_now: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    /// The whole plan as data, for `plan`, `check` and `--dry-run` (what `--output json` returns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
 }

@@ -98,6 +98,10 @@ impl Redactor {
             field.iter_mut().for_each(r);
         }
         o.tags.iter_mut().chain(o.tags_added.iter_mut()).for_each(r);
+        if let Some(plan) = &mut o.plan {
+            // Redacted as text: a masked value can sit anywhere in the document.
+            *plan = serde_json::from_str(&self.redact(&plan.to_string())).unwrap_or(serde_json::Value::Null);
+        }
         if let Some(e) = &mut o.error {
             r(&mut e.message);
             e.help.iter_mut().for_each(r);
