@@ -33,9 +33,8 @@ fn the_shape_checker_reports_planted_deviations() {
         .output()
         .expect("run the checker's unit tests");
     let text = show(&out);
-    println!("{text}");
     assert!(out.status.success(), "the checker's unit tests failed:\n{text}");
-    assert!(text.contains("test_an_extra_key_fails ... ok"), "{text}");
+    assert!(text.contains("test_an_extra_key_fails") && text.contains("\nOK"), "{text}");
 }
 
 /// Every emulated operation answers in the shapes of AWS's models, over every protocol the sandbox serves it
@@ -59,7 +58,7 @@ async fn every_emulated_operation_answers_in_the_models_shapes() {
     }
     let out = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run run.py");
     let text = show(&out);
-    println!("{text}");
     assert!(out.status.success(), "model conformance failed:\n{text}");
-    assert!(text.contains("model conformance:"), "{text}");
+    let summary = text.lines().find(|l| l.starts_with("model conformance:"));
+    println!("{}", summary.unwrap_or_else(|| panic!("no summary line:\n{text}")));
 }

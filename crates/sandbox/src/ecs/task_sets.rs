@@ -38,6 +38,7 @@ pub fn add_task_set(
         status: if primary { "PRIMARY" } else { "ACTIVE" }.into(),
         task_definition: task_definition.to_owned(),
         previous_task_definition: Some(s.task_definition.clone()),
+        sources: Vec::new(),
         target: 0,
         failed_tasks: 0,
         rollout_state: "IN_PROGRESS".into(),
