@@ -483,7 +483,12 @@ STEPS = [
         },
     ),
     call("ecs", "DescribeServices", {"cluster": "conf", "services": ["rolling"]}, until=service_settled),
-    call("elbv2", "DescribeTargetHealth", {"TargetGroupArn": "${tg_rolling}"}),
+    call(
+        "elbv2",
+        "DescribeTargetHealth",
+        {"TargetGroupArn": "${tg_rolling}"},
+        until=lambda r: len(r["TargetHealthDescriptions"]) == 2,
+    ),
     call("ecs", "UpdateService", {"cluster": "conf", "service": "rolling", "taskDefinition": "${td2}"}),
     call("ecs", "DescribeServices", {"cluster": "conf", "services": ["rolling"]}, until=service_settled),
     call(
@@ -612,7 +617,13 @@ STEPS = [
     call("codedeploy", "GetDeploymentTarget", {"deploymentId": "${dep}", "targetId": "conf:bluegreen"}),
     call("codedeploy", "BatchGetDeploymentTargets", {"deploymentId": "${dep}", "targetIds": ["conf:bluegreen"]}),
     call("ecs", "DescribeTaskSets", {"cluster": "conf", "service": "bluegreen"}),
-    call("elbv2", "DescribeTargetHealth", {"TargetGroupArn": "${tg_green}"}),
+    # The replacement task set's tasks are registered in the green target group (issue 17).
+    call(
+        "elbv2",
+        "DescribeTargetHealth",
+        {"TargetGroupArn": "${tg_green}"},
+        until=lambda r: len(r["TargetHealthDescriptions"]) == 2,
+    ),
     call("codedeploy", "ContinueDeployment", {"deploymentId": "${dep}", "deploymentWaitType": "READY_WAIT"}),
     call("codedeploy", "GetDeployment", {"deploymentId": "${dep}"}, until=deployment_status("Succeeded")),
     call("codedeploy", "CreateDeployment", deployment, save={"dep2": "deploymentId"}),

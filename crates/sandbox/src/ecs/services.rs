@@ -32,6 +32,9 @@ pub struct TaskSetInfo {
     pub started_by: String,
     /// Percent of the service's desired count this task set runs.
     pub scale: f64,
+    /// The target group (name or ARN) its tasks register in, when not the service's own (CodeDeploy's green
+    /// task set); `None` = the service's `loadBalancers`.
+    pub target_group: Option<String>,
 }
 
 /// One entry of `deployments[]` (ECS controller) or one task set (CODE_DEPLOY controller).

@@ -60,6 +60,7 @@ pub fn add_task_set(
             external_id,
             started_by,
             scale: 100.0,
+            target_group: None,
         }),
     });
     id
@@ -78,6 +79,7 @@ pub fn switch_controller(s: &mut Service, ctx: &Ctx, to: &str) {
                 external_id: None,
                 started_by: d.id.clone(),
                 scale: 100.0,
+                target_group: None,
             });
             if !primary {
                 d.status = "DRAINING".into();
@@ -150,6 +152,15 @@ impl EcsState {
             d.network_configuration = n.clone();
         }
         Some(id)
+    }
+
+    /// Makes a task set's tasks register in `target_group` (a name or ARN) instead of the service's own.
+    pub fn set_task_set_target_group(&mut self, cluster: &str, service: &str, id: &str, target_group: &str) {
+        if let Some(info) =
+            self.service_mut(cluster, service).and_then(|s| s.deployment_mut(id)).and_then(|d| d.task_set.as_mut())
+        {
+            info.target_group = Some(target_group.to_owned());
+        }
     }
 
     pub fn task_set_progress(&self, cluster: &str, service: &str, id: &str) -> Option<TaskSetProgress> {
