@@ -267,7 +267,7 @@ class Checker:
                     continue
                 m = shape.members[member]
                 if m.type_name == "list" and m.serialization.get("flattened"):
-                    self.xml_scalar_or_nested(m.member, child, join(path, tag))
+                    self.xml(m.member, child, join(path, tag))
                 elif tag in seen:
                     self.fail(join(path, tag), "member appears twice")
                 else:
@@ -283,7 +283,7 @@ class Checker:
                 if local(child.tag) != item_name:
                     self.fail(f"{path}[{i}]", f"list item element must be <{item_name}>, got <{local(child.tag)}>")
                     continue
-                self.xml_scalar_or_nested(shape.member, child, f"{path}[{i}]")
+                self.xml(shape.member, child, f"{path}[{i}]")
         elif kind == "map":
             for i, entry in enumerate(children):
                 if local(entry.tag) != "entry":
@@ -293,16 +293,13 @@ class Checker:
                 if set(parts) != {"key", "value"}:
                     self.fail(f"{path}[{i}]", f"a map entry holds <key> and <value>, got {sorted(parts)}")
                     continue
-                self.xml_scalar_or_nested(shape.key, parts["key"], f"{path}[{i}].key")
-                self.xml_scalar_or_nested(shape.value, parts["value"], f"{path}[{i}].value")
+                self.xml(shape.key, parts["key"], f"{path}[{i}].key")
+                self.xml(shape.value, parts["value"], f"{path}[{i}].value")
         else:
             if children:
                 self.fail(path, f"expected text ({kind}), got child elements")
                 return
             self.xml_text(shape, element.text or "", path)
-
-    def xml_scalar_or_nested(self, shape, element, path):
-        self.xml(shape, element, path)
 
     def xml_text(self, shape, text, path):
         kind = shape.type_name

@@ -31,7 +31,7 @@ class Step:
     save: dict = field(default_factory=dict)
     # Poll (up to `timeout` seconds) until this is true of the parsed response.
     until: object = None
-    timeout: float = 60.0
+    timeout: float = 30.0
 
 
 @dataclass

@@ -30,6 +30,7 @@ fn the_shape_checker_reports_planted_deviations() {
     let out = Command::new(python())
         .args(["-m", "unittest", "-v", "test_shapecheck"])
         .current_dir(conformance_dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("run the checker's unit tests");
     let text = show(&out);
@@ -52,7 +53,9 @@ async fn every_emulated_operation_answers_in_the_models_shapes() {
         .args(["--endpoint", &sandbox.endpoint()])
         .arg("--readme")
         .arg(&readme)
-        .current_dir(conformance_dir());
+        .current_dir(conformance_dir())
+        // Keep __pycache__ out of the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     if std::env::var_os("SANDBOX_CONFORMANCE_WRITE_README").is_some() {
         command.arg("--write-readme");
     }
