@@ -19,8 +19,8 @@ mod planning;
 
 use crate::Error;
 use crate::ci::Ci;
-use crate::deploy::cancel::Cancel;
 use crate::config::{self, Config};
+use crate::deploy::cancel::Cancel;
 use crate::plan::ReleasePlan;
 use crate::report::{ImageOutcome, Outcome, Reporter, Status};
 use crate::request::Global;

@@ -2,8 +2,8 @@
 
 use super::{Run, planning};
 use crate::Error;
-use crate::deploy::verdict::RolloutState;
 use crate::deploy::strategy::ControllerKind;
+use crate::deploy::verdict::RolloutState;
 use crate::deploy::{detach, verified};
 use crate::ecs::{revision, service};
 use crate::report::Stage;

@@ -45,10 +45,9 @@ pub fn check(plan: &DeployPlan) -> Result<(), Error> {
     if plan.watch.wait {
         return Ok(());
     }
-    watcher(plan.strategy, &plan.service, &plan.alarms).map(|_| ()).map_err(|reason| Error::Unwatched {
-        environment: plan.environment.clone(),
-        reason,
-    })
+    watcher(plan.strategy, &plan.service, &plan.alarms)
+        .map(|_| ())
+        .map_err(|reason| Error::Unwatched { environment: plan.environment.clone(), reason })
 }
 
 /// After the start: who watches, until when, and how to learn the end.

@@ -31,7 +31,8 @@ pub async fn gather(
                 lines.extend(events.take(5).map(|e| format!("event: {e}")));
             }
         }
-        Err(e) => lines.push(format!("could not describe the service: {}", crate::Error::aws("DescribeServices", &svc.name, e))),
+        Err(e) => lines
+            .push(format!("could not describe the service: {}", crate::Error::aws("DescribeServices", &svc.name, e))),
     }
     lines.extend(stopped_tasks(aws, svc, since).await);
     if let Some(cd) = codedeploy {

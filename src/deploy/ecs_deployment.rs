@@ -168,7 +168,9 @@ async fn interrupted(
             Interrupt::Cancelled => Error::Cancelled { what },
             other => Error::DeployFailed {
                 reason: format!("{}; {what}, unwatched", other.describe()),
-                help: format!("follow it with `pipeline status`, or return with `pipeline rollback` (to {rollback_to})"),
+                help: format!(
+                    "follow it with `pipeline status`, or return with `pipeline rollback` (to {rollback_to})"
+                ),
             },
         });
     }
@@ -210,7 +212,9 @@ pub async fn roll_back(
             Ok(now) => now,
             Err(e) => {
                 return Err(Error::DeployFailed {
-                    reason: format!("{reason}; the rollback to {target} ({deployment}) started but could not be followed: {e}"),
+                    reason: format!(
+                        "{reason}; the rollback to {target} ({deployment}) started but could not be followed: {e}"
+                    ),
                     help: format!("ECS is rolling {}/{} back; check it with `pipeline status`", svc.cluster, svc.name),
                 });
             }

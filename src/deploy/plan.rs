@@ -162,8 +162,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
 /// CodeDeploy bakes during the original task set's termination wait: the group's wait must cover the bake.
 async fn bake_fits_termination_wait(aws: &crate::aws::Aws, plan: &DeployPlan) -> Result<(), Error> {
     let bake = plan.watch.bake;
-    let Some(cd) = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy && !bake.is_zero())
-    else {
+    let Some(cd) = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy && !bake.is_zero()) else {
         return Ok(());
     };
     let wait = super::codedeploy::termination_wait(&aws.codedeploy, cd).await?;
@@ -174,7 +173,7 @@ async fn bake_fits_termination_wait(aws: &crate::aws::Aws, plan: &DeployPlan) ->
         application: cd.application.clone(),
         group: cd.deployment_group.clone(),
         bake: bake.as_secs(),
-        wait: wait.map_or_else(|| "none".to_owned(), |w| format!("{} minutes", w.as_secs() / 60)),
+        wait: wait.map_or_else(|| "none".to_owned(), |w| format!("{} min", w.as_secs() / 60)),
         minutes: bake.as_secs().div_ceil(60).max(1),
     })
 }

@@ -102,7 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_that_ends_is_ridden_out_and_one_that_does_not_ends_within_the_window() {
-        let policy = Transient::new(Duration::from_millis(1500));
+        let policy = Transient::new(Duration::from_secs(4));
         let calls = AtomicU32::new(0);
         let out = policy
             .read(|| async {
@@ -114,7 +114,7 @@ mod tests {
         let start = tokio::time::Instant::now();
         let out: Result<(), Error> = policy.read(|| async { Err(aws("InternalFailure")) }).await;
         assert!(out.is_err());
-        assert!(start.elapsed() < Duration::from_secs(5), "bounded: {:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_secs(12), "bounded: {:?}", start.elapsed());
 
         // A write is not repeated after a 5xx (it may have been done), only after throttling.
         let writes = AtomicU32::new(0);

@@ -35,11 +35,16 @@ pub struct WatchSettings {
 /// Why a wait loop stopped before the deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Interrupt {
-    Alarm { name: String, reason: String },
+    Alarm {
+        name: String,
+        reason: String,
+    },
     Cancelled,
     TimedOut,
     /// AWS could not be read for the whole transient window (or refused the read outright).
-    Unreadable { what: String },
+    Unreadable {
+        what: String,
+    },
 }
 
 impl Interrupt {

@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn a_state_update_into_alarm_is_read_from_history_data() {
-        let data = r#"{"version":"1.0","oldState":{"stateValue":"OK"},"newState":{"stateValue":"ALARM","stateReason":"5xx"}}"#;
+        let data =
+            r#"{"version":"1.0","oldState":{"stateValue":"OK"},"newState":{"stateValue":"ALARM","stateReason":"5xx"}}"#;
         assert_eq!(entered_alarm(data).as_deref(), Some("5xx"));
         assert_eq!(entered_alarm(r#"{"oldState":{"stateValue":"ALARM"},"newState":{"stateValue":"OK"}}"#), None);
         assert_eq!(entered_alarm("not json"), None);

@@ -446,7 +446,10 @@ async fn alarm_history_records_every_transition_even_one_shorter_than_a_poll() {
     assert_eq!(data["newState"]["stateReason"], "burst of 5xx");
     assert!(items[0].timestamp().is_some_and(|t| t.as_secs_f64() >= since.as_secs_f64()));
     let data: serde_json::Value = serde_json::from_str(items[1].history_data().unwrap()).unwrap();
-    assert_eq!((data["oldState"]["stateValue"].as_str(), data["newState"]["stateValue"].as_str()), (Some("ALARM"), Some("OK")));
+    assert_eq!(
+        (data["oldState"]["stateValue"].as_str(), data["newState"]["stateValue"].as_str()),
+        (Some("ALARM"), Some("OK"))
+    );
 
     // Newest first by default; one record per page.
     let page = cw.describe_alarm_history().alarm_name("web-5xx").max_records(1).send().await.unwrap();
