@@ -31,7 +31,9 @@ fn cancel_in(controller: Controller, phase: Phase, signal: &str) -> Option<Strin
     let mut extra = String::new();
     if matches!(phase, Phase::Bake) {
         extra.push_str("      bake: 20s\n");
-        sb.termination_wait(60);
+        if controller == Controller::CodeDeploy {
+            sb.termination_wait(60);
+        }
     }
     if matches!(phase, Phase::Task) {
         extra.push_str("    before-deploy: [ { run-task: migrate } ]\n");

@@ -407,8 +407,14 @@ async fn confirm_on_service(
             Err(Error::RolledBack { reason: reason.to_owned(), now_running: previous.to_owned() })
         }
         Ok(now) => Err(Error::DeployFailed {
-            reason: format!("{reason}; a rollback was requested but the service still runs {}", now.task_definition),
-            help: format!("CodeDeploy could not be read ({unread}); look at the deployment group now"),
+            reason: format!(
+                "{reason}; the deployment ended before it could be stopped and the service runs {}",
+                now.task_definition
+            ),
+            help: format!(
+                "CodeDeploy could not be read ({unread}); return to the previous revision with `pipeline rollback` \
+                 ({previous}), and check with `pipeline status`"
+            ),
         }),
         Err(e) => Err(Error::DeployFailed {
             reason: format!("{reason}; a rollback was requested but could not be confirmed ({e})"),

@@ -41,7 +41,10 @@ impl Transient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        call.retry(self.backoff()).sleep(tokio::time::sleep).when(is_transient).notify(note).await
+        // The window counts the calls too (each may take the SDK's own retries), not only the pauses.
+        let end = tokio::time::Instant::now() + self.window;
+        let within = move |e: &Error| is_transient(e) && tokio::time::Instant::now() < end;
+        call.retry(self.backoff()).sleep(tokio::time::sleep).when(within).notify(note).await
     }
 
     /// A write that starts something (CreateDeployment, UpdateService, RegisterTaskDefinition): retried
@@ -51,7 +54,9 @@ impl Transient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        call.retry(self.backoff()).sleep(tokio::time::sleep).when(is_throttling).notify(note).await
+        let end = tokio::time::Instant::now() + self.window;
+        let within = move |e: &Error| is_throttling(e) && tokio::time::Instant::now() < end;
+        call.retry(self.backoff()).sleep(tokio::time::sleep).when(within).notify(note).await
     }
 }
 
