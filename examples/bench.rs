@@ -114,7 +114,10 @@ async fn deploy_step(scenario: &str, strategy: &str, n: usize) {
                     .await
                     .expect("create deployment")
             }
-            _ => ecs_deployment::start(&aws.ecs, &plan.service, &arn).await.expect("update service"),
+            _ => {
+                let transient = pipeline::deploy::transient::Transient::new(plan.watch.transient_window);
+                ecs_deployment::start(&aws.ecs, &plan.service, &arn, &transient).await.expect("update service")
+            }
         };
         times.push(start.elapsed());
         calls.push(sb.sandbox.world().calls.total - before);
@@ -158,7 +161,8 @@ async fn guard(n: usize) {
         // Not in the sandbox's registry, so its simulated tasks start without a pull.
         let image = format!("registry.example.com/hello@sha256:{:064x}", i + 1000);
         let (arn, _) = stages::register(&aws, &plan, &image, &label, &mut reporter).await.expect("register");
-        let id = ecs_deployment::start(&aws.ecs, &plan.service, &arn).await.expect("start");
+        let transient = pipeline::deploy::transient::Transient::new(plan.watch.transient_window);
+        let id = ecs_deployment::start(&aws.ecs, &plan.service, &arn, &transient).await.expect("start");
         let (aws2, ours) = (aws.clone(), id.clone());
         let fire = tokio::spawn(async move {
             // Wait for the rollout to finish (the bake has begun), then fire the alarm.

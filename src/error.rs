@@ -169,6 +169,33 @@ pub enum Error {
     )]
     NothingToRollBackTo { service: String, current: String },
 
+    #[error("`wait: false` in environment `{environment}`, but nothing would watch the deployment: {reason}")]
+    #[diagnostic(
+        code(pipeline::deploy::unwatched),
+        help(
+            "a deployment the tool does not wait for must be watched by AWS: for CodeDeploy keep a guard alarm \
+             (the 5xx guard or `guard.alarms`); for ECS give the service deployment alarms and the circuit breaker, \
+             both with rollback (`aws ecs update-service --deployment-configuration \
+             'alarms={{alarmNames=[...],enable=true,rollback=true}},deploymentCircuitBreaker={{enable=true,rollback=true}}'`). \
+             Or remove `wait: false`"
+        )
+    )]
+    Unwatched { environment: String, reason: String },
+
+    #[error("the bake ({bake}s) is longer than the termination wait of deployment group `{group}` ({wait})")]
+    #[diagnostic(
+        code(pipeline::codedeploy::termination_wait),
+        help(
+            "the bake runs while the previous revision still runs, so a rollback is a traffic flip. Give the group a \
+             termination wait of at least {minutes} minutes: `aws deploy update-deployment-group --application-name \
+             {application} --current-deployment-group-name {group} --blue-green-deployment-configuration \
+             'terminateBlueInstancesOnDeploymentSuccess={{action=TERMINATE,terminationWaitTimeInMinutes={minutes}}},\
+             deploymentReadyOption={{actionOnTimeout=CONTINUE_DEPLOYMENT}}'` (keep your deploymentReadyOption), or \
+             shorten `guard.bake`"
+        )
+    )]
+    BakeNotCovered { application: String, group: String, bake: u64, wait: String, minutes: u64 },
+
     #[error("cancelled: {what}")]
     #[diagnostic(code(pipeline::cancelled))]
     Cancelled { what: String },
@@ -195,6 +222,8 @@ impl Error {
             | Error::InitExists { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
+            | Error::Unwatched { .. }
+            | Error::BakeNotCovered { .. }
             | Error::BadImageRef { .. } => ExitCode::Usage,
             Error::RolledBack { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,

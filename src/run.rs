@@ -84,6 +84,8 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
     if run.global.dry_run {
         return Ok(());
     }
+    // From here on a SIGINT/SIGTERM is a cancel the steps honour, never an abrupt end.
+    run.cancel = crate::deploy::cancel::Cancel::on_signals();
     match planned {
         Planned::Build(p) => build::execute(run, p).await,
         Planned::Push(p) => push::execute(run, p).await,

@@ -60,6 +60,9 @@ struct Runner {
     path_additions: Vec<String>,
     dir: tempfile::TempDir,
     logs: Vec<(String, Run)>,
+    /// `(step id, stderr marker)`: send SIGTERM to that step's process when the marker appears, as the
+    /// runner does when the workflow is cancelled.
+    cancel_at: Option<(String, String)>,
 }
 
 impl Runner {
@@ -80,6 +83,7 @@ impl Runner {
             path_additions: Vec::new(),
             dir: tempfile::tempdir().unwrap(),
             logs: Vec::new(),
+            cancel_at: None,
         };
         // Defaults may be expressions (`${{ github.token }}`): the runner evaluates them.
         runner.inputs = inputs.iter().map(|(k, v)| (k.clone(), runner.expand(v))).collect();
@@ -155,7 +159,17 @@ impl Runner {
             let cwd = Path::new(&cwd);
             let home = self.base_env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)).unwrap();
             cmd.current_dir(if cwd.is_absolute() { cwd.to_path_buf() } else { home.join(cwd) });
-            let run = Run::from(cmd.output().expect("bash runs"));
+            let run = match &self.cancel_at {
+                Some((step, marker)) if *step == id => {
+                    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+                    let child = cmd.spawn().expect("bash runs");
+                    crate::inflight::follow(child, marker, std::time::Duration::from_millis(300), |pid| {
+                        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+                    })
+                    .0
+                }
+                _ => Run::from(cmd.output().expect("bash runs")),
+            };
             let ok = run.code == 0;
             let outputs = parse_env_file(&std::fs::read_to_string(&output_file).unwrap_or_default());
             self.steps.insert(id.clone(), outputs);
@@ -333,4 +347,26 @@ fn action_inputs_reach_the_binary_as_literal_arguments_never_as_shell() {
     assert_eq!(lines[7], "VERSION=unset");
     assert_eq!(lines[8], "CONFIG=unset");
     assert_eq!(lines[9], "TOKEN=ghs_test_token");
+}
+
+#[test]
+fn action_run_step_receiving_sigterm_mid_shift_rolls_back() {
+    use crate::fixture::{Controller, repo_for};
+    let sb = Sandbox::start();
+    let svc = sb.service(Controller::CodeDeploy);
+    let repo = repo_for(Controller::CodeDeploy, "    guard:\n      poll-interval: 50ms\n");
+    crate::inflight::edit_config(&repo, "ECSCanary10Percent5Minutes", "ECSCanary10Percent15Minutes");
+    let mut runner = Runner::new(
+        &[("command", "release"), ("version", "1.0.0"), ("environment", "prod")],
+        job_env(&repo, Some(&sb)),
+    );
+    runner.cancel_at = Some(("run".into(), "deploy: deployment".into()));
+    assert!(!runner.run(), "a cancelled step fails");
+    let run = runner.log("run");
+    assert_eq!(run.code, 6, "the binary itself got the signal and exited 'cancelled'\n{}", runner.explain());
+    assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert_eq!(sb.running_td(&svc), svc.initial_td, "the previous revision serves");
+    assert!(sb.settled(&svc, std::time::Duration::from_secs(10)).is_empty());
+    assert_eq!(runner.outputs()["status"], "failure");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }

@@ -5,9 +5,13 @@ mod harness;
 
 mod action;
 mod bad_input;
+mod cancel;
 mod deploy;
+mod faults;
 mod fixture;
+mod guard;
 mod image;
+mod inflight;
 mod install_sh;
 mod real_traffic;
 mod report;

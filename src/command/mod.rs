@@ -20,6 +20,7 @@ mod planning;
 use crate::Error;
 use crate::ci::Ci;
 use crate::config::{self, Config};
+use crate::deploy::cancel::Cancel;
 use crate::plan::ReleasePlan;
 use crate::report::{ImageOutcome, Outcome, Reporter, Status};
 use crate::request::Global;
@@ -32,6 +33,8 @@ pub struct Run<'a> {
     pub reporter: &'a mut Reporter,
     pub plan: ReleasePlan,
     pub done: Done,
+    /// SIGINT/SIGTERM, listened to once the changes begin (after the dry-run gate).
+    pub cancel: Cancel,
 }
 
 /// What a run did or saw, beyond its plan: the facts the outcome reports.
@@ -54,7 +57,7 @@ pub struct Done {
 
 impl<'a> Run<'a> {
     pub fn new(global: &'a Global, ci: &'a Ci, reporter: &'a mut Reporter) -> Self {
-        Self { global, ci, reporter, plan: ReleasePlan::default(), done: Done::default() }
+        Self { global, ci, reporter, plan: ReleasePlan::default(), done: Done::default(), cancel: Cancel::never() }
     }
 
     pub fn load_config(&self) -> Result<Config, Error> {

@@ -6,7 +6,6 @@ use super::{Run, planning};
 use crate::Error;
 use crate::aws::Aws;
 use crate::config::Config;
-use crate::deploy::cancel::Cancel;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::strategy::Strategy;
 use crate::deploy::{diagnostics, stages};
@@ -57,7 +56,14 @@ pub(super) async fn publish_image(
     config: &Config,
     image: &ImagePlan,
 ) -> Result<String, Error> {
-    let result = publish::execute(image, aws, config, run.ci, run.reporter).await?;
+    let mut cancel = run.cancel.clone();
+    // A cancel during the build or the push stops it there: nothing was deployed.
+    let result = tokio::select! {
+        result = publish::execute(image, aws, config, run.ci, run.reporter) => result?,
+        _ = cancel.cancelled() => {
+            return Err(Error::Cancelled { what: "during the image build and push: nothing was deployed".into() });
+        }
+    };
     let pinned = result.repository.pinned(&result.digest);
     run.done.image_uri = Some(pinned.clone());
     run.done.image_digest = Some(result.digest.to_string());
@@ -77,14 +83,21 @@ pub(super) async fn deploy_image(
     label: &ReleaseLabel,
 ) -> Result<(), Error> {
     let reporter = &mut *run.reporter;
+    let mut cancel = run.cancel.clone();
+    cancel.stop_here(|| format!("before registering: {image} was published, nothing was deployed"))?;
     let (arn, _registered) = stages::register(aws, plan, image, label, reporter).await?;
     run.done.task_definition_arn = Some(arn.clone());
-    let mut cancel = Cancel::on_signals();
     stages::before_deploy(aws, plan, &config.tasks, &arn, &mut cancel, reporter).await?;
+    cancel.stop_here(|| format!("before arming the guard: {arn} was registered, nothing was deployed"))?;
     stages::arm_guard(aws, plan, reporter).await?;
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     match stages::deploy(aws, plan, &arn, label, cancel, reporter).await {
         Ok(deployment) => {
             run.done.deployment_id = deployment;
+            if !plan.watch.wait && run.done.deployment_id.is_some() {
+                // Not verified yet: AWS is still watching it; `pipeline status` tells how it ended.
+                return Ok(());
+            }
             stages::mark_verified(aws, &arn, label).await?;
             reporter.emit(Event::Released { environment: plan.environment.clone(), task_definition_arn: arn });
             Ok(())
@@ -96,7 +109,7 @@ pub(super) async fn deploy_image(
                 reporter.emit(Event::RolledBack { reason: reason.clone() });
             }
             let codedeploy = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy);
-            let diagnostics = diagnostics::gather(aws, &plan.service, codedeploy).await;
+            let diagnostics = diagnostics::gather(aws, &plan.service, codedeploy, started).await;
             if !diagnostics.is_empty() {
                 reporter.emit(Event::Failed { stage: Stage::Deploy, diagnostics });
             }

@@ -31,6 +31,7 @@ pub async fn plan(run: &mut Run<'_>, name: &str, overrides: &[(String, String)])
         network: svc.network.clone(),
         poll: env.guard.poll_interval,
         timeout: env.timeout,
+        transient_window: env.guard.transient_window,
     };
     run.done.task_definition_arn = Some(svc.task_definition.clone());
     Ok(Planned { aws, request })

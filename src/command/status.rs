@@ -2,8 +2,9 @@
 
 use super::{Run, planning};
 use crate::Error;
+use crate::deploy::strategy::ControllerKind;
 use crate::deploy::verdict::RolloutState;
-use crate::deploy::verified;
+use crate::deploy::{detach, verified};
 use crate::ecs::{revision, service};
 use crate::report::Stage;
 
@@ -35,6 +36,24 @@ pub async fn run(run: &mut Run<'_>) -> Result<(), Error> {
         if d.is_primary() && d.rollout_state == Some(RolloutState::InProgress) {
             run.done.deployment_id = Some(d.id.clone());
         }
+    }
+    // How the latest deployment ended: the answer to a release started with `wait: false`.
+    let codedeploy = env.codedeploy.as_ref().filter(|_| svc.controller.kind == ControllerKind::CodeDeploy).map(|c| {
+        crate::deploy::codedeploy::CodeDeploySettings {
+            application: c.application.clone(),
+            deployment_group: c.deployment_group.clone(),
+            config: None,
+            wait_when_busy: false,
+            hooks: Vec::new(),
+        }
+    });
+    match detach::latest(&aws, &svc, codedeploy.as_ref()).await {
+        Ok(Some((line, rolled_back))) => {
+            run.done.rolled_back = rolled_back;
+            run.reporter.progress(Stage::Deploy, format!("latest: {line}"));
+        }
+        Ok(None) => {}
+        Err(e) => run.reporter.warn(format!("could not read the latest deployment: {e}")),
     }
     Ok(())
 }

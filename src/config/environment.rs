@@ -58,6 +58,17 @@ pub struct Environment {
     /// The environment's URL, shown in reports and GitHub Deployments.
     #[serde(default)]
     pub url: Option<String>,
+    /// Watch the deployment to its end (default). `false` starts it and exits at once, which is allowed only when
+    /// AWS itself keeps watching: guard alarms attached to the CodeDeploy deployment with auto-rollback, or ECS
+    /// deployment alarms and the circuit breaker, both with rollback, on the service. `pipeline status` tells later
+    /// how it ended.
+    #[serde(default = "default_true")]
+    #[schemars(extend("default" = true))]
+    pub wait: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_timeout() -> Duration {
@@ -178,12 +189,27 @@ pub struct Guard {
     #[serde(default = "default_poll_interval", deserialize_with = "duration::deserialize")]
     #[schemars(with = "DurationSchema", extend("default" = "1s"))]
     pub poll_interval: Duration,
+    /// How long AWS may keep failing (throttling, 5xx, network) while a deployment is in flight before the tool
+    /// stops watching and does what `on-cancel` says; each read is retried with backoff until then.
+    #[serde(default = "default_transient_window", deserialize_with = "duration::deserialize")]
+    #[schemars(with = "DurationSchema", extend("default" = "3m"))]
+    pub transient_window: Duration,
 }
 
 impl Default for Guard {
     fn default() -> Self {
-        Guard { five_xx: None, alarms: Vec::new(), bake: Duration::ZERO, poll_interval: default_poll_interval() }
+        Guard {
+            five_xx: None,
+            alarms: Vec::new(),
+            bake: Duration::ZERO,
+            poll_interval: default_poll_interval(),
+            transient_window: default_transient_window(),
+        }
     }
+}
+
+fn default_transient_window() -> Duration {
+    Duration::from_secs(180)
 }
 
 fn default_poll_interval() -> Duration {

@@ -9,14 +9,21 @@ pub struct Cancel {
 }
 
 impl Cancel {
-    /// Listens for SIGINT and SIGTERM from now on.
+    /// Listens for SIGINT and SIGTERM from now on: the handlers are installed before this returns,
+    /// so from here a signal is never the default "terminate at once".
     pub fn on_signals() -> Self {
         let (tx, rx) = watch::channel(false);
+        let signals = Signals::install();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             let _ = tx.send(true);
         });
         Self { rx }
+    }
+
+    /// At a step boundary: after a cancel nothing new starts. `done` says what the run did and undid.
+    pub fn stop_here(&self, done: impl FnOnce() -> String) -> Result<(), crate::Error> {
+        if self.is_cancelled() { Err(crate::Error::Cancelled { what: done() }) } else { Ok(()) }
     }
 
     /// A token that never fires (tests, and commands that change nothing).
@@ -41,18 +48,39 @@ impl Cancel {
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals(Option<[tokio::signal::unix::Signal; 3]>);
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        // SIGHUP too: runners have been seen sending it when a job is cancelled (actions/runner#1309).
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup())) {
+            (Ok(term), Ok(int), Ok(hup)) => Self(Some([term, int, hup])),
+            _ => Self(None),
+        }
+    }
+
+    async fn wait(self) {
+        let Some([mut term, mut int, mut hup]) = self.0 else { return std::future::pending().await };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Self {
+        Self
+    }
+
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,17 +1,20 @@
 //! CodeDeploy blue/green (deployment controller CODE_DEPLOY, REFERENCE 3): an AppSpec per release,
 //! CreateDeployment with the guard alarms and auto-rollback attached, then watched to the end:
-//! Succeeded only; an alarm, a timeout or a cancel stop it with rollback.
+//! Succeeded only; an alarm, a timeout, a cancel or AWS unreadable for the transient window stop it
+//! with rollback. The bake runs inside the deployment, during the original task set's termination
+//! wait, so a rollback then is still a traffic flip.
 
 use std::time::Duration;
 
 use aws_sdk_codedeploy::types::{
     Alarm, AlarmConfiguration, AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, DeploymentStatus,
-    RevisionLocation, RevisionLocationType,
+    DeploymentWaitType, RevisionLocation, RevisionLocationType,
 };
 
 use super::appspec::{self, AppSpecInput};
 use super::watcher::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
+use crate::aws::Aws;
 use crate::ecs::service::ServiceInfo;
 use crate::report::{Reporter, Stage};
 
@@ -52,6 +55,7 @@ pub fn appspec_for(
 }
 
 /// Creates the deployment (one CreateDeployment call when the group is free). Returns its id.
+/// A cancel that arrived before the call means no deployment is created.
 pub async fn start(
     cd: &aws_sdk_codedeploy::Client,
     settings: &CodeDeploySettings,
@@ -63,43 +67,48 @@ pub async fn start(
 ) -> Result<String, Error> {
     let (content, sha) = appspec::render(spec);
     loop {
-        let mut request = cd
-            .create_deployment()
-            .application_name(&settings.application)
-            .deployment_group_name(&settings.deployment_group)
-            .set_deployment_config_name(settings.config.clone())
-            .description(description)
-            .revision(
-                RevisionLocation::builder()
-                    .revision_type(RevisionLocationType::AppSpecContent)
-                    .app_spec_content(AppSpecContent::builder().content(&content).sha256(&sha).build())
-                    .build(),
-            )
-            .auto_rollback_configuration(
-                AutoRollbackConfiguration::builder()
-                    .enabled(true)
-                    .events(AutoRollbackEvent::DeploymentFailure)
-                    .events(AutoRollbackEvent::DeploymentStopOnAlarm)
-                    .events(AutoRollbackEvent::DeploymentStopOnRequest)
-                    .build(),
-            );
-        if !alarms.is_empty() {
-            let mut config = AlarmConfiguration::builder().enabled(true).ignore_poll_alarm_failure(false);
-            for name in alarms {
-                config = config.alarms(Alarm::builder().name(name).build());
-            }
-            request = request.override_alarm_configuration(config.build());
+        if watcher.cancel.is_cancelled() {
+            return Err(Error::Cancelled { what: "before CreateDeployment: nothing was deployed".into() });
         }
-        match request.send().await {
+        let create = || async {
+            let mut request = cd
+                .create_deployment()
+                .application_name(&settings.application)
+                .deployment_group_name(&settings.deployment_group)
+                .set_deployment_config_name(settings.config.clone())
+                .description(description)
+                .revision(
+                    RevisionLocation::builder()
+                        .revision_type(RevisionLocationType::AppSpecContent)
+                        .app_spec_content(AppSpecContent::builder().content(&content).sha256(&sha).build())
+                        .build(),
+                )
+                .auto_rollback_configuration(
+                    AutoRollbackConfiguration::builder()
+                        .enabled(true)
+                        .events(AutoRollbackEvent::DeploymentFailure)
+                        .events(AutoRollbackEvent::DeploymentStopOnAlarm)
+                        .events(AutoRollbackEvent::DeploymentStopOnRequest)
+                        .build(),
+                );
+            if !alarms.is_empty() {
+                let mut config = AlarmConfiguration::builder().enabled(true).ignore_poll_alarm_failure(false);
+                for name in alarms {
+                    config = config.alarms(Alarm::builder().name(name).build());
+                }
+                request = request.override_alarm_configuration(config.build());
+            }
+            request.send().await.map_err(|e| Error::aws("CreateDeployment", &settings.deployment_group, e))
+        };
+        match watcher.transient.write(create).await {
             Ok(out) => return Ok(out.deployment_id().unwrap_or_default().to_owned()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_limit_exceeded_exception()) => {
-                let message = e.as_service_error().and_then(|s| s.meta().message()).unwrap_or_default().to_owned();
+            Err(Error::Aws { code, message, .. }) if code == "DeploymentLimitExceededException" => {
                 let active = active_deployment_id(&message);
                 if !settings.wait_when_busy {
                     return Err(Error::GroupBusy { group: settings.deployment_group.clone(), active, message });
                 }
                 reporter.progress(Stage::Deploy, format!("deployment group busy with {active}; waiting for it"));
-                if let Some(interrupt) = watcher.tick().await? {
+                if let Some(interrupt) = watcher.tick().await {
                     return Err(match interrupt {
                         Interrupt::Cancelled => {
                             Error::Cancelled { what: "cancelled while waiting for the deployment group".into() }
@@ -112,7 +121,7 @@ pub async fn start(
                     });
                 }
             }
-            Err(e) => return Err(Error::aws("CreateDeployment", &settings.deployment_group, e)),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -126,23 +135,79 @@ pub fn active_deployment_id(message: &str) -> String {
         .unwrap_or_else(|| "an unknown deployment".into())
 }
 
-/// Watches the deployment to Succeeded, then bakes; on any interrupt stops it with rollback.
-pub async fn wait(
+/// The deployment group's `terminationWaitTimeInMinutes` (REFERENCE A5): how long the original task
+/// set keeps running after traffic moved, during which a rollback is still a traffic flip. `None`
+/// when the group keeps the original task set alive (KEEP_ALIVE) or sets no wait.
+pub async fn termination_wait(
     cd: &aws_sdk_codedeploy::Client,
+    settings: &CodeDeploySettings,
+) -> Result<Option<Duration>, Error> {
+    let out = cd
+        .get_deployment_group()
+        .application_name(&settings.application)
+        .deployment_group_name(&settings.deployment_group)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::aws("GetDeploymentGroup", format!("{}/{}", settings.application, settings.deployment_group), e)
+        })?;
+    let terminate = out
+        .deployment_group_info()
+        .and_then(|g| g.blue_green_deployment_configuration())
+        .and_then(|b| b.terminate_blue_instances_on_deployment_success());
+    let Some(terminate) = terminate else { return Ok(None) };
+    if terminate.action().map(|a| a.as_str()) == Some("KEEP_ALIVE") {
+        return Ok(None);
+    }
+    let minutes = u64::try_from(terminate.termination_wait_time_in_minutes()).unwrap_or(0);
+    Ok((minutes > 0).then(|| Duration::from_secs(minutes * 60)))
+}
+
+/// Watches the deployment to Succeeded. With a bake, it bakes during the original task set's
+/// termination wait (all traffic on the new revision, the old one still running), so an alarm or
+/// a cancel there returns traffic at once; a passed bake ends the wait (ContinueDeployment).
+pub async fn wait(
+    aws: &Aws,
     svc: &ServiceInfo,
     deployment: &str,
     previous: &str,
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
+    let cd = &aws.codedeploy;
     let target = format!("{}:{}", svc.cluster, svc.name);
     let mut last_weight = -1.0;
+    let mut baked = watcher.settings.bake.is_zero();
     loop {
-        let info = get(cd, deployment).await?;
+        let info = match watcher.read(|| get(cd, deployment)).await {
+            Ok(info) => info,
+            Err(interrupt) => return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await,
+        };
         match info.status {
             DeploymentStatus::Succeeded => break,
             DeploymentStatus::Failed | DeploymentStatus::Stopped => {
-                return ended_badly(cd, deployment, &info, previous, watcher).await;
+                return ended_badly(aws, svc, deployment, &info, previous, watcher).await;
+            }
+            _ if info.termination_wait && !baked => {
+                if last_weight < 100.0 {
+                    reporter.emit(crate::report::Event::Traffic { percent: 100.0 });
+                }
+                match bake_in_termination_wait(cd, deployment, watcher, reporter).await {
+                    BakeEnd::Passed => {
+                        baked = true;
+                        end_termination_wait(cd, deployment, watcher, reporter).await;
+                        continue;
+                    }
+                    BakeEnd::Interrupted(interrupt) => {
+                        return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await;
+                    }
+                    BakeEnd::Ended(info) => {
+                        if info.status == DeploymentStatus::Succeeded {
+                            break;
+                        }
+                        return ended_badly(aws, svc, deployment, &info, previous, watcher).await;
+                    }
+                }
             }
             _ => {
                 if let Some(weight) = green_weight(cd, deployment, &target).await
@@ -153,13 +218,14 @@ pub async fn wait(
                 }
             }
         }
-        if let Some(interrupt) = watcher.tick().await? {
-            return stop(cd, deployment, previous, interrupt, watcher, reporter).await;
+        if let Some(interrupt) = watcher.tick().await {
+            return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await;
         }
     }
     reporter.finished(Stage::Deploy, format!("deployment {deployment} succeeded"));
-    if let Some(interrupt) = watcher.bake(reporter).await? {
-        // CodeDeploy has finished: returning to the previous revision is a new deployment.
+    if !baked && let Some(interrupt) = watcher.bake(reporter).await {
+        // The termination wait did not cover the bake: CodeDeploy has finished, and returning to the
+        // previous revision is a new deployment.
         return Err(Error::DeployFailed {
             reason: format!("{} after the deployment succeeded", interrupt.describe()),
             help: format!("run `pipeline rollback` to return to {previous}"),
@@ -168,10 +234,73 @@ pub async fn wait(
     Ok(())
 }
 
+enum BakeEnd {
+    Passed,
+    Interrupted(Interrupt),
+    /// CodeDeploy ended the deployment itself (its own alarm check, or the wait ran out).
+    Ended(Info),
+}
+
+async fn bake_in_termination_wait(
+    cd: &aws_sdk_codedeploy::Client,
+    deployment: &str,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> BakeEnd {
+    let bake = watcher.settings.bake;
+    reporter.started(
+        Stage::Bake,
+        format!("watching the alarms for {}s while the previous revision still runs", bake.as_secs()),
+    );
+    let end = tokio::time::Instant::now() + bake;
+    while tokio::time::Instant::now() < end {
+        if let Some(interrupt) = watcher.tick().await {
+            return BakeEnd::Interrupted(interrupt);
+        }
+        match watcher.read(|| get(cd, deployment)).await {
+            Ok(info) if !matches!(info.status, DeploymentStatus::InProgress | DeploymentStatus::Baking) => {
+                return BakeEnd::Ended(info);
+            }
+            Ok(_) => {}
+            Err(interrupt) => return BakeEnd::Interrupted(interrupt),
+        }
+    }
+    reporter.finished(Stage::Bake, "no alarm fired");
+    BakeEnd::Passed
+}
+
+/// After a passed bake: ContinueDeployment(TERMINATION_WAIT) ends the wait now. If it cannot be
+/// called, the wait simply runs its course.
+async fn end_termination_wait(
+    cd: &aws_sdk_codedeploy::Client,
+    deployment: &str,
+    watcher: &Watcher<'_>,
+    reporter: &mut Reporter,
+) {
+    let call = || async {
+        match cd
+            .continue_deployment()
+            .deployment_id(deployment)
+            .deployment_wait_type(DeploymentWaitType::TerminationWait)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => Ok(()),
+            Err(e) => Err(Error::aws("ContinueDeployment", deployment, e)),
+        }
+    };
+    if let Err(e) = watcher.transient.read(call).await {
+        reporter.warn(format!("could not end the termination wait early ({e}); waiting for it to run out"));
+    }
+}
+
 struct Info {
     status: DeploymentStatus,
     error: Option<String>,
     rollback_id: Option<String>,
+    /// All traffic is on the replacement and the original task set waits for termination.
+    termination_wait: bool,
 }
 
 async fn get(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Info, Error> {
@@ -183,6 +312,7 @@ async fn get(cd: &aws_sdk_codedeploy::Client, id: &str) -> Result<Info, Error> {
             format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("UNKNOWN"), e.message().unwrap_or("no message"))
         }),
         rollback_id: d.and_then(|d| d.rollback_info()).and_then(|r| r.rollback_deployment_id()).map(str::to_owned),
+        termination_wait: d.is_some_and(|d| d.instance_termination_wait_time_started()),
     })
 }
 
@@ -193,29 +323,51 @@ async fn green_weight(cd: &aws_sdk_codedeploy::Client, deployment: &str, target:
     sets.iter().find(|s| s.task_set_label().map(|l| l.as_str()) == Some("Green")).map(|s| s.traffic_weight())
 }
 
+/// What to tell the user when a deployment is left running and unwatched.
+fn still_running(deployment: &str, why: &str) -> Error {
+    Error::DeployFailed {
+        reason: format!("{why}; CodeDeploy deployment {deployment} is still running and nobody is watching it"),
+        help: format!(
+            "stop it with rollback: `aws deploy stop-deployment --deployment-id {deployment} --auto-rollback-enabled`, \
+             then check with `pipeline status`"
+        ),
+    }
+}
+
 async fn stop(
-    cd: &aws_sdk_codedeploy::Client,
+    aws: &Aws,
+    svc: &ServiceInfo,
     deployment: &str,
     previous: &str,
     interrupt: Interrupt,
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
+    let cd = &aws.codedeploy;
     if !watcher.rolls_back(&interrupt) {
-        return Err(Error::Cancelled {
-            what: format!("CodeDeploy deployment {deployment} was left running (on-cancel: leave)"),
+        return Err(match interrupt {
+            Interrupt::Cancelled => Error::Cancelled {
+                what: format!("CodeDeploy deployment {deployment} was left running (on-cancel: leave)"),
+            },
+            other => still_running(deployment, &format!("{} (on-cancel: leave)", other.describe())),
         });
     }
     reporter.started(Stage::Rollback, format!("{}; stopping {deployment} with rollback", interrupt.describe()));
-    let stopped = cd.stop_deployment().deployment_id(deployment).auto_rollback_enabled(true).send().await;
-    match stopped {
-        Ok(_) => {}
-        // CodeDeploy watches the same alarms and may have stopped it first: then follow its rollback.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => {}
-        Err(e) => return Err(Error::aws("StopDeployment", deployment, e)),
+    let call = || async {
+        match cd.stop_deployment().deployment_id(deployment).auto_rollback_enabled(true).send().await {
+            Ok(_) => Ok(()),
+            // CodeDeploy watches the same alarms and may have stopped it first: then follow its rollback.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => Ok(()),
+            Err(e) => Err(Error::aws("StopDeployment", deployment, e)),
+        }
+    };
+    if let Err(e) = watcher.transient.read(call).await {
+        return Err(still_running(deployment, &format!("{}; StopDeployment failed: {e}", interrupt.describe())));
     }
-    let info = settle(cd, deployment, watcher.settings.poll, watcher.settings.timeout).await?;
-    let result = ended_badly(cd, deployment, &info, previous, watcher).await;
+    let result = match settle(cd, deployment, watcher).await {
+        Ok(info) => ended_badly(aws, svc, deployment, &info, previous, watcher).await,
+        Err(e) => confirm_on_service(aws, svc, previous, &interrupt.describe(), &e).await,
+    };
     let result = match (&interrupt, result) {
         (Interrupt::Alarm { name, reason }, Err(Error::RolledBack { now_running, .. })) => {
             reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
@@ -226,23 +378,55 @@ async fn stop(
     cancel_wins(&interrupt, result)
 }
 
-/// Waits (bounded) for a deployment to reach a terminal status.
-async fn settle(cd: &aws_sdk_codedeploy::Client, id: &str, poll: Duration, limit: Duration) -> Result<Info, Error> {
-    let end = tokio::time::Instant::now() + limit;
+/// Waits (bounded by the timeout) for a deployment to reach a terminal status; reads retried
+/// through transient faults.
+async fn settle(cd: &aws_sdk_codedeploy::Client, id: &str, watcher: &Watcher<'_>) -> Result<Info, Error> {
+    let end = tokio::time::Instant::now() + watcher.settings.timeout;
     loop {
-        let info = get(cd, id).await?;
+        let info = watcher.transient.read(|| get(cd, id)).await?;
         let terminal =
             matches!(info.status, DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped);
         if terminal || tokio::time::Instant::now() >= end {
             return Ok(info);
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(watcher.settings.poll).await;
+    }
+}
+
+/// When CodeDeploy cannot be read after a rollback was asked for, ECS tells what the service runs.
+async fn confirm_on_service(
+    aws: &Aws,
+    svc: &ServiceInfo,
+    previous: &str,
+    reason: &str,
+    unread: &Error,
+) -> Result<(), Error> {
+    let transient = super::transient::Transient::new(std::time::Duration::from_secs(30));
+    match transient.read(|| crate::ecs::service::describe(&aws.ecs, &svc.cluster, &svc.name)).await {
+        Ok(now) if now.task_definition == previous => {
+            Err(Error::RolledBack { reason: reason.to_owned(), now_running: previous.to_owned() })
+        }
+        Ok(now) => Err(Error::DeployFailed {
+            reason: format!(
+                "{reason}; the deployment ended before it could be stopped and the service runs {}",
+                now.task_definition
+            ),
+            help: format!(
+                "CodeDeploy could not be read ({unread}); return to the previous revision with `pipeline rollback` \
+                 ({previous}), and check with `pipeline status`"
+            ),
+        }),
+        Err(e) => Err(Error::DeployFailed {
+            reason: format!("{reason}; a rollback was requested but could not be confirmed ({e})"),
+            help: "look at the deployment group and `pipeline status` now".into(),
+        }),
     }
 }
 
 /// A Failed/Stopped deployment: rolled back if CodeDeploy started a rollback deployment and it succeeded.
 async fn ended_badly(
-    cd: &aws_sdk_codedeploy::Client,
+    aws: &Aws,
+    svc: &ServiceInfo,
     deployment: &str,
     info: &Info,
     previous: &str,
@@ -255,7 +439,10 @@ async fn ended_badly(
             help: format!("CodeDeploy did not roll back; run `pipeline rollback` to return to {previous}"),
         });
     };
-    let rolled = settle(cd, rollback, watcher.settings.poll, watcher.settings.timeout).await?;
+    let rolled = match settle(&aws.codedeploy, rollback, watcher).await {
+        Ok(rolled) => rolled,
+        Err(e) => return confirm_on_service(aws, svc, previous, &reason, &e).await,
+    };
     if rolled.status == DeploymentStatus::Succeeded {
         Err(Error::RolledBack { reason, now_running: previous.to_owned() })
     } else {

@@ -1,30 +1,49 @@
-//! After a failed deploy: what the user needs to see, gathered in one place. Best effort: a
-//! diagnostics call that fails adds a line saying so, it never hides the original error.
+//! After a failed deploy: what the user needs to see, gathered in one place, and only what belongs
+//! to this deployment: service events, stopped tasks and CodeDeploy errors from its start on (an
+//! earlier deployment's ALARM_ACTIVE is not this one's). Best effort: a diagnostics call that fails
+//! adds a line saying so, it never hides the original error.
+
+use std::time::SystemTime;
 
 use super::codedeploy::CodeDeploySettings;
 use crate::aws::Aws;
-use crate::ecs::service::{ServiceInfo, describe};
+use crate::ecs::service::ServiceInfo;
 
-/// The service's latest events, its recently stopped tasks with their reasons and exit codes, and
-/// for CodeDeploy the deployment's error and failed lifecycle events.
-pub async fn gather(aws: &Aws, svc: &ServiceInfo, codedeploy: Option<&CodeDeploySettings>) -> Vec<String> {
+/// The service's events since `since`, the tasks stopped since then with their reasons and exit
+/// codes, and for CodeDeploy this deployment's error and failed lifecycle events.
+pub async fn gather(
+    aws: &Aws,
+    svc: &ServiceInfo,
+    codedeploy: Option<&CodeDeploySettings>,
+    since: SystemTime,
+) -> Vec<String> {
+    let since = aws_smithy_types::DateTime::from(since).as_secs_f64();
     let mut lines = Vec::new();
-    match describe(&aws.ecs, &svc.cluster, &svc.name).await {
-        Ok(now) => {
-            lines.push(format!("{}/{} now runs {}", now.cluster, now.name, now.task_definition));
-            lines.extend(now.events.iter().take(5).map(|e| format!("event: {e}")));
+    match aws.ecs.describe_services().cluster(&svc.cluster).services(&svc.name).send().await {
+        Ok(out) => {
+            if let Some(now) = out.services().first() {
+                lines.push(format!("{}/{} now runs {}", svc.cluster, svc.name, now.task_definition().unwrap_or("?")));
+                let events = now
+                    .events()
+                    .iter()
+                    .filter(|e| e.created_at().is_some_and(|t| t.as_secs_f64() >= since))
+                    .filter_map(|e| e.message());
+                lines.extend(events.take(5).map(|e| format!("event: {e}")));
+            }
         }
-        Err(e) => lines.push(format!("could not describe the service: {e}")),
+        Err(e) => lines
+            .push(format!("could not describe the service: {}", crate::Error::aws("DescribeServices", &svc.name, e))),
     }
-    lines.extend(stopped_tasks(aws, svc).await);
+    lines.extend(stopped_tasks(aws, svc, since).await);
     if let Some(cd) = codedeploy {
-        lines.extend(codedeploy_failure(aws, svc, cd).await);
+        lines.extend(codedeploy_failure(aws, svc, cd, since).await);
     }
     lines
 }
 
-/// The newest deployment of the group: its errorInformation and its failed lifecycle events.
-async fn codedeploy_failure(aws: &Aws, svc: &ServiceInfo, cd: &CodeDeploySettings) -> Vec<String> {
+/// This release's deployment (the first of the group created since it started): its
+/// errorInformation and its failed lifecycle events.
+async fn codedeploy_failure(aws: &Aws, svc: &ServiceInfo, cd: &CodeDeploySettings, since: f64) -> Vec<String> {
     let listed = aws
         .codedeploy
         .list_deployments()
@@ -33,14 +52,17 @@ async fn codedeploy_failure(aws: &Aws, svc: &ServiceInfo, cd: &CodeDeploySetting
         .send()
         .await;
     let ids: Vec<String> = listed.map(|l| l.deployments().to_vec()).unwrap_or_default();
-    // The failed one is the newest deployment with an error (a rollback after it has none).
+    // Ours is the first deployment created since the release started (a rollback after it has no error).
     let mut failed: Option<(f64, String, String)> = None;
     for id in ids.iter().take(10) {
         let Ok(out) = aws.codedeploy.get_deployment().deployment_id(id).send().await else { continue };
         let Some(info) = out.deployment_info() else { continue };
-        let Some(e) = info.error_information() else { continue };
         let created = info.create_time().map(|t| t.as_secs_f64()).unwrap_or(0.0);
-        if failed.as_ref().is_none_or(|(t, _, _)| created > *t) {
+        if created < since || info.creator().is_some_and(|c| c.as_str() == "codeDeployRollback") {
+            continue;
+        }
+        let Some(e) = info.error_information() else { continue };
+        if failed.as_ref().is_none_or(|(t, _, _)| created < *t) {
             let code = e.code().map(|c| c.as_str()).unwrap_or("UNKNOWN");
             failed = Some((created, id.clone(), format!("{code}: {}", e.message().unwrap_or("no message"))));
         }
@@ -59,14 +81,14 @@ async fn codedeploy_failure(aws: &Aws, svc: &ServiceInfo, cd: &CodeDeploySetting
     lines
 }
 
-async fn stopped_tasks(aws: &Aws, svc: &ServiceInfo) -> Vec<String> {
+async fn stopped_tasks(aws: &Aws, svc: &ServiceInfo, since: f64) -> Vec<String> {
     let listed = aws
         .ecs
         .list_tasks()
         .cluster(&svc.cluster)
         .service_name(&svc.name)
         .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .max_results(5)
+        .max_results(20)
         .send()
         .await;
     let arns = match listed {
@@ -78,6 +100,9 @@ async fn stopped_tasks(aws: &Aws, svc: &ServiceInfo) -> Vec<String> {
     let Ok(out) = described else { return vec!["could not describe stopped tasks".into()] };
     out.tasks()
         .iter()
+        // Only tasks this deployment started (an earlier release's crashes are not its diagnostics).
+        .filter(|t| t.created_at().is_none_or(|c| c.as_secs_f64() >= since))
+        .take(5)
         .map(|t| {
             let containers: Vec<String> = t
                 .containers()

@@ -3,22 +3,31 @@
 //! rollout or a vanished deployment are failures; an alarm, a timeout or a cancel roll back to the
 //! last verified revision.
 
+use super::transient::Transient;
 use super::verdict::{RolloutState, Verdict, judge};
 use super::watcher::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
 use crate::ecs::service::{ServiceInfo, describe};
 use crate::report::{Reporter, Stage};
 
-/// Starts the deployment: one UpdateService call. Returns our deployment id.
-pub async fn start(ecs: &aws_sdk_ecs::Client, svc: &ServiceInfo, task_definition: &str) -> Result<String, Error> {
-    let out = ecs
-        .update_service()
-        .cluster(&svc.cluster)
-        .service(&svc.name)
-        .task_definition(task_definition)
-        .send()
-        .await
-        .map_err(|e| Error::aws("UpdateService", format!("{}/{}", svc.cluster, svc.name), e))?;
+/// Starts the deployment: one UpdateService call (repeated only when AWS throttled it). Returns our
+/// deployment id.
+pub async fn start(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    task_definition: &str,
+    transient: &Transient,
+) -> Result<String, Error> {
+    let call = || async {
+        ecs.update_service()
+            .cluster(&svc.cluster)
+            .service(&svc.name)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| Error::aws("UpdateService", format!("{}/{}", svc.cluster, svc.name), e))
+    };
+    let out = transient.write(call).await?;
     let primary = out
         .service()
         .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
@@ -40,7 +49,7 @@ pub async fn wait_until_settled(
 ) -> Result<(), Error> {
     let mut said = false;
     loop {
-        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        let now = watcher.transient.read(|| describe(ecs, &svc.cluster, &svc.name)).await?;
         let in_flight: Vec<&str> = now
             .deployments
             .iter()
@@ -57,11 +66,11 @@ pub async fn wait_until_settled(
             );
             said = true;
         }
-        if let Some(interrupt) = watcher.tick().await? {
+        if let Some(interrupt) = watcher.tick().await {
             return Err(match interrupt {
-                Interrupt::Cancelled => {
-                    Error::Cancelled { what: "cancelled while another deployment was in flight".into() }
-                }
+                Interrupt::Cancelled => Error::Cancelled {
+                    what: "cancelled while another deployment was in flight: nothing was deployed".into(),
+                },
                 other => Error::DeployFailed {
                     reason: format!(
                         "another deployment ({}) was still in flight: {}",
@@ -86,7 +95,12 @@ pub async fn wait(
 ) -> Result<(), Error> {
     let mut last = None;
     loop {
-        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        let now = match watcher.read(|| describe(ecs, &svc.cluster, &svc.name)).await {
+            Ok(now) => now,
+            Err(interrupt) => {
+                return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
+            }
+        };
         let verdict = judge(deployment, &now.deployments);
         match &verdict {
             Verdict::Completed => break,
@@ -115,7 +129,7 @@ pub async fn wait(
                 });
             }
         }
-        if let Some(interrupt) = watcher.tick().await? {
+        if let Some(interrupt) = watcher.tick().await {
             return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
         }
     }
@@ -132,7 +146,7 @@ async fn bake(
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
-    match watcher.bake(reporter).await? {
+    match watcher.bake(reporter).await {
         Some(interrupt) => interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await,
         None => Ok(()),
     }
@@ -148,11 +162,16 @@ async fn interrupted(
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
     if !watcher.rolls_back(&interrupt) {
-        return Err(Error::Cancelled {
-            what: format!(
-                "deployment {deployment} of {}/{} was left running (on-cancel: leave)",
-                svc.cluster, svc.name
-            ),
+        let what =
+            format!("deployment {deployment} of {}/{} was left running (on-cancel: leave)", svc.cluster, svc.name);
+        return Err(match interrupt {
+            Interrupt::Cancelled => Error::Cancelled { what },
+            other => Error::DeployFailed {
+                reason: format!("{}; {what}, unwatched", other.describe()),
+                help: format!(
+                    "follow it with `pipeline status`, or return with `pipeline rollback` (to {rollback_to})"
+                ),
+            },
         });
     }
     let result = roll_back(ecs, svc, rollback_to, &interrupt.describe(), watcher, reporter).await;
@@ -169,11 +188,37 @@ pub async fn roll_back(
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
     reporter.started(Stage::Rollback, format!("{reason}; rolling back to {target}"));
-    let deployment = start(ecs, svc, target).await?;
+    let transient = watcher.transient;
+    // The undo is retried through every transient fault (UpdateService to the same revision is idempotent).
+    let once = Transient::new(std::time::Duration::ZERO);
+    let call = || start(ecs, svc, target, &once);
+    let deployment = match transient.read(call).await {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(Error::DeployFailed {
+                reason: format!("{reason}; the rollback to {target} could not be started: {e}"),
+                help: format!(
+                    "the new revision is still deploying on {}/{} and nobody is watching it; run \
+                     `pipeline rollback` (or `aws ecs update-service --cluster {} --service {} --task-definition {target}`)",
+                    svc.cluster, svc.name, svc.cluster, svc.name
+                ),
+            });
+        }
+    };
     // The rollback gets its own budget: the deadline that triggered it may already have passed.
     let deadline = tokio::time::Instant::now() + watcher.settings.timeout;
     loop {
-        let now = describe(ecs, &svc.cluster, &svc.name).await?;
+        let now = match transient.read(|| describe(ecs, &svc.cluster, &svc.name)).await {
+            Ok(now) => now,
+            Err(e) => {
+                return Err(Error::DeployFailed {
+                    reason: format!(
+                        "{reason}; the rollback to {target} ({deployment}) started but could not be followed: {e}"
+                    ),
+                    help: format!("ECS is rolling {}/{} back; check it with `pipeline status`", svc.cluster, svc.name),
+                });
+            }
+        };
         match judge(&deployment, &now.deployments) {
             Verdict::Completed => {
                 reporter.finished(Stage::Rollback, format!("the service runs {target} again"));

@@ -3,12 +3,14 @@
 pub mod appspec;
 pub mod cancel;
 pub mod codedeploy;
+pub mod detach;
 pub mod diagnostics;
 pub mod ecs_deployment;
 pub mod plan;
 pub mod run_task;
 pub mod stages;
 pub mod strategy;
+pub mod transient;
 pub mod verdict;
 pub mod verified;
 pub mod watcher;

@@ -121,7 +121,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             help: "add `codedeploy: { application: ..., deployment-group: ... }` to the environment".into(),
         });
     }
-    Ok(DeployPlan {
+    let plan = Ok::<_, Error>(DeployPlan {
         environment: name.to_owned(),
         strategy,
         container: env.container.clone(),
@@ -139,6 +139,8 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             bake: guard.bake,
             alarms: Vec::new(),
             on_cancel: env.on_cancel,
+            transient_window: guard.transient_window,
+            wait: env.wait,
         },
         before_deploy: env.before_deploy.iter().map(|s| s.run_task.clone()).collect(),
         warnings,
@@ -148,6 +150,31 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
     .map(|mut p| {
         p.watch.alarms = p.alarms.clone();
         p
+    })
+    .and_then(|p| {
+        super::detach::check(&p)?;
+        Ok(p)
+    })?;
+    bake_fits_termination_wait(aws, &plan).await?;
+    Ok(plan)
+}
+
+/// CodeDeploy bakes during the original task set's termination wait: the group's wait must cover the bake.
+async fn bake_fits_termination_wait(aws: &crate::aws::Aws, plan: &DeployPlan) -> Result<(), Error> {
+    let bake = plan.watch.bake;
+    let Some(cd) = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy && !bake.is_zero()) else {
+        return Ok(());
+    };
+    let wait = super::codedeploy::termination_wait(&aws.codedeploy, cd).await?;
+    if wait.is_some_and(|w| w >= bake) {
+        return Ok(());
+    }
+    Err(Error::BakeNotCovered {
+        application: cd.application.clone(),
+        group: cd.deployment_group.clone(),
+        bake: bake.as_secs(),
+        wait: wait.map_or_else(|| "none".to_owned(), |w| format!("{} min", w.as_secs() / 60)),
+        minutes: bake.as_secs().div_ceil(60).max(1),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct RunTaskRequest {
     pub network: Option<Awsvpc>,
     pub poll: Duration,
     pub timeout: Duration,
+    /// DescribeTasks is retried through transient faults this long (`guard.transient-window`).
+    pub transient_window: Duration,
 }
 
 /// How a stopped task ended, for the verdict and the message.
@@ -113,14 +115,24 @@ async fn wait_stopped(
     cancel: &mut Cancel,
 ) -> Result<TaskEnd, Error> {
     let deadline = tokio::time::Instant::now() + req.timeout;
+    let transient = super::transient::Transient::new(req.transient_window);
     loop {
-        let out = ecs
-            .describe_tasks()
-            .cluster(&req.cluster)
-            .tasks(task_arn)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeTasks", task_arn, e))?;
+        let describe = || async {
+            ecs.describe_tasks()
+                .cluster(&req.cluster)
+                .tasks(task_arn)
+                .send()
+                .await
+                .map_err(|e| Error::aws("DescribeTasks", task_arn, e))
+        };
+        let out = match transient.read(describe).await {
+            Ok(out) => out,
+            Err(e) => {
+                // The task is ours and must not outlive a run that can no longer follow it.
+                stop(ecs, req, task_arn, "pipeline: could not follow the task").await;
+                return Err(e);
+            }
+        };
         if let Some(task) = out.tasks().first()
             && task.last_status() == Some("STOPPED")
         {

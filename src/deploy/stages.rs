@@ -8,8 +8,9 @@ use super::cancel::Cancel;
 use super::plan::DeployPlan;
 use super::run_task::{self, RunTaskRequest};
 use super::strategy::Strategy;
+use super::transient::Transient;
 use super::watcher::Watcher;
-use super::{codedeploy, ecs_deployment, verified};
+use super::{codedeploy, detach, ecs_deployment, verified};
 use crate::Error;
 use crate::aws::Aws;
 use crate::guard::{self, ensure_five_xx};
@@ -38,8 +39,15 @@ pub async fn register(
         reporter.warn(warning.clone());
     }
     reporter.started(Stage::Register, format!("registering {}", doc.family()));
-    let out =
-        input.fluent(&aws.ecs)?.send().await.map_err(|e| Error::aws("RegisterTaskDefinition", doc.family(), e))?;
+    // RegisterTaskDefinition is rate-limited (REFERENCE 2.1): a throttled call is repeated, within the window.
+    let transient = Transient::new(plan.watch.transient_window);
+    let request = input.fluent(&aws.ecs)?;
+    let family = doc.family().to_owned();
+    let register = || {
+        let (request, family) = (request.clone(), family.clone());
+        async move { request.send().await.map_err(|e| Error::aws("RegisterTaskDefinition", family, e)) }
+    };
+    let out = transient.write(register).await?;
     let arn = out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned();
     reporter.finished(Stage::Register, arn.clone());
     Ok((arn, true))
@@ -55,6 +63,7 @@ pub async fn before_deploy(
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
     for name in &plan.before_deploy {
+        cancel.stop_here(|| format!("before task `{name}`: {task_definition} was registered, nothing was deployed"))?;
         let Some(task) = tasks.get(name) else {
             return Err(Error::TaskFailed {
                 task: name.clone(),
@@ -71,6 +80,7 @@ pub async fn before_deploy(
             network: plan.service.network.clone(),
             poll: plan.watch.poll,
             timeout: plan.watch.timeout,
+            transient_window: plan.watch.transient_window,
         };
         run_task::run(&aws.ecs, &request, cancel, reporter).await?;
     }
@@ -82,16 +92,19 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
     if plan.alarms.is_empty() {
         return Ok(());
     }
+    let transient = Transient::new(plan.watch.transient_window);
     for spec in &plan.ensure_alarms {
-        ensure_five_xx(&aws.cloudwatch, spec, &plan.five_xx).await?;
+        transient.write(|| ensure_five_xx(&aws.cloudwatch, spec, &plan.five_xx)).await?;
     }
-    let states = guard::state::states(&aws.cloudwatch, &plan.alarms).await?;
+    let states = transient.read(|| guard::state::states(&aws.cloudwatch, &plan.alarms)).await?;
     guard::precheck(&plan.alarms, &states).map_err(|reason| Error::GuardBlocked { reason })?;
     reporter.finished(Stage::Guard, format!("watching {}", plan.alarms.join(", ")));
     Ok(())
 }
 
-/// Starts the deployment of `task_definition` and watches it to the end.
+/// Starts the deployment of `task_definition` and watches it to the end (or, with `wait: false`,
+/// leaves it to AWS's own alarms). Once a deployment exists, no error leaves it unmentioned: an
+/// AWS error escaping the watch becomes "NOT rolled back", naming the deployment.
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
@@ -110,14 +123,22 @@ pub async fn deploy(
         );
         return Ok(None);
     }
+    let nothing_deployed = || format!("before the deployment: {task_definition} was registered, nothing was deployed");
     let mut watcher = Watcher::new(&aws.cloudwatch, &plan.watch, cancel);
     let deployment = match plan.strategy {
         Strategy::Rolling | Strategy::EcsBlueGreen => {
             reporter.started(Stage::Deploy, format!("updating {}/{} to {task_definition}", svc.cluster, svc.name));
             ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
-            let id = ecs_deployment::start(&aws.ecs, svc, task_definition).await?;
+            watcher.cancel.stop_here(nothing_deployed)?;
+            let id = ecs_deployment::start(&aws.ecs, svc, task_definition, &watcher.transient).await?;
             reporter.progress(Stage::Deploy, format!("deployment {id} started"));
-            ecs_deployment::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await?;
+            watcher.since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+            if !plan.watch.wait {
+                detach::report(plan, &id, reporter);
+                return Ok(Some(id));
+            }
+            let watched = ecs_deployment::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await;
+            live(&id, watched)?;
             id
         }
         Strategy::CodeDeploy => {
@@ -134,15 +155,32 @@ pub async fn deploy(
             reporter
                 .started(Stage::Deploy, format!("CodeDeploy {} / {}", settings.application, settings.deployment_group));
             let description = format!("pipeline {} ({})", label.version, label.commit);
+            watcher.cancel.stop_here(nothing_deployed)?;
             let id =
                 codedeploy::start(&aws.codedeploy, settings, &spec, &plan.alarms, &description, &mut watcher, reporter)
                     .await?;
             reporter.progress(Stage::Deploy, format!("deployment {id} created"));
-            codedeploy::wait(&aws.codedeploy, svc, &id, &svc.task_definition, &mut watcher, reporter).await?;
+            if !plan.watch.wait {
+                detach::report(plan, &id, reporter);
+                return Ok(Some(id));
+            }
+            let watched = codedeploy::wait(aws, svc, &id, &svc.task_definition, &mut watcher, reporter).await;
+            live(&id, watched)?;
             id
         }
     };
     Ok(Some(deployment))
+}
+
+/// A deployment exists: an error that would read "nothing is deploying" (exit 1) is not true any more.
+fn live(deployment: &str, result: Result<(), Error>) -> Result<(), Error> {
+    match result {
+        Err(e @ Error::Aws { .. }) => Err(Error::DeployFailed {
+            reason: format!("{e}, while deployment {deployment} was in flight"),
+            help: format!("deployment {deployment} may still be running; check it with `pipeline status`"),
+        }),
+        other => other,
+    }
 }
 
 /// Tags the revision as the last known good.

@@ -1,13 +1,18 @@
 //! What every strategy's wait loop shares: the settings, the poll cadence, and the reasons to stop
-//! watching early (an alarm, a cancel, the timeout).
+//! watching early (an alarm, a cancel, the timeout, AWS failing for longer than the transient window).
+//! Every read made while a deployment is in flight goes through [`Watcher::read`], so transient
+//! faults are retried in one place and a fault that does not end becomes an [`Interrupt`], never an
+//! error that abandons the deployment.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::cancel::Cancel;
+use super::transient::Transient;
 use crate::Error;
-use crate::guard::state::{fired, states};
+use crate::guard::state::{fired, fired_since, states};
 use crate::report::{Reporter, Stage};
 
 /// What a cancel or a timeout does to the deployment in flight: the environment's `on-cancel`.
@@ -21,14 +26,25 @@ pub struct WatchSettings {
     pub bake: Duration,
     pub alarms: Vec<String>,
     pub on_cancel: OnCancel,
+    /// How long AWS may keep failing before the tool stops watching (`guard.transient-window`).
+    pub transient_window: Duration,
+    /// Start the deployment and leave it to AWS's own alarms (`wait: false`).
+    pub wait: bool,
 }
 
 /// Why a wait loop stopped before the deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Interrupt {
-    Alarm { name: String, reason: String },
+    Alarm {
+        name: String,
+        reason: String,
+    },
     Cancelled,
     TimedOut,
+    /// AWS could not be read for the whole transient window (or refused the read outright).
+    Unreadable {
+        what: String,
+    },
 }
 
 impl Interrupt {
@@ -37,6 +53,7 @@ impl Interrupt {
             Interrupt::Alarm { name, reason } => format!("guard alarm `{name}` fired: {reason}"),
             Interrupt::Cancelled => "the run was cancelled".into(),
             Interrupt::TimedOut => "the deployment timed out".into(),
+            Interrupt::Unreadable { what } => format!("the deployment could no longer be watched: {what}"),
         }
     }
 }
@@ -51,21 +68,32 @@ pub fn cancel_wins(interrupt: &Interrupt, result: Result<(), Error>) -> Result<(
     }
 }
 
-/// One watcher per deployment: a deadline, the cancel token, the alarms.
+/// One watcher per deployment: a deadline, the cancel token, the alarms, the transient window.
 pub struct Watcher<'a> {
     pub cw: &'a aws_sdk_cloudwatch::Client,
     pub settings: &'a WatchSettings,
     pub cancel: Cancel,
     pub deadline: Instant,
+    pub transient: Transient,
+    /// Alarm transitions from this moment on count (the deployment's start).
+    pub since: SystemTime,
 }
 
 impl<'a> Watcher<'a> {
     pub fn new(cw: &'a aws_sdk_cloudwatch::Client, settings: &'a WatchSettings, cancel: Cancel) -> Self {
-        Self { cw, settings, cancel, deadline: Instant::now() + settings.timeout }
+        Self {
+            cw,
+            settings,
+            cancel,
+            deadline: Instant::now() + settings.timeout,
+            transient: Transient::new(settings.transient_window),
+            // A second of slack for clocks: the guard was checked OK just before.
+            since: SystemTime::now() - Duration::from_secs(1),
+        }
     }
 
     /// Sleeps one poll interval (cut short by a cancel), then checks the alarms, the cancel and the deadline.
-    pub async fn tick(&mut self) -> Result<Option<Interrupt>, Error> {
+    pub async fn tick(&mut self) -> Option<Interrupt> {
         tokio::select! {
             _ = tokio::time::sleep(self.settings.poll) => {}
             _ = self.cancel.cancelled() => {}
@@ -73,41 +101,76 @@ impl<'a> Watcher<'a> {
         self.check().await
     }
 
-    /// Checks without sleeping: alarms first, since an alarm is the most urgent reason.
-    pub async fn check(&mut self) -> Result<Option<Interrupt>, Error> {
-        let current = states(self.cw, &self.settings.alarms).await?;
-        if let Some((name, reason)) = fired(&current) {
-            return Ok(Some(Interrupt::Alarm { name, reason }));
+    /// One read of the deployment in flight, retried through transient faults; a cancel cuts the
+    /// retries short. When the window runs out the read becomes an interrupt, handled like a cancel.
+    pub async fn read<T, F, Fut>(&mut self, call: F) -> Result<T, Interrupt>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let transient = self.transient;
+        tokio::select! {
+            out = transient.read(call) => out.map_err(|e| self.unreadable(&e)),
+            _ = self.cancel.cancelled() => Err(Interrupt::Cancelled),
+        }
+    }
+
+    fn unreadable(&self, e: &Error) -> Interrupt {
+        Interrupt::Unreadable { what: format!("{e} (retried for {}s)", self.settings.transient_window.as_secs()) }
+    }
+
+    /// Checks without sleeping: alarms first, since an alarm is the most urgent reason. The alarms'
+    /// state and their history since the deployment started are both read, so an ALARM shorter than
+    /// one poll interval still counts.
+    pub async fn check(&mut self) -> Option<Interrupt> {
+        let (cw, settings, since) = (self.cw, self.settings, self.since);
+        let names = &settings.alarms;
+        if !names.is_empty() {
+            match self.read(|| states(cw, names)).await {
+                Ok(current) => {
+                    if let Some((name, reason)) = fired(&current) {
+                        return Some(Interrupt::Alarm { name, reason });
+                    }
+                }
+                Err(interrupt) => return Some(interrupt),
+            }
+            match self.read(|| fired_since(cw, names, since)).await {
+                Ok(Some((name, reason))) => return Some(Interrupt::Alarm { name, reason }),
+                Ok(None) => {}
+                Err(interrupt) => return Some(interrupt),
+            }
         }
         if self.cancel.is_cancelled() {
-            return Ok(Some(Interrupt::Cancelled));
+            return Some(Interrupt::Cancelled);
         }
         if Instant::now() >= self.deadline {
-            return Ok(Some(Interrupt::TimedOut));
+            return Some(Interrupt::TimedOut);
         }
-        Ok(None)
+        None
     }
 
     /// Keeps watching the alarms through the bake window after all traffic is on the new revision;
     /// returns the first interrupt, if any.
-    pub async fn bake(&mut self, reporter: &mut Reporter) -> Result<Option<Interrupt>, Error> {
+    pub async fn bake(&mut self, reporter: &mut Reporter) -> Option<Interrupt> {
         let bake = self.settings.bake;
         if bake.is_zero() {
-            return Ok(None);
+            return None;
         }
         reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
         let end = Instant::now() + bake;
         while Instant::now() < end {
-            if let Some(interrupt) = self.tick().await? {
-                return Ok(Some(interrupt));
+            if let Some(interrupt) = self.tick().await {
+                return Some(interrupt);
             }
         }
         reporter.finished(Stage::Bake, "no alarm fired");
-        Ok(None)
+        None
     }
 
-    /// Whether an interrupt should roll back (alarms and timeouts always; a cancel per `on-cancel`).
+    /// Whether an interrupt should roll back: alarms and timeouts always; a cancel, and AWS
+    /// failing for longer than the window, per `on-cancel`.
     pub fn rolls_back(&self, interrupt: &Interrupt) -> bool {
-        !matches!(interrupt, Interrupt::Cancelled) || self.settings.on_cancel == OnCancel::Rollback
+        !matches!(interrupt, Interrupt::Cancelled | Interrupt::Unreadable { .. })
+            || self.settings.on_cancel == OnCancel::Rollback
     }
 }

@@ -31,6 +31,23 @@ pub struct ServiceInfo {
     pub deployments: Vec<DeploymentView>,
     /// The last service events, newest first (for diagnostics).
     pub events: Vec<String>,
+    /// `deploymentConfiguration.alarms`: ECS's own alarm watch over its deployments.
+    pub deployment_alarms: Option<DeploymentAlarms>,
+    /// `deploymentConfiguration.deploymentCircuitBreaker`.
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeploymentAlarms {
+    pub names: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
 }
 
 pub async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceInfo, Error> {
@@ -89,6 +106,14 @@ fn info(cluster: &str, svc: &Service) -> ServiceInfo {
         platform_version: svc.platform_version().map(str::to_owned),
         deployments: svc.deployments().iter().map(view).collect(),
         events: svc.events().iter().take(10).filter_map(|e| e.message().map(str::to_owned)).collect(),
+        deployment_alarms: config.and_then(|c| c.alarms()).map(|a| DeploymentAlarms {
+            names: a.alarm_names().to_vec(),
+            enable: a.enable(),
+            rollback: a.rollback(),
+        }),
+        circuit_breaker: config
+            .and_then(|c| c.deployment_circuit_breaker())
+            .map(|b| CircuitBreaker { enable: b.enable(), rollback: b.rollback() }),
     }
 }
 

@@ -30,6 +30,54 @@ pub async fn states(cw: &aws_sdk_cloudwatch::Client, names: &[String]) -> Result
         .collect())
 }
 
+/// The first transition into ALARM of one of `names` since `since`, from the alarms' history
+/// (DescribeAlarmHistory, StateUpdate items, REFERENCE A2): an alarm that went ALARM and back to OK
+/// between two polls of its state is still caught.
+pub async fn fired_since(
+    cw: &aws_sdk_cloudwatch::Client,
+    names: &[String],
+    since: std::time::SystemTime,
+) -> Result<Option<(String, String)>, Error> {
+    use aws_sdk_cloudwatch::types::{HistoryItemType, ScanBy};
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut token = None;
+    // A few pages at most: a watch window holds few transitions of a handful of alarms.
+    for _ in 0..5 {
+        let out = cw
+            .describe_alarm_history()
+            .history_item_type(HistoryItemType::StateUpdate)
+            .start_date(aws_smithy_types::DateTime::from(since))
+            .scan_by(ScanBy::TimestampAscending)
+            .max_records(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeAlarmHistory", names.join(", "), e))?;
+        for item in out.alarm_history_items() {
+            let Some(name) = item.alarm_name().filter(|n| names.iter().any(|x| x == n)) else { continue };
+            if let Some(reason) = item.history_data().and_then(entered_alarm) {
+                return Ok(Some((name.to_owned(), reason)));
+            }
+        }
+        token = out.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// HistoryData of a StateUpdate: `{"oldState": {...}, "newState": {"stateValue": "ALARM", "stateReason": ...}}`.
+/// Its layout is not in the API reference (REFERENCE A2), so anything else counts as no transition.
+fn entered_alarm(data: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    let new = v.get("newState")?;
+    (new.get("stateValue")?.as_str()? == "ALARM")
+        .then(|| new.get("stateReason").and_then(|r| r.as_str()).unwrap_or("entered ALARM").to_owned())
+}
+
 /// The first alarm in ALARM, with its reason.
 pub fn fired(states: &AlarmStates) -> Option<(String, String)> {
     states
@@ -65,6 +113,15 @@ mod tests {
         assert!(err.contains("`b`") && err.contains("ALARM"), "{err}");
         let err = precheck(&names, &states(&[("a", "OK")])).unwrap_err();
         assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn a_state_update_into_alarm_is_read_from_history_data() {
+        let data =
+            r#"{"version":"1.0","oldState":{"stateValue":"OK"},"newState":{"stateValue":"ALARM","stateReason":"5xx"}}"#;
+        assert_eq!(entered_alarm(data).as_deref(), Some("5xx"));
+        assert_eq!(entered_alarm(r#"{"oldState":{"stateValue":"ALARM"},"newState":{"stateValue":"OK"}}"#), None);
+        assert_eq!(entered_alarm("not json"), None);
     }
 
     #[test]

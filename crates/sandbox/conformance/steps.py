@@ -235,6 +235,19 @@ def cloudwatch_steps(client):
             {"AlarmName": "conf-missing", "StateValue": "OK", "StateReason": "conformance"},
             error="ResourceNotFound",
         ),
+        # REFERENCE A2: the state change above is in the alarm's history (StateUpdate, HistoryData as JSON text).
+        call(
+            client,
+            "DescribeAlarmHistory",
+            lambda v: {
+                "AlarmName": "conf-errors",
+                "HistoryItemType": "StateUpdate",
+                "StartDate": now(-600),
+                "EndDate": now(60),
+                "ScanBy": "TimestampAscending",
+                "MaxRecords": 10,
+            },
+        ),
         call(
             client,
             "GetMetricStatistics",

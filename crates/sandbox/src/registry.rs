@@ -141,6 +141,19 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
 
 pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // Fault injection on any registry request (`"operation":"request"`): throttling is the registry's 429
+    // TOOMANYREQUESTS, an error its 500, latency a delay.
+    let fault = sb.world().faults.check("registry", "request");
+    match fault {
+        Some(crate::faults::FaultAction::Fail(e)) if e.code.contains("Throttl") => {
+            return error(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", "Rate exceeded").into_response();
+        }
+        Some(crate::faults::FaultAction::Fail(e)) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", e.message).into_response();
+        }
+        Some(crate::faults::FaultAction::Delay(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
     // Fault injection: `{"kind":"error","service":"registry","operation":"auth"}` makes the registry refuse
     // every login, as a registry with revoked credentials would.
     let refused = matches!(sb.world().faults.check("registry", "auth"), Some(crate::faults::FaultAction::Fail(_)));

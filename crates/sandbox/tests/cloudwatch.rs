@@ -500,4 +500,75 @@ async fn cloudwatch_over_aws_json_answers_json_1_0() {
     assert_eq!(err.header("content-type"), Some("application/x-amz-json-1.0"));
     assert_eq!(err.header("x-amzn-query-error"), Some("ResourceNotFound;Sender"));
     assert_eq!(err.json()["__type"], "ResourceNotFound");
+
+/// REFERENCE A2 (DescribeAlarmHistory, AlarmHistoryItem): each state transition is a StateUpdate item whose
+/// HistoryData is a JSON string with oldState/newState; StartDate/EndDate bound it, ScanBy orders it,
+/// MaxRecords pages it with NextToken, and the history outlives the alarm.
+#[tokio::test]
+async fn alarm_history_records_every_transition_even_one_shorter_than_a_poll() {
+    use aws_sdk_cloudwatch::types::{HistoryItemType, ScanBy};
+    let sb = common::TestSandbox::start().await;
+    let cw = sb.cloudwatch();
+    put_static_alarm(&cw, "web-5xx", 60, "missing").await;
+    let since = DateTime::from_secs_f64(now() - 1.0);
+    for (state, reason) in [(StateValue::Alarm, "burst of 5xx"), (StateValue::Ok, "recovered")] {
+        cw.set_alarm_state().alarm_name("web-5xx").state_value(state).state_reason(reason).send().await.unwrap();
+    }
+    let out = cw
+        .describe_alarm_history()
+        .alarm_name("web-5xx")
+        .history_item_type(HistoryItemType::StateUpdate)
+        .start_date(since)
+        .scan_by(ScanBy::TimestampAscending)
+        .send()
+        .await
+        .expect("DescribeAlarmHistory over CBOR");
+    let items = out.alarm_history_items();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0].alarm_name(), Some("web-5xx"));
+    assert_eq!(items[0].history_item_type(), Some(&HistoryItemType::StateUpdate));
+    assert_eq!(items[0].history_summary(), Some("Alarm updated from INSUFFICIENT_DATA to ALARM"));
+    let data: serde_json::Value = serde_json::from_str(items[0].history_data().unwrap()).expect("HistoryData is JSON");
+    assert_eq!(data["oldState"]["stateValue"], "INSUFFICIENT_DATA");
+    assert_eq!(data["newState"]["stateValue"], "ALARM");
+    assert_eq!(data["newState"]["stateReason"], "burst of 5xx");
+    assert!(items[0].timestamp().is_some_and(|t| t.as_secs_f64() >= since.as_secs_f64()));
+    let data: serde_json::Value = serde_json::from_str(items[1].history_data().unwrap()).unwrap();
+    assert_eq!(
+        (data["oldState"]["stateValue"].as_str(), data["newState"]["stateValue"].as_str()),
+        (Some("ALARM"), Some("OK"))
+    );
+
+    // Newest first by default; one record per page.
+    let page = cw.describe_alarm_history().alarm_name("web-5xx").max_records(1).send().await.unwrap();
+    assert_eq!(page.alarm_history_items().len(), 1);
+    assert_eq!(page.alarm_history_items()[0].history_summary(), Some("Alarm updated from ALARM to OK"));
+    let token = page.next_token().expect("more pages").to_owned();
+    let next = cw.describe_alarm_history().alarm_name("web-5xx").max_records(1).next_token(token).send().await.unwrap();
+    assert_eq!(next.alarm_history_items()[0].history_summary(), Some("Alarm updated from INSUFFICIENT_DATA to ALARM"));
+
+    // The creation is a ConfigurationUpdate; an EndDate before everything finds nothing.
+    let config = cw
+        .describe_alarm_history()
+        .alarm_name("web-5xx")
+        .history_item_type(HistoryItemType::ConfigurationUpdate)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.alarm_history_items().len(), 1);
+    let early = cw.describe_alarm_history().end_date(DateTime::from_secs_f64(now() - 3600.0)).send().await.unwrap();
+    assert!(early.alarm_history_items().is_empty());
+
+    // Kept after the alarm is deleted.
+    cw.delete_alarms().alarm_names("web-5xx").send().await.unwrap();
+    let after = cw
+        .describe_alarm_history()
+        .alarm_name("web-5xx")
+        .history_item_type(HistoryItemType::StateUpdate)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.alarm_history_items().len(), 2);
+    let bad = cw.describe_alarm_history().next_token("garbage").send().await.unwrap_err();
+    assert_eq!(bad.code(), Some("InvalidNextToken"));
 }

@@ -459,3 +459,36 @@ async fn termination_wait_can_be_cut_short() {
     wait_status(&cd, &id, DeploymentStatus::Succeeded).await;
     wait_service(&s.sb, "without the blue task set", |svc| svc.task_sets().len() == 1).await;
 }
+
+/// REFERENCE A5 (unverified in AWS, see README "Where it differs"): during the original task set's termination
+/// wait the deployment is still InProgress with all production traffic on green, and StopDeployment with
+/// autoRollbackEnabled still returns traffic to the blue task set, which is still there: the rollback is a
+/// traffic flip, and the service runs the old task definition again.
+#[tokio::test]
+async fn stop_with_rollback_during_the_termination_wait_returns_traffic_to_blue() {
+    // 10x: the one-minute termination wait lasts six real seconds.
+    let s = setup(10.0, "CodeDeployDefault.ECSAllAtOnce", false).await;
+    let cd = s.sb.codedeploy();
+    let v2 = register(&s.sb.ecs(), &[]).await;
+    let id = deploy(&cd, &appspec(&v2, "web")).await.expect("CreateDeployment");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !info(&cd, &id).await.instance_termination_wait_time_started() {
+        assert!(std::time::Instant::now() < deadline, "termination wait never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(info(&cd, &id).await.status(), Some(&DeploymentStatus::InProgress));
+    assert_eq!(green_weight(&cd, &id).await, Some(100.0), "all traffic on green during the wait");
+    assert_eq!(service(&s.sb).await.task_definition(), Some(v2.as_str()));
+
+    cd.stop_deployment().deployment_id(&id).auto_rollback_enabled(true).send().await.expect("StopDeployment");
+    let d = info(&cd, &id).await;
+    assert_eq!(d.status(), Some(&DeploymentStatus::Stopped));
+    let rollback_id = d.rollback_info().and_then(|r| r.rollback_deployment_id()).expect("a rollback").to_owned();
+    assert_eq!(service(&s.sb).await.task_definition(), Some(s.v1.as_str()), "traffic is back on blue at once");
+    assert_eq!(green_weight(&cd, &id).await, Some(0.0));
+    wait_status(&cd, &rollback_id, DeploymentStatus::Succeeded).await;
+    wait_service(&s.sb, "back on blue only", |svc| {
+        svc.task_sets().len() == 1 && svc.task_sets()[0].task_definition() == Some(s.v1.as_str())
+    })
+    .await;
+}

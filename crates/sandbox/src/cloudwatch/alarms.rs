@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::expr::Expr;
+use super::history::HistoryItem;
 use super::metrics::{MetricKey, key_of};
 use crate::world::now_epoch;
 use crate::{AwsError, AwsResult, Ctx};
@@ -85,6 +86,8 @@ pub struct Alarm {
     /// The last period index evaluated: alarms are evaluated once per period, like AWS, so a state forced
     /// by SetAlarmState holds until the next evaluation.
     pub last_evaluated: Option<i64>,
+    /// DescribeAlarmHistory items of this alarm, oldest first.
+    pub history: Vec<HistoryItem>,
 }
 
 impl Alarm {
@@ -92,6 +95,11 @@ impl Alarm {
         let now = now_epoch();
         if self.state != state {
             self.state_transitioned = now;
+            self.history.push(HistoryItem::state_update(
+                &self.name,
+                (&self.state, &self.reason),
+                (state, &reason, reason_data.as_deref()),
+            ));
         }
         self.state = state.to_owned();
         self.reason = reason;
@@ -295,12 +303,14 @@ pub fn put_metric_alarm(alarms: &mut BTreeMap<String, Alarm>, ctx: &Ctx, input: 
     match alarms.get_mut(&name) {
         // An update overwrites the whole configuration but keeps the state (REFERENCE 4.2).
         Some(alarm) => {
+            alarm.history.push(HistoryItem::configuration_update(&name, false, &config));
             alarm.config = config;
             alarm.spec = spec;
             alarm.config_updated = now;
             alarm.last_evaluated = None;
         }
         None => {
+            let history = vec![HistoryItem::configuration_update(&name, true, &config)];
             let alarm = Alarm {
                 arn: ctx.arn("cloudwatch", &format!("alarm:{name}")),
                 name: name.clone(),
@@ -313,6 +323,7 @@ pub fn put_metric_alarm(alarms: &mut BTreeMap<String, Alarm>, ctx: &Ctx, input: 
                 state_transitioned: now,
                 config_updated: now,
                 last_evaluated: None,
+                history,
             };
             alarms.insert(name, alarm);
         }

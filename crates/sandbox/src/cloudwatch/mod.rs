@@ -6,6 +6,7 @@
 pub mod alarms;
 pub mod evaluate;
 pub mod expr;
+pub mod history;
 pub mod metric_data;
 pub mod metrics;
 
@@ -22,6 +23,8 @@ use metrics::{MetricKey, MetricStore, Sample};
 pub struct CloudWatchState {
     pub alarms: BTreeMap<String, Alarm>,
     pub metrics: MetricStore,
+    /// History of deleted alarms: AWS keeps it after the alarm is gone (REFERENCE A2).
+    pub deleted_history: Vec<history::HistoryItem>,
 }
 
 impl CloudWatchState {
@@ -50,7 +53,21 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
         "PutMetricAlarm" => alarms::put_metric_alarm(&mut cw.alarms, ctx, input),
         "DescribeAlarms" => alarms::describe_alarms(&cw.alarms, input),
         "SetAlarmState" => alarms::set_alarm_state(&mut cw.alarms, input),
-        "DeleteAlarms" => alarms::delete_alarms(&mut cw.alarms, input),
+        "DescribeAlarmHistory" => {
+            let items = cw.alarms.values().flat_map(|a| a.history.iter()).chain(cw.deleted_history.iter());
+            history::describe(items, input)
+        }
+        "DeleteAlarms" => {
+            let names = input.get("AlarmNames").and_then(Value::as_array).cloned().unwrap_or_default();
+            let kept: Vec<history::HistoryItem> = names
+                .iter()
+                .filter_map(|n| cw.alarms.get(n.as_str()?))
+                .flat_map(|a| a.history.iter().cloned())
+                .collect();
+            let out = alarms::delete_alarms(&mut cw.alarms, input)?;
+            cw.deleted_history.extend(kept);
+            Ok(out)
+        }
         "PutMetricData" => metrics::put_metric_data(&mut cw.metrics, input),
         "GetMetricStatistics" => metrics::get_metric_statistics(&cw.metrics, ctx, input),
         "ListMetrics" => metrics::list_metrics(&cw.metrics, input),
