@@ -86,6 +86,15 @@ pub enum Error {
     )]
     TagConflict { repository: String, tag: String, existing: String, ours: String },
 
+    #[error("`{tags}` must move, but ECR repository `{repository}` is {mutability}: it would refuse to move it")]
+    #[diagnostic(
+        code(pipeline::ecr::moving_tag),
+        help(
+            "keep version and commit tags immutable and let the moving tags move:\n  {fix}\nor remove them from `tags:`/`moving-tags:` in the config; nothing was changed"
+        )
+    )]
+    MovingTagImmutable { repository: String, mutability: String, tags: String, fix: String },
+
     #[error("the registry refused the credentials for {registry}: {message}")]
     #[diagnostic(
         code(pipeline::ecr::auth),
@@ -169,6 +178,24 @@ pub enum Error {
     )]
     NothingToRollBackTo { service: String, current: String },
 
+    #[error("no revision of `{family}` holds {wanted} (looked at the last 50 ACTIVE revisions)")]
+    #[diagnostic(
+        code(pipeline::rollback::not_found),
+        help("`pipeline status` shows what runs; give --to a version a release verified, a revision number or an ARN")
+    )]
+    RollbackTargetMissing { family: String, wanted: String },
+
+    #[error("{target} ({release}) never finished a release healthy (it has no pipeline:verified tag)")]
+    #[diagnostic(
+        code(pipeline::rollback::unverified),
+        help("roll back to a verified release, or pass --force to deploy {target} anyway; nothing was changed")
+    )]
+    RollbackTargetUnverified { target: String, release: String },
+
+    #[error("{found} is not a revision of `{family}`, the family the service runs")]
+    #[diagnostic(code(pipeline::rollback::family), help("give a revision of `{family}`"))]
+    RollbackTargetForeign { found: String, family: String },
+
     #[error("cancelled: {what}")]
     #[diagnostic(code(pipeline::cancelled))]
     Cancelled { what: String },
@@ -195,7 +222,11 @@ impl Error {
             | Error::InitExists { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
-            | Error::BadImageRef { .. } => ExitCode::Usage,
+            | Error::BadImageRef { .. }
+            | Error::MovingTagImmutable { .. }
+            | Error::RollbackTargetMissing { .. }
+            | Error::RollbackTargetUnverified { .. }
+            | Error::RollbackTargetForeign { .. } => ExitCode::Usage,
             Error::RolledBack { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,
             Error::Cancelled { .. } => ExitCode::Cancelled,

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::codedeploy::CodeDeploySettings;
 use super::strategy::{self, Strategy};
-use super::verified;
 use super::watcher::WatchSettings;
 use crate::Error;
 use crate::config::{self, Environment, TaskDefinitionSource};
@@ -26,9 +25,15 @@ pub struct DeployPlan {
     pub container: String,
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// What runs now: the service's PRIMARY deployment, or for CodeDeploy its PRIMARY (blue) task
+    /// set. The diff compares with it, and a failed release returns to exactly it.
+    pub running: String,
+    /// The running revision as a document to register (tags stripped when compared).
+    pub running_doc: Option<Value>,
     /// The newest ACTIVE revision of the family, as `(arn, document)`.
     pub latest: Option<(String, Value)>,
-    /// Where a rollback goes: the newest verified revision, else what the service runs now.
+    /// Where a failed deployment returns: what ran before it ([`Self::running`]); for `pipeline
+    /// rollback`, the release it goes to.
     pub rollback_to: String,
     /// Alarms the tool upserts before deploying (the 5xx guard).
     pub ensure_alarms: Vec<AlarmSpec>,
@@ -48,18 +53,44 @@ impl DeployPlan {
         Ok(task_definition::render(&self.template, &input)?)
     }
 
-    /// What registering for `image` would change against the latest revision.
+    /// What deploying `image` would change against what runs now.
     pub fn diff(&self, image: &str) -> Result<TaskDefinitionDiff, Error> {
         let rendered = self.render(image)?.to_register_json();
-        let old = self.latest.as_ref().map(|(_, doc)| doc.clone()).unwrap_or(Value::Object(Default::default()));
+        let old = self.running_doc.clone().unwrap_or(Value::Object(Default::default()));
         Ok(task_definition::diff(&without_tags(old), &without_tags(rendered)))
     }
 
-    /// The latest revision's ARN when rendering for `image` would register an equal document.
+    /// An existing revision equal to what rendering for `image` would register: what runs, else
+    /// the family's latest (e.g. the release a rollback left behind).
     pub fn reusable(&self, image: &str) -> Result<Option<String>, Error> {
-        let Some((arn, _)) = &self.latest else { return Ok(None) };
-        Ok(self.diff(image)?.is_empty().then(|| arn.clone()))
+        let rendered = without_tags(self.render(image)?.to_register_json());
+        let candidates = self.running_doc.as_ref().map(|doc| (&self.running, doc)).into_iter();
+        let candidates = candidates.chain(self.latest.as_ref().map(|(arn, doc)| (arn, doc)));
+        for (arn, doc) in candidates {
+            if task_definition::diff(&without_tags(doc.clone()), &rendered).is_empty() {
+                return Ok(Some(arn.clone()));
+            }
+        }
+        Ok(None)
     }
+
+    /// One line when the family's latest revision is not what runs (after a rollback, or a release
+    /// that registered but failed): the diff is against what runs.
+    pub fn latest_not_running(&self) -> Option<String> {
+        let (latest, _) = self.latest.as_ref()?;
+        (*latest != self.running).then(|| {
+            format!(
+                "the family's latest revision {} is not what runs ({}): compared with what runs",
+                short_arn(latest),
+                short_arn(&self.running)
+            )
+        })
+    }
+}
+
+/// `arn:aws:ecs:r:a:task-definition/web:42` -> `web:42`.
+pub fn short_arn(arn: &str) -> &str {
+    arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t)
 }
 
 fn without_tags(mut doc: Value) -> Value {
@@ -77,24 +108,27 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         help: m.help,
     })?;
     let mut warnings = Vec::new();
+    let running = svc.running().to_owned();
+    let running_described = if running.is_empty() { None } else { Some(describe(&aws.ecs, &running).await?.1) };
     let template = match &env.task_definition {
         TaskDefinitionSource::File(path) => {
             let loaded = TaskDefinitionDoc::load(path)?;
             warnings.extend(loaded.warnings);
             loaded.doc
         }
-        TaskDefinitionSource::FromService => describe(&aws.ecs, &svc.task_definition).await?.1,
+        TaskDefinitionSource::FromService => match &running_described {
+            Some(doc) => doc.clone(),
+            None => describe(&aws.ecs, &svc.task_definition).await?.1,
+        },
     };
     let latest = match describe(&aws.ecs, template.family()).await {
         Ok((arn, doc)) => Some((arn, doc.to_register_json())),
         Err(Error::Aws { code, .. }) if code == "ClientException" => None, // a new family
         Err(e) => return Err(e),
     };
-    let family = template.family().to_owned();
-    let rollback_to = verified::newest_verified(&aws.ecs, &family, Some(&svc.task_definition))
-        .await?
-        .map(|v| v.arn)
-        .unwrap_or_else(|| svc.task_definition.clone());
+    let running_doc = running_described.map(|doc| doc.to_register_json());
+    // A failed release returns to what runs now, not to some older verified revision.
+    let rollback_to = running.clone();
 
     let guard = &env.guard;
     let five_xx = guard.five_xx.clone().unwrap_or_default();
@@ -127,6 +161,8 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         container: env.container.clone(),
         env: env.env.clone(),
         secrets: env.secrets.clone(),
+        running,
+        running_doc,
         latest,
         rollback_to,
         ensure_alarms,

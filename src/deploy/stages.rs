@@ -91,7 +91,9 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
     Ok(())
 }
 
-/// Starts the deployment of `task_definition` and watches it to the end.
+/// Starts the deployment of `task_definition` and watches it to the end. `started` gets the
+/// deployment id as soon as there is one, so a failure still reports it. A failure returns the
+/// service to what ran before ([`DeployPlan::running`]).
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
@@ -99,8 +101,10 @@ pub async fn deploy(
     label: &ReleaseLabel,
     cancel: Cancel,
     reporter: &mut Reporter,
+    started: &mut Option<String>,
 ) -> Result<Option<String>, Error> {
     let svc = &plan.service;
+    let previous = plan.running.as_str();
     let settled =
         svc.task_definition == task_definition && svc.deployments.len() == 1 && svc.deployments[0].is_settled();
     if settled {
@@ -116,8 +120,9 @@ pub async fn deploy(
             reporter.started(Stage::Deploy, format!("updating {}/{} to {task_definition}", svc.cluster, svc.name));
             ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
             let id = ecs_deployment::start(&aws.ecs, svc, task_definition).await?;
+            *started = Some(id.clone());
             reporter.progress(Stage::Deploy, format!("deployment {id} started"));
-            ecs_deployment::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await?;
+            ecs_deployment::wait(&aws.ecs, svc, &id, previous, &mut watcher, reporter).await?;
             id
         }
         Strategy::CodeDeploy => {
@@ -137,8 +142,9 @@ pub async fn deploy(
             let id =
                 codedeploy::start(&aws.codedeploy, settings, &spec, &plan.alarms, &description, &mut watcher, reporter)
                     .await?;
+            *started = Some(id.clone());
             reporter.progress(Stage::Deploy, format!("deployment {id} created"));
-            codedeploy::wait(&aws.codedeploy, svc, &id, &svc.task_definition, &mut watcher, reporter).await?;
+            codedeploy::wait(&aws.codedeploy, svc, &id, previous, &mut watcher, reporter).await?;
             id
         }
     };

@@ -29,8 +29,23 @@ pub struct ServiceInfo {
     pub capacity_providers: Vec<CapacityProvider>,
     pub platform_version: Option<String>,
     pub deployments: Vec<DeploymentView>,
+    /// The task definition of the PRIMARY task set (CODE_DEPLOY services: the blue one).
+    pub primary_task_set: Option<String>,
     /// The last service events, newest first (for diagnostics).
     pub events: Vec<String>,
+}
+
+impl ServiceInfo {
+    /// What runs now: for a CODE_DEPLOY service its PRIMARY task set's revision, else its PRIMARY
+    /// deployment's; the service's own `taskDefinition` when neither is listed.
+    pub fn running(&self) -> &str {
+        let primary_deployment = self.deployments.iter().find(|d| d.is_primary()).map(|d| d.task_definition.as_str());
+        let found = match self.controller.kind {
+            ControllerKind::CodeDeploy => self.primary_task_set.as_deref().or(primary_deployment),
+            _ => primary_deployment,
+        };
+        found.filter(|td| !td.is_empty()).unwrap_or(&self.task_definition)
+    }
 }
 
 pub async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceInfo, Error> {
@@ -88,6 +103,12 @@ fn info(cluster: &str, svc: &Service) -> ServiceInfo {
         capacity_providers,
         platform_version: svc.platform_version().map(str::to_owned),
         deployments: svc.deployments().iter().map(view).collect(),
+        primary_task_set: svc
+            .task_sets()
+            .iter()
+            .find(|t| t.status() == Some("PRIMARY"))
+            .and_then(|t| t.task_definition())
+            .map(str::to_owned),
         events: svc.events().iter().take(10).filter_map(|e| e.message().map(str::to_owned)).collect(),
     }
 }
