@@ -97,7 +97,10 @@ pub(super) async fn deploy_image(
     run.done.deployment_id = started;
     match deployed {
         Ok(_) => {
-            stages::mark_verified(aws, &arn, label).await?;
+            // A re-run of what already runs verified changes nothing, not even a tag.
+            if !plan.runs_verified(&arn, &label.version) {
+                stages::mark_verified(aws, &arn, label).await?;
+            }
             reporter.emit(Event::Released { environment: plan.environment.clone(), task_definition_arn: arn });
             Ok(())
         }

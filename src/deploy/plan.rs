@@ -74,6 +74,19 @@ impl DeployPlan {
         Ok(None)
     }
 
+    /// Whether `arn` is what runs and is already the verified release `version` (a re-run: there
+    /// is nothing to mark).
+    pub fn runs_verified(&self, arn: &str, version: &str) -> bool {
+        let tag = |key: &str| {
+            let tags = self.running_doc.as_ref().and_then(|d| d.get("tags")).and_then(Value::as_array);
+            tags.into_iter()
+                .flatten()
+                .find(|t| t.get("key").and_then(Value::as_str) == Some(key))
+                .and_then(|t| t.get("value").and_then(Value::as_str))
+        };
+        arn == self.running && tag(super::verified::VERIFIED) == Some("true") && tag(super::verified::VERSION) == Some(version)
+    }
+
     /// One line when the family's latest revision is not what runs (after a rollback, or a release
     /// that registered but failed): the diff is against what runs.
     pub fn latest_not_running(&self) -> Option<String> {
