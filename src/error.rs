@@ -95,6 +95,16 @@ pub enum Error {
     )]
     MovingTagImmutable { repository: String, mutability: String, tags: String, fix: String },
 
+    #[error("tag `{tag}` in `{repository}` names {existing}, not {ours} that this run wrote: another writer wrote it at the same moment")]
+    #[diagnostic(
+        code(pipeline::ecr::tag_race),
+        help(
+            "the repository lets tags be overwritten, so two writers raced and this run lost; it stops before deploying. \
+             Make the repository IMMUTABLE (pipeline creates it so) to rule this out, or re-run to release what `{tag}` names"
+        )
+    )]
+    TagRace { repository: String, tag: String, existing: String, ours: String },
+
     #[error("the registry refused the credentials for {registry}: {message}")]
     #[diagnostic(
         code(pipeline::ecr::auth),

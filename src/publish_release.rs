@@ -34,6 +34,10 @@ pub struct Publication {
     /// The full hash of the released commit.
     pub commit: String,
     pub release: Option<GithubRelease>,
+    /// This run creates the release (its version tag is new in ECR). A run that did not (a re-run,
+    /// another environment) publishes too, but a missing permission there is only a note: the run
+    /// that created the release warned about it.
+    pub first: bool,
 }
 
 /// A GitHub Release on the tag.
@@ -54,6 +58,7 @@ pub fn plan(
     previous: Option<&Released>,
     commits: &[Commit],
     settings: PublishSettings,
+    first: bool,
 ) -> Option<Publication> {
     if !settings.tags || release.dirty || !release.version.pre.is_empty() {
         return None;
@@ -69,6 +74,7 @@ pub fn plan(
         }),
         tag,
         commit: release.commit.clone(),
+        first,
     })
 }
 
@@ -154,7 +160,8 @@ pub async fn publish(publisher: &dyn ReleasePublisher, publication: &Publication
         }
         Err(PublishError::Exists) => reporter.progress(Stage::Tag, format!("git tag {tag} exists already")),
         Err(e) => {
-            reporter.warn(warning(&format!("the git tag {tag} was not created"), &e));
+            let text = warning(&format!("the git tag {tag} was not created"), &e);
+            if publication.first { reporter.warn(text) } else { reporter.progress(Stage::Tag, text) }
             return done;
         }
     }
@@ -167,7 +174,10 @@ pub async fn publish(publisher: &dyn ReleasePublisher, publication: &Publication
             Err(PublishError::Exists) => {
                 reporter.progress(Stage::Tag, format!("GitHub Release {} exists already", release.name));
             }
-            Err(e) => reporter.warn(warning(&format!("the GitHub Release {} was not created", release.name), &e)),
+            Err(e) => {
+                let text = warning(&format!("the GitHub Release {} was not created", release.name), &e);
+                if publication.first { reporter.warn(text) } else { reporter.progress(Stage::Tag, text) }
+            }
         }
     }
     done
@@ -237,7 +247,7 @@ mod tests {
     #[test]
     fn only_clean_final_releases_are_published_and_the_release_only_when_asked() {
         let on = PublishSettings { tags: true, releases: true };
-        let published = plan(&release("1.3.0", false), Some(&previous()), &[commit(1, "feat: x")], on).unwrap();
+        let published = plan(&release("1.3.0", false), Some(&previous()), &[commit(1, "feat: x")], on, true).unwrap();
         assert_eq!(published.tag, "v1.3.0");
         assert_eq!(published.commit, SHA);
         let gh = published.release.as_ref().unwrap();
@@ -245,11 +255,11 @@ mod tests {
         assert!(gh.body.contains("- x (010101010101)"), "{}", gh.body);
         assert_eq!(describe(&published), "after a verified release: git tag v1.3.0 on 0123456789ab and a GitHub Release with notes");
 
-        let tag_only = plan(&release("1.3.0", false), None, &[], PublishSettings { tags: true, releases: false });
+        let tag_only = plan(&release("1.3.0", false), None, &[], PublishSettings { tags: true, releases: false }, true);
         assert_eq!(tag_only.and_then(|p| p.release), None);
-        assert_eq!(plan(&release("1.3.0", true), None, &[], on), None, "a dirty build is no release");
-        assert_eq!(plan(&release("1.3.0-rc.1", false), None, &[], on), None, "nor is a pre-release");
-        assert_eq!(plan(&release("1.3.0", false), None, &[], PublishSettings::default()), None);
+        assert_eq!(plan(&release("1.3.0", true), None, &[], on, true), None, "a dirty build is no release");
+        assert_eq!(plan(&release("1.3.0-rc.1", false), None, &[], on, true), None, "nor is a pre-release");
+        assert_eq!(plan(&release("1.3.0", false), None, &[], PublishSettings::default(), true), None);
     }
 
     /// Records the calls and answers each with a scripted result (a fake for this pure decision only).
@@ -270,15 +280,23 @@ mod tests {
         }
     }
 
-    async fn run(tag: Result<(), PublishError>, release_result: Result<(), PublishError>) -> (Published, Vec<String>, String) {
+    async fn run_with(
+        tag: Result<(), PublishError>,
+        release_result: Result<(), PublishError>,
+        first: bool,
+    ) -> (Published, Vec<String>, String) {
         let (console, captured) = Console::capture();
         let mut reporter = Reporter::new(vec![Box::new(TerminalSink::with_console(false, false, false, console))]);
         let publisher = Scripted { tag, release: release_result, calls: Mutex::new(Vec::new()) };
         let on = PublishSettings { tags: true, releases: true };
-        let publication = plan(&release("1.3.0", false), None, &[], on).unwrap();
+        let publication = plan(&release("1.3.0", false), None, &[], on, first).unwrap();
         let done = publish(&publisher, &publication, &mut reporter).await;
         let calls = publisher.calls.lock().unwrap().clone();
         (done, calls, captured.text())
+    }
+
+    async fn run(tag: Result<(), PublishError>, release_result: Result<(), PublishError>) -> (Published, Vec<String>, String) {
+        run_with(tag, release_result, true).await
     }
 
     #[tokio::test]
@@ -299,4 +317,13 @@ mod tests {
         assert_eq!(done, Published { tag: true, release: false });
         assert!(text.contains("the GitHub Release v1.3.0 was not created") && text.contains("Contents: write"), "{text}");
     }
+
+    #[tokio::test]
+    async fn a_run_that_did_not_create_the_release_only_notes_a_missing_permission() {
+        let (done, _, text) = run_with(Err(PublishError::Forbidden("no".into())), Ok(()), false).await;
+        assert_eq!(done, Published::default());
+        assert!(!text.contains("warning"), "{text}");
+        assert!(text.contains("Contents: write"), "{text}");
+    }
+
 }

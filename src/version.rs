@@ -160,6 +160,8 @@ pub struct Resolution {
     pub previous: Option<Released>,
     /// The commits since `previous` (all of them when there is none), newest first; empty in a shallow clone.
     pub commits: Vec<Commit>,
+    /// The clone already has the `v<version>` git tag.
+    pub git_tagged: bool,
 }
 
 /// Decides the commit and version of a release in `repo`. See the module docs for the rules.
@@ -250,8 +252,9 @@ fn resolve_at(
     if dirty {
         version.pre = dirty_prerelease(&version.pre, now);
     }
+    let git_tagged = releases.iter().any(|r| r.source == Source::GitTag && r.version == version);
     let release = ReleaseVersion { version, commit, dirty, timestamp: now };
-    Ok(Resolution { release, previous, commits })
+    Ok(Resolution { release, previous, commits, git_tagged })
 }
 
 /// Every release this clone can see: the `v*` git tags, and the registry's with their commits

@@ -12,3 +12,4 @@ mod install_sh;
 mod month;
 mod real_traffic;
 mod report;
+mod workflows;

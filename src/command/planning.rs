@@ -127,9 +127,13 @@ pub async fn release(
         tags: config.notify.github.tags && run.ci.repository().is_some(),
         releases: config.notify.github.releases,
     };
+    // A clone that has the tag needs none; a run that did not create the version (a re-run, a
+    // promotion to another environment) still tries, quietly, in case the first run could not.
+    let first = image.adds(&resolved.release.version_tag());
     if with_deploy
+        && !resolved.git_tagged
         && let Some(publication) =
-            publish_release::plan(&resolved.release, resolved.previous.as_ref(), &resolved.commits, settings)
+            publish_release::plan(&resolved.release, resolved.previous.as_ref(), &resolved.commits, settings, first)
     {
         run.reporter.progress(Stage::Plan, publish_release::describe(&publication));
         run.plan.publication = Some(publication);

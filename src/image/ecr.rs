@@ -225,7 +225,7 @@ pub async fn move_tag(
 pub async fn read_back(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str, ours: &Digest) -> Result<(), Error> {
     match tag_digest(ecr, repo, tag).await? {
         Some(theirs) if theirs == *ours => Ok(()),
-        Some(theirs) => Err(conflict(repo, tag, &theirs, ours)),
+        Some(theirs) => Err(race(repo, tag, &theirs, ours)),
         None => Err(Error::Push {
             image: repo.tagged(tag),
             message: "the tag was written but ECR does not list it".into(),
@@ -236,6 +236,16 @@ pub async fn read_back(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str, 
 /// The digest `tag` names now, if it exists.
 pub async fn tag_digest(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str) -> Result<Option<Digest>, Error> {
     Ok(existing(ecr, repo, &[tag.to_owned()]).await?.remove(tag).map(|m| m.digest))
+}
+
+/// The tag names another image right after this run wrote it.
+pub fn race(repo: &Repository, tag: &str, theirs: &Digest, ours: &Digest) -> Error {
+    Error::TagRace {
+        repository: repo.name.clone(),
+        tag: tag.to_owned(),
+        existing: theirs.to_string(),
+        ours: ours.to_string(),
+    }
 }
 
 fn conflict(repo: &Repository, tag: &str, theirs: &Digest, ours: &Digest) -> Error {

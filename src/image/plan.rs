@@ -88,6 +88,14 @@ impl ImagePlan {
         lines
     }
 
+    /// Whether this run gives the image `tag` (it was not in ECR before).
+    pub fn adds(&self, tag: &str) -> bool {
+        match &self.action {
+            ImageAction::Build { .. } => self.tags.iter().any(|t| t == tag),
+            ImageAction::Reuse { missing, .. } => missing.iter().any(|t| t == tag),
+        }
+    }
+
     /// Whether `tag` could be overwritten by another writer (checked before and after each write).
     pub fn overwritable(&self, tag: &str) -> bool {
         !self.mutability.is_immutable(tag)

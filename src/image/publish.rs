@@ -87,12 +87,7 @@ pub async fn execute(
             })?;
             if manifest.digest != pushed {
                 // Another writer's push landed on the tag after ours: say whose is whose.
-                return Err(Error::TagConflict {
-                    repository: repository.name.clone(),
-                    tag: push_tag.clone(),
-                    existing: manifest.digest.to_string(),
-                    ours: pushed.to_string(),
-                });
+                return Err(ecr::race(&repository, push_tag, &manifest.digest, &pushed));
             }
             reporter.finished(Stage::Push, manifest.digest.to_string());
             let mut tags_added = vec![push_tag.clone()];
@@ -128,14 +123,7 @@ async fn still_ours(aws: &Aws, plan: &ImagePlan, repository: &Repository, ours: 
     for tag in &plan.overwritable {
         match now.get(tag) {
             Some(m) if m.digest == *ours => {}
-            Some(m) => {
-                return Err(Error::TagConflict {
-                    repository: repository.name.clone(),
-                    tag: tag.clone(),
-                    existing: m.digest.to_string(),
-                    ours: ours.to_string(),
-                });
-            }
+            Some(m) => return Err(ecr::race(repository, tag, &m.digest, ours)),
             None => {
                 return Err(Error::Push {
                     image: repository.tagged(tag),
