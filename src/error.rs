@@ -95,7 +95,9 @@ pub enum Error {
     )]
     MovingTagImmutable { repository: String, mutability: String, tags: String, fix: String },
 
-    #[error("tag `{tag}` in `{repository}` names {existing}, not {ours} that this run wrote: another writer wrote it at the same moment")]
+    #[error(
+        "tag `{tag}` in `{repository}` names {existing}, not {ours} that this run wrote: another writer wrote it at the same moment"
+    )]
     #[diagnostic(
         code(pipeline::ecr::tag_race),
         help(

@@ -29,6 +29,8 @@ pub struct ReleasePlan {
 }
 
 /// Where the image the service will run comes from.
+// One per run, matched by value in several places: boxing the image plan would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ImageStep {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::git::Commit;
 use crate::report::{Reporter, Stage};
 use crate::version::history::short;
-use crate::version::{Released, ReleaseVersion, conventional};
+use crate::version::{ReleaseVersion, Released, conventional};
 
 /// The fine-grained permission a token needs for refs and releases (classic tokens: `repo`).
 pub const CONTENTS_WRITE: &str = "Contents: write";
@@ -150,7 +150,11 @@ pub struct Published {
 }
 
 /// Publishes after a verified release. Never fails: each problem is one warning saying what to do.
-pub async fn publish(publisher: &dyn ReleasePublisher, publication: &Publication, reporter: &mut Reporter) -> Published {
+pub async fn publish(
+    publisher: &dyn ReleasePublisher,
+    publication: &Publication,
+    reporter: &mut Reporter,
+) -> Published {
     let mut done = Published::default();
     let tag = &publication.tag;
     match publisher.create_tag(tag, &publication.commit).await {
@@ -161,7 +165,11 @@ pub async fn publish(publisher: &dyn ReleasePublisher, publication: &Publication
         Err(PublishError::Exists) => reporter.progress(Stage::Tag, format!("git tag {tag} exists already")),
         Err(e) => {
             let text = warning(&format!("the git tag {tag} was not created"), &e);
-            if publication.first { reporter.warn(text) } else { reporter.progress(Stage::Tag, text) }
+            if publication.first {
+                reporter.warn(text)
+            } else {
+                reporter.progress(Stage::Tag, text)
+            }
             return done;
         }
     }
@@ -241,7 +249,10 @@ mod tests {
              \n### Performance\n\n- cache the index (050505050505)\n\
              \n2 other commits (chores, docs, refactoring).\n"
         );
-        assert_eq!(notes(None, &[commit(1, "fix: one")]), "The first release.\n\n### Bug fixes\n\n- one (010101010101)\n");
+        assert_eq!(
+            notes(None, &[commit(1, "fix: one")]),
+            "The first release.\n\n### Bug fixes\n\n- one (010101010101)\n"
+        );
     }
 
     #[test]
@@ -253,7 +264,10 @@ mod tests {
         let gh = published.release.as_ref().unwrap();
         assert_eq!((gh.tag_name.as_str(), gh.name.as_str(), gh.target_commitish.as_str()), ("v1.3.0", "v1.3.0", SHA));
         assert!(gh.body.contains("- x (010101010101)"), "{}", gh.body);
-        assert_eq!(describe(&published), "after a verified release: git tag v1.3.0 on 0123456789ab and a GitHub Release with notes");
+        assert_eq!(
+            describe(&published),
+            "after a verified release: git tag v1.3.0 on 0123456789ab and a GitHub Release with notes"
+        );
 
         let tag_only = plan(&release("1.3.0", false), None, &[], PublishSettings { tags: true, releases: false }, true);
         assert_eq!(tag_only.and_then(|p| p.release), None);
@@ -295,13 +309,17 @@ mod tests {
         (done, calls, captured.text())
     }
 
-    async fn run(tag: Result<(), PublishError>, release_result: Result<(), PublishError>) -> (Published, Vec<String>, String) {
+    async fn run(
+        tag: Result<(), PublishError>,
+        release_result: Result<(), PublishError>,
+    ) -> (Published, Vec<String>, String) {
         run_with(tag, release_result, true).await
     }
 
     #[tokio::test]
     async fn a_403_on_the_tag_is_a_warning_naming_the_permission() {
-        let (done, calls, text) = run(Err(PublishError::Forbidden("Resource not accessible by integration".into())), Ok(())).await;
+        let (done, calls, text) =
+            run(Err(PublishError::Forbidden("Resource not accessible by integration".into())), Ok(())).await;
         assert_eq!(done, Published::default());
         assert_eq!(calls, [format!("tag v1.3.0 {SHA}")], "no release without its tag");
         assert!(text.contains("the git tag v1.3.0 was not created: GitHub answered 403"), "{text}");
@@ -315,7 +333,10 @@ mod tests {
         assert_eq!(calls, [format!("tag v1.3.0 {SHA}"), "release v1.3.0".to_owned()]);
         let (done, _, text) = run(Ok(()), Err(PublishError::Forbidden("no".into()))).await;
         assert_eq!(done, Published { tag: true, release: false });
-        assert!(text.contains("the GitHub Release v1.3.0 was not created") && text.contains("Contents: write"), "{text}");
+        assert!(
+            text.contains("the GitHub Release v1.3.0 was not created") && text.contains("Contents: write"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -325,5 +346,4 @@ mod tests {
         assert!(!text.contains("warning"), "{text}");
         assert!(text.contains("Contents: write"), "{text}");
     }
-
 }

@@ -113,7 +113,7 @@ pub enum VersionError {
             "v{latest} was released from a commit this branch does not contain: merge it first, or give --version above {latest}"
         )
     )]
-    Behind { computed: Version, latest: Version, release: String, base: String },
+    Behind { computed: String, latest: String, release: String, base: String },
 
     #[error("tag {tag} already exists on commit {tag_commit}; releasing it from commit {commit} would move it")]
     #[diagnostic(
@@ -220,8 +220,10 @@ fn resolve_at(
         Some(requested) => {
             check_explicit(requested, &commit, &releases)?;
             // Only for the notes: a clone that cannot answer (shallow) has no previous release.
-            history::base(&releases, |c| Ok::<_, GitError>(c != commit && repo.is_ancestor(c, &commit).unwrap_or(false)))?
-                .filter(|r| r.version < *requested)
+            history::base(&releases, |c| {
+                Ok::<_, GitError>(c != commit && repo.is_ancestor(c, &commit).unwrap_or(false))
+            })?
+            .filter(|r| r.version < *requested)
         }
         // Computing from history in a shallow clone would silently start again from 0.0.0 or miss commits.
         None if shallow => return Err(VersionError::Shallow),
@@ -263,7 +265,9 @@ fn known_releases(repo: &Repo, registry: &[Released]) -> Result<Vec<Released>, V
     let mut releases: Vec<Released> = repo
         .tags("v")?
         .into_iter()
-        .filter_map(|tag| Some(Released { version: parse_tag(&tag.name)?, commit: Some(tag.commit), source: Source::GitTag }))
+        .filter_map(|tag| {
+            Some(Released { version: parse_tag(&tag.name)?, commit: Some(tag.commit), source: Source::GitTag })
+        })
         .collect();
     for release in registry {
         let commit = match release.commit.as_deref() {
@@ -326,8 +330,8 @@ fn check_explicit(requested: &Version, commit: &str, releases: &[Released]) -> R
 fn check_computed(computed: &Version, previous: Option<&Released>, releases: &[Released]) -> Result<(), VersionError> {
     match history::newest(releases) {
         Some(latest) if &latest.version >= computed => Err(VersionError::Behind {
-            computed: computed.clone(),
-            latest: latest.version.clone(),
+            computed: computed.to_string(),
+            latest: latest.version.to_string(),
             release: latest.to_string(),
             base: previous.map_or_else(|| "the first commit".to_owned(), |p| format!("v{}", p.version)),
         }),
@@ -742,5 +746,4 @@ mod tests {
         assert_eq!(resolved.release.version, Version::new(1, 1, 1));
         assert_eq!(resolved.previous.map(|p| p.version), Some(Version::new(1, 1, 0)));
     }
-
 }

@@ -130,8 +130,21 @@ impl Month {
     /// The AWS operations that write, called between two snapshots.
     fn writes_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<String> {
         const WRITES: [&str; 15] = [
-            "Put", "Create", "Register", "Update", "Tag", "Untag", "Delete", "Deregister", "Stop", "Continue", "BatchDelete",
-            "Set", "Start", "Run", "Initiate",
+            "Put",
+            "Create",
+            "Register",
+            "Update",
+            "Tag",
+            "Untag",
+            "Delete",
+            "Deregister",
+            "Stop",
+            "Continue",
+            "BatchDelete",
+            "Set",
+            "Start",
+            "Run",
+            "Initiate",
         ];
         after
             .iter()

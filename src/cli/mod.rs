@@ -106,7 +106,8 @@ impl Cli {
             Commands::Push(a) => Command::Push(a.into()),
             Commands::Plan(a) => Command::Plan(a.into()),
             Commands::Deploy(a) => Command::Deploy { image: a.image },
-            Commands::Rollback(a) => Command::Rollback { to: a.to, force: a.force },
+            // An empty `--to` (an unset workflow input) means no target named.
+            Commands::Rollback(a) => Command::Rollback { to: a.to.filter(|t| !t.trim().is_empty()), force: a.force },
             Commands::Status => Command::Status,
             Commands::RunTask(a) => Command::RunTask { name: a.name, env: a.vars },
             Commands::Check(a) => Command::Check(a.into()),

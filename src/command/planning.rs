@@ -16,7 +16,7 @@ use crate::plan::{self, ImageStep, ReleaseLabel};
 use crate::publish_release;
 use crate::report::Stage;
 use crate::request::VersionRequest;
-use crate::version::{self, Released, ReleaseVersion, Resolution};
+use crate::version::{self, ReleaseVersion, Released, Resolution};
 
 /// The version and tags, from `--version` or the history: git tags, and `registry`, the releases
 /// ECR holds (empty for `build`, which asks no AWS).

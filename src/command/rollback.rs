@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::deploy::cancel::Cancel;
 use crate::deploy::plan::{DeployPlan, short_arn};
 use crate::deploy::rollback_target::{self, Refusal, Wanted};
-use crate::deploy::verified::{self, RevisionInfo};
 use crate::deploy::stages;
+use crate::deploy::verified::{self, RevisionInfo};
 use crate::notify::{self, Target};
 use crate::plan::ReleaseLabel;
 use crate::report::{Event, Stage};
@@ -44,7 +44,9 @@ pub async fn plan(run: &mut Run<'_>, to: Option<&str>, force: bool) -> Result<Pl
             .await?;
             match verified {
                 Some(found) => Some(found),
-                None => verified::newest_where(&aws.ecs, &family, |r| rollback_target::matches_version(r, version)).await?,
+                None => {
+                    verified::newest_where(&aws.ecs, &family, |r| rollback_target::matches_version(r, version)).await?
+                }
             }
         }
         Wanted::Revision(reference) => verified::revision(&aws.ecs, reference).await?,
@@ -62,7 +64,10 @@ pub async fn plan(run: &mut Run<'_>, to: Option<&str>, force: bool) -> Result<Pl
         Refusal::OtherFamily { found } => Error::RollbackTargetForeign { found, family: family.clone() },
     })?;
     if !target.verified {
-        run.reporter.warn(format!("{} was never verified healthy; rolling back to it because of --force", short_arn(&target.arn)));
+        run.reporter.warn(format!(
+            "{} was never verified healthy; rolling back to it because of --force",
+            short_arn(&target.arn)
+        ));
     }
     let label = label(&target);
     run.plan.label = Some(label.clone());
@@ -94,7 +99,13 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, deploy, target }:
     stages::arm_guard(&aws, &deploy, run.reporter).await?;
     run.reporter.started(
         Stage::Rollback,
-        format!("rolling back {}/{} to v{} ({})", deploy.service.cluster, deploy.service.name, label.version, short_arn(&target.arn)),
+        format!(
+            "rolling back {}/{} to v{} ({})",
+            deploy.service.cluster,
+            deploy.service.name,
+            label.version,
+            short_arn(&target.arn)
+        ),
     );
     let mut started = None;
     let deployed =
@@ -105,8 +116,10 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, deploy, target }:
     if target.version.is_some() && target.commit.is_some() {
         stages::mark_verified(&aws, &target.arn, &label).await?;
     }
-    run.reporter.finished(Stage::Rollback, format!("the service runs v{} ({}) again", label.version, short_arn(&target.arn)));
-    run.reporter.emit(Event::Released { environment: deploy.environment.clone(), task_definition_arn: target.arn.clone() });
+    run.reporter
+        .finished(Stage::Rollback, format!("the service runs v{} ({}) again", label.version, short_arn(&target.arn)));
+    run.reporter
+        .emit(Event::Released { environment: deploy.environment.clone(), task_definition_arn: target.arn.clone() });
     run.done.running_now = Some(target.arn);
     Ok(())
 }

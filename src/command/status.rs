@@ -2,8 +2,8 @@
 
 use super::{Run, planning};
 use crate::Error;
-use crate::deploy::verdict::RolloutState;
 use crate::deploy::plan::short_arn;
+use crate::deploy::verdict::RolloutState;
 use crate::deploy::verified;
 use crate::ecs::{revision, service};
 use crate::report::Stage;
@@ -33,7 +33,11 @@ pub async fn run(run: &mut Run<'_>) -> Result<(), Error> {
     if latest != running_arn {
         run.reporter.progress(
             Stage::Plan,
-            format!("the family's latest revision {} is not what runs ({})", short_arn(&latest), short_arn(&running_arn)),
+            format!(
+                "the family's latest revision {} is not what runs ({})",
+                short_arn(&latest),
+                short_arn(&running_arn)
+            ),
         );
     }
     for d in &svc.deployments {

@@ -84,7 +84,9 @@ impl DeployPlan {
                 .find(|t| t.get("key").and_then(Value::as_str) == Some(key))
                 .and_then(|t| t.get("value").and_then(Value::as_str))
         };
-        arn == self.running && tag(super::verified::VERIFIED) == Some("true") && tag(super::verified::VERSION) == Some(version)
+        arn == self.running
+            && tag(super::verified::VERIFIED) == Some("true")
+            && tag(super::verified::VERSION) == Some(version)
     }
 
     /// One line when the family's latest revision is not what runs (after a rollback, or a release

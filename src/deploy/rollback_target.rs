@@ -56,7 +56,12 @@ pub enum Refusal {
 }
 
 /// Accepts `found` (the revision the lookup for `wanted` returned) as the target, or says why not.
-pub fn accept(wanted: &Wanted, found: Option<RevisionInfo>, family: &str, force: bool) -> Result<RevisionInfo, Refusal> {
+pub fn accept(
+    wanted: &Wanted,
+    found: Option<RevisionInfo>,
+    family: &str,
+    force: bool,
+) -> Result<RevisionInfo, Refusal> {
     let Some(found) = found else {
         return Err(if *wanted == Wanted::NewestVerified { Refusal::NoneVerified } else { Refusal::NotFound });
     };
@@ -72,7 +77,8 @@ pub fn accept(wanted: &Wanted, found: Option<RevisionInfo>, family: &str, force:
 /// Whether a revision is the one `wanted` names (for a version lookup among the family's revisions;
 /// the newest match wins). A verified revision of the version is preferred by the caller asking twice.
 pub fn matches_version(info: &RevisionInfo, version: &Version) -> bool {
-    info.version.as_deref().and_then(|v| Version::parse(v.strip_prefix('v').unwrap_or(v)).ok()).as_ref() == Some(version)
+    info.version.as_deref().and_then(|v| Version::parse(v.strip_prefix('v').unwrap_or(v)).ok()).as_ref()
+        == Some(version)
 }
 
 #[cfg(test)]
@@ -105,7 +111,10 @@ mod tests {
     fn an_unverified_target_needs_force() {
         let wanted = Wanted::Version(Version::new(1, 2, 0));
         let unverified = info(&format!("{ARN}:4"), Some("1.2.0"), false);
-        assert_eq!(accept(&wanted, Some(unverified.clone()), "web", false), Err(Refusal::Unverified(unverified.clone())));
+        assert_eq!(
+            accept(&wanted, Some(unverified.clone()), "web", false),
+            Err(Refusal::Unverified(unverified.clone()))
+        );
         assert_eq!(accept(&wanted, Some(unverified.clone()), "web", true), Ok(unverified));
         let verified = info(&format!("{ARN}:3"), Some("1.2.0"), true);
         assert_eq!(accept(&wanted, Some(verified.clone()), "web", false), Ok(verified));

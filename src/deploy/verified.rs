@@ -54,12 +54,7 @@ pub async fn newest_verified(
     except: Option<&str>,
 ) -> Result<Option<VerifiedRevision>, Error> {
     let found = newest_where(ecs, family, |r| r.verified && Some(r.arn.as_str()) != except).await?;
-    Ok(found.map(|r| VerifiedRevision {
-        arn: r.arn,
-        version: r.version,
-        commit: r.commit,
-        verified_at: r.verified_at,
-    }))
+    Ok(found.map(|r| VerifiedRevision { arn: r.arn, version: r.version, commit: r.commit, verified_at: r.verified_at }))
 }
 
 /// The newest ACTIVE revision of `family` (among the last [`LOOKBACK`]) that `wanted` accepts.

@@ -46,8 +46,10 @@ pub async fn ensure_repository(
     if !create {
         return Err(Error::RepositoryMissing { repository: name.to_owned() });
     }
-    let mut request =
-        ecr.create_repository().repository_name(name).image_tag_mutability(ImageTagMutability::from(mutability.mode.as_str()));
+    let mut request = ecr
+        .create_repository()
+        .repository_name(name)
+        .image_tag_mutability(ImageTagMutability::from(mutability.mode.as_str()));
     for filter in &mutability.exclusions {
         let filter = ImageTagMutabilityExclusionFilter::builder()
             .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
@@ -226,10 +228,9 @@ pub async fn read_back(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str, 
     match tag_digest(ecr, repo, tag).await? {
         Some(theirs) if theirs == *ours => Ok(()),
         Some(theirs) => Err(race(repo, tag, &theirs, ours)),
-        None => Err(Error::Push {
-            image: repo.tagged(tag),
-            message: "the tag was written but ECR does not list it".into(),
-        }),
+        None => {
+            Err(Error::Push { image: repo.tagged(tag), message: "the tag was written but ECR does not list it".into() })
+        }
     }
 }
 

@@ -4,8 +4,8 @@
 
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use super::{ecr, labels};
 use super::reference::Digest;
+use super::{ecr, labels};
 use crate::Error;
 use crate::version::ReleaseLabel;
 

@@ -10,6 +10,6 @@ pub mod labels;
 pub mod plan;
 pub mod publish;
 pub mod push;
-pub mod released;
 pub mod reference;
+pub mod released;
 pub mod tag_policy;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use super::build::{self, BuildRequest, BuildSecret, Builder};
 use super::ecr::{self, Manifest};
 use super::plan::{ImageAction, ImagePlan, RepositoryState};
-use super::tag_policy;
 use super::push;
 use super::reference::{Digest, Repository};
+use super::tag_policy;
 use crate::Error;
 use crate::aws::Aws;
 use crate::ci::Ci;
@@ -50,7 +50,13 @@ pub async fn execute(
             reporter.finished(Stage::Build, format!("reusing {} from ECR: no build, no push", manifest.digest));
             let tags_added = add_tags(aws, plan, &repository, manifest, missing, reporter).await?;
             still_ours(aws, plan, &repository, &manifest.digest).await?;
-            Ok(ImageResult { digest: manifest.digest.clone(), manifest: manifest.clone(), repository, built: false, tags_added })
+            Ok(ImageResult {
+                digest: manifest.digest.clone(),
+                manifest: manifest.clone(),
+                repository,
+                built: false,
+                tags_added,
+            })
         }
         ImageAction::Build { push_tag, retag } => {
             // Credentials first: a refused login should not cost a build.

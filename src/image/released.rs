@@ -108,10 +108,8 @@ mod tests {
             },
             TaggedImage { digest: "sha256:d".into(), tags: vec!["vnext".into(), "sha-nothex12345".into()] },
         ];
-        let found: Vec<(String, Option<String>, String)> = from_images("web", &images)
-            .into_iter()
-            .map(|(r, d)| (r.version.to_string(), r.commit, d))
-            .collect();
+        let found: Vec<(String, Option<String>, String)> =
+            from_images("web", &images).into_iter().map(|(r, d)| (r.version.to_string(), r.commit, d)).collect();
         assert_eq!(
             found,
             [

@@ -20,7 +20,9 @@ pub struct Released {
 pub enum Source {
     GitTag,
     /// A `v*` tag in the ECR repository.
-    Registry { repository: String },
+    Registry {
+        repository: String,
+    },
 }
 
 impl fmt::Display for Released {
@@ -61,10 +63,10 @@ pub fn of_commit<'a>(releases: &'a [Released], commit: &str) -> Option<&'a Relea
 
 /// The newest final release whose commit `reachable` says HEAD contains: the base the commits since
 /// it are counted from. Asks in descending version order and stops at the first yes.
-pub fn base<'a, E>(
-    releases: &'a [Released],
+pub fn base<E>(
+    releases: &[Released],
     mut reachable: impl FnMut(&str) -> Result<bool, E>,
-) -> Result<Option<&'a Released>, E> {
+) -> Result<Option<&Released>, E> {
     let mut candidates: Vec<&Released> = releases.iter().filter(|r| is_final(r) && r.commit.is_some()).collect();
     candidates.sort_by(|a, b| b.version.cmp(&a.version));
     for candidate in candidates {
@@ -86,7 +88,9 @@ pub fn merge(mut releases: Vec<Released>) -> Vec<Released> {
             .then(b.commit.is_some().cmp(&a.commit.is_some()))
             .then((a.source != Source::GitTag).cmp(&(b.source != Source::GitTag)))
     });
-    releases.dedup_by(|later, kept| later.version == kept.version && (later.commit == kept.commit || later.commit.is_none()));
+    releases.dedup_by(|later, kept| {
+        later.version == kept.version && (later.commit == kept.commit || later.commit.is_none())
+    });
     releases
 }
 
