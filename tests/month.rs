@@ -293,6 +293,10 @@ fn month_of_releases_versions_follow_the_commits_and_every_rollback_lands_right(
     assert_eq!(m.sb.digest("web", "latest"), m.sb.digest("web", "v3.1.0"), "latest stays on the newest verified");
     let failed_digest = m.sb.digest("web", "v3.1.1").expect("the failed release's image was pushed");
     m.first_digest.insert("v3.1.1".into(), failed_digest);
+    // The failed release was never verified: rolling back to it needs --force.
+    let refused = m.run(&["-e", "staging", "rollback", "--to", "v3.1.1"]);
+    refused.code(USAGE).stderr_has("never finished a release healthy").stderr_has("--force");
+    assert_eq!(m.sb.running_td(&m.staging), staging_before);
 
     // Days 14-17: work goes on from the failed release's version (its tag exists: it was released).
     m.push("feat: retry budget", Some("v11"), "3.2.0");

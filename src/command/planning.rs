@@ -130,7 +130,9 @@ pub async fn release(
     // A clone that has the tag needs none; a run that did not create the version (a re-run, a
     // promotion to another environment) still tries, quietly, in case the first run could not.
     let first = image.adds(&resolved.release.version_tag());
+    // Only a deployment verifies a release: no environment, nothing to publish.
     if with_deploy
+        && environment.is_some()
         && !resolved.git_tagged
         && let Some(publication) =
             publish_release::plan(&resolved.release, resolved.previous.as_ref(), &resolved.commits, settings, first)
