@@ -274,3 +274,95 @@ async fn deployment_group_target_groups(aws: &crate::aws::Aws, cd: &CodeDeploySe
         .filter_map(|t| t.name().map(str::to_owned))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::deploy::strategy::{Controller, ControllerKind};
+    use crate::deploy::watcher::WatchSettings;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/web";
+
+    fn doc(image: &str, tags: Value) -> Value {
+        json!({
+            "family": "web",
+            "containerDefinitions": [{"name": "web", "image": image, "essential": true}],
+            "tags": tags,
+        })
+    }
+
+    /// What runs: revision 2 (v1.0.0, verified); the family's latest: revision 3.
+    fn plan() -> DeployPlan {
+        let template = TaskDefinitionDoc::from_value(doc("placeholder", json!([])), "test").unwrap().doc;
+        let verified =
+            json!([{"key": "pipeline:verified", "value": "true"}, {"key": "pipeline:version", "value": "1.0.0"}]);
+        DeployPlan {
+            environment: "prod".into(),
+            service: ServiceInfo {
+                cluster: "prod".into(),
+                name: "web".into(),
+                arn: String::new(),
+                controller: Controller { kind: ControllerKind::Ecs, ecs_strategy: None },
+                task_definition: format!("{ARN}:2"),
+                desired_count: 1,
+                running_count: 1,
+                target_groups: Vec::new(),
+                network: None,
+                capacity_providers: Vec::new(),
+                platform_version: None,
+                deployments: Vec::new(),
+                primary_task_set: None,
+                events: Vec::new(),
+            },
+            strategy: Strategy::Rolling,
+            template,
+            container: "web".into(),
+            env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            running: format!("{ARN}:2"),
+            running_doc: Some(doc("web@sha256:old", verified)),
+            latest: Some((format!("{ARN}:3"), doc("web@sha256:new", json!([])))),
+            rollback_to: format!("{ARN}:2"),
+            ensure_alarms: Vec::new(),
+            five_xx: FiveXx::default(),
+            alarms: Vec::new(),
+            codedeploy: None,
+            watch: WatchSettings {
+                poll: std::time::Duration::from_millis(50),
+                timeout: std::time::Duration::from_secs(60),
+                bake: std::time::Duration::ZERO,
+                alarms: Vec::new(),
+                on_cancel: config::OnCancel::Rollback,
+            },
+            before_deploy: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_diff_is_against_what_runs_not_the_familys_latest() {
+        let plan = plan();
+        // The release the rollback left behind: equal to the latest revision, not to what runs.
+        let diff = plan.diff("web@sha256:new").unwrap();
+        assert!(!diff.is_empty());
+        assert!(diff.to_string().contains("web@sha256:old") && diff.to_string().contains("web@sha256:new"), "{diff}");
+        assert_eq!(plan.reusable("web@sha256:new").unwrap(), Some(format!("{ARN}:3")), "no new revision");
+        assert_eq!(plan.reusable("web@sha256:old").unwrap(), Some(format!("{ARN}:2")));
+        assert!(plan.diff("web@sha256:old").unwrap().is_empty());
+        assert_eq!(plan.reusable("web@sha256:other").unwrap(), None);
+        assert_eq!(
+            plan.latest_not_running().as_deref(),
+            Some("the family's latest revision web:3 is not what runs (web:2): compared with what runs")
+        );
+    }
+
+    #[test]
+    fn a_rerun_of_the_verified_release_that_runs_marks_nothing() {
+        let plan = plan();
+        assert!(plan.runs_verified(&format!("{ARN}:2"), "1.0.0"));
+        assert!(!plan.runs_verified(&format!("{ARN}:2"), "1.0.1"));
+        assert!(!plan.runs_verified(&format!("{ARN}:3"), "1.0.0"));
+    }
+}

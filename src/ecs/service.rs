@@ -125,3 +125,36 @@ pub fn view(d: &Deployment) -> DeploymentView {
         failed_tasks: d.failed_tasks(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{Deployment, DeploymentController, DeploymentControllerType, Service, TaskSet};
+
+    use super::info;
+
+    fn deployment(status: &str, td: &str) -> Deployment {
+        Deployment::builder().id(format!("ecs-svc/{td}")).status(status).task_definition(td).build()
+    }
+
+    #[test]
+    fn what_runs_is_the_primary_deployment_or_the_primary_task_set() {
+        // A rolling deployment in flight: the PRIMARY one is what the service runs.
+        let rolling = Service::builder()
+            .task_definition("web:3")
+            .deployments(deployment("ACTIVE", "web:2"))
+            .deployments(deployment("PRIMARY", "web:3"))
+            .build();
+        assert_eq!(info("prod", &rolling).running(), "web:3");
+        // CodeDeploy: the blue (PRIMARY) task set, whatever the service-level field says.
+        let controller = DeploymentController::builder().r#type(DeploymentControllerType::CodeDeploy).build().unwrap();
+        let blue_green = Service::builder()
+            .task_definition("web:5")
+            .deployment_controller(controller)
+            .task_sets(TaskSet::builder().status("ACTIVE").task_definition("web:5").build())
+            .task_sets(TaskSet::builder().status("PRIMARY").task_definition("web:4").build())
+            .build();
+        assert_eq!(info("prod", &blue_green).running(), "web:4");
+        let bare = Service::builder().task_definition("web:1").build();
+        assert_eq!(info("prod", &bare).running(), "web:1");
+    }
+}
