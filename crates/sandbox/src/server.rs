@@ -58,22 +58,24 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
 
 async fn dispatch_json(sb: &Sandbox, target: &str, body: &Bytes) -> Response {
     let Some((prefix, op)) = target.split_once('.') else {
-        return json::respond(Err(AwsError::client("UnknownOperationException", format!("bad X-Amz-Target {target}"))));
+        return json::respond(
+            json::JSON_1_1,
+            Err(AwsError::client("UnknownOperationException", format!("bad X-Amz-Target {target}"))),
+        );
     };
+    let flavor = if prefix == cbor::TARGET_PREFIX { json::CLOUDWATCH } else { json::JSON_1_1 };
     let input = match json::parse_body(body) {
         Ok(v) => v,
-        Err(e) => return json::respond(Err(e)),
+        Err(e) => return json::respond(flavor, Err(e)),
     };
     let result = match prefix {
         "AmazonEC2ContainerRegistry_V20150921" => call(sb, "ecr", op, |w, ctx| ecr::handle(w, ctx, op, &input)).await,
         "AmazonEC2ContainerServiceV20141113" => call(sb, "ecs", op, |w, ctx| ecs::handle(w, ctx, op, &input)).await,
         "CodeDeploy_20141006" => call(sb, "codedeploy", op, |w, ctx| codedeploy::handle(w, ctx, op, &input)).await,
-        "GraniteServiceVersion20100801" => {
-            call(sb, "cloudwatch", op, |w, ctx| cloudwatch::handle(w, ctx, op, &input)).await
-        }
+        cbor::TARGET_PREFIX => call(sb, "cloudwatch", op, |w, ctx| cloudwatch::handle(w, ctx, op, &input)).await,
         other => Err(AwsError::not_implemented(other, op)),
     };
-    json::respond(result)
+    json::respond(flavor, result)
 }
 
 async fn dispatch_query(sb: &Sandbox, body: &Bytes) -> Response {

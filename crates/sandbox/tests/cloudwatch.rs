@@ -412,3 +412,92 @@ async fn get_metric_data_evaluates_metric_math() {
     assert_eq!(result.values(), [10.0]);
     assert_eq!(result.timestamps().len(), 1);
 }
+
+/// Issue 17 (REFERENCE 4.3): metric math with the functions AWS documents for alarms over an array of series,
+/// e.g. `err / MAX([err, req])`, evaluates per period; a function the sandbox lacks is a ValidationError naming it.
+#[tokio::test]
+async fn metric_math_aggregates_over_arrays_and_names_unsupported_functions() {
+    let sb = common::TestSandbox::with_time_scale(60.0).await;
+    let cw = sb.cloudwatch();
+    let stat = |id: &str, metric: &str| {
+        let metric = Metric::builder().namespace(NS).metric_name(metric).dimensions(dim("LoadBalancer", LB)).build();
+        MetricDataQuery::builder()
+            .id(id)
+            .return_data(false)
+            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+            .build()
+    };
+    let math = |expression: &str| MetricDataQuery::builder().id("e1").expression(expression).return_data(true).build();
+    let alarm = |name: &str, expression: &str| {
+        cw.put_metric_alarm()
+            .alarm_name(name)
+            .evaluation_periods(3)
+            .datapoints_to_alarm(2)
+            .threshold(5.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .treat_missing_data("notBreaching")
+            .metrics(math(expression))
+            .metrics(stat("err", "HTTPCode_Target_5XX_Count"))
+            .metrics(stat("req", "RequestCount"))
+            .send()
+    };
+    alarm("error-share", "100 * err / MAX([err, req])").await.expect("MAX over an array is accepted");
+    let lb = [("LoadBalancer", LB)];
+    let mut put = cw.put_metric_data().namespace(NS);
+    for ago in [1.0, 2.0] {
+        put = put.metric_data(datum("RequestCount", &lb, 100.0, ago)).metric_data(datum(
+            "HTTPCode_Target_5XX_Count",
+            &lb,
+            10.0,
+            ago,
+        ));
+    }
+    put.send().await.expect("PutMetricData");
+    wait_for_state(&cw, "error-share", StateValue::Alarm, Duration::from_secs(4)).await;
+
+    let data = cw
+        .get_metric_data()
+        .metric_data_queries(stat("err", "HTTPCode_Target_5XX_Count"))
+        .metric_data_queries(stat("req", "RequestCount"))
+        .metric_data_queries(math("SUM([err, req]) + MIN([err, req]) + AVG([err, req]) + STDDEV([err, req])"))
+        .start_time(DateTime::from_secs_f64(now() - 600.0))
+        .end_time(DateTime::from_secs_f64(now() + 60.0))
+        .send()
+        .await
+        .expect("GetMetricData");
+    let values = data.metric_data_results()[0].values();
+    assert!(!values.is_empty() && values.iter().all(|v| *v == 110.0 + 10.0 + 55.0 + 45.0), "{values:?}");
+
+    for (expression, named) in
+        [("RATE(err)", "function RATE is not supported"), ("MAX(err)", "MAX over a single time series")]
+    {
+        let err = alarm("bad", expression).await.expect_err(expression);
+        assert_eq!(err.code(), Some("ValidationError"), "{expression}");
+        assert!(err.message().is_some_and(|m| m.contains(named)), "{expression}: {:?}", err.message());
+    }
+}
+
+/// Issue 17 (REFERENCE 4.5): over awsJson CloudWatch answers with its model's JSON version, 1.0, and, being
+/// awsQueryCompatible, its errors carry the Query code in `x-amzn-query-error` with the model's HTTP status.
+#[tokio::test]
+async fn cloudwatch_over_aws_json_answers_json_1_0() {
+    let sb = common::TestSandbox::start().await;
+    let call = |op: &str, body: &'static str| {
+        let target = format!("GraniteServiceVersion20100801.{op}");
+        let endpoint = sb.running.endpoint();
+        async move {
+            let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", target.as_str())];
+            common::raw_post(&endpoint, &headers, body.as_bytes()).await
+        }
+    };
+    let ok = call("DescribeAlarms", "{}").await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), Some("application/x-amz-json-1.0"));
+    assert_eq!(ok.json()["MetricAlarms"], serde_json::json!([]));
+
+    let err = call("SetAlarmState", r#"{"AlarmName":"nope","StateValue":"OK","StateReason":"test"}"#).await;
+    assert_eq!(err.status, 404, "ResourceNotFound is HTTP 404 in the model");
+    assert_eq!(err.header("content-type"), Some("application/x-amz-json-1.0"));
+    assert_eq!(err.header("x-amzn-query-error"), Some("ResourceNotFound;Sender"));
+    assert_eq!(err.json()["__type"], "ResourceNotFound");
+}

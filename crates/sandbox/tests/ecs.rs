@@ -609,3 +609,68 @@ async fn run_task_client_token_is_idempotent() {
     let e = aws_sdk_ecs::Error::from(conflict.expect_err("different parameters"));
     assert!(code(e).contains("ConflictException"));
 }
+
+/// Issue 17 / REFERENCE A7: a ServiceDeployment names the revisions it replaces by their service-revision ARN
+/// (the ARN the earlier deployment's `targetServiceRevision` had), with live task counts; and it has no
+/// `targetServiceRevisionArn` (only ListServiceDeployments' brief shape has one; the SDK would drop it silently).
+#[tokio::test]
+async fn service_deployment_sources_are_service_revisions_with_live_counts() {
+    // Slow enough (10x) that the second deployment is still in progress when it is described.
+    let sb = common::TestSandbox::with_time_scale(10.0).await;
+    let ecs = sb.ecs();
+    let v1 = register(&ecs, "web", &[]).await;
+    let v2 = register(&ecs, "web", &[("VERSION", "2")]).await;
+    create_service(&ecs, "web", &v1, 2, DeploymentConfiguration::builder().build()).await;
+    let first = wait_for(&ecs, "web", "v1 completed", completed_alone).await;
+    let first_arn = first.current_service_deployment().expect("current service deployment").to_owned();
+    let described = ecs.describe_service_deployments().service_deployment_arns(&first_arn).send().await;
+    let first_sd = described.expect("Describe v1").service_deployments()[0].clone();
+    let v1_revision = first_sd.target_service_revision().and_then(|r| r.arn()).expect("v1 revision").to_owned();
+    assert!(v1_revision.contains(":service-revision/default/web/"), "{v1_revision}");
+    assert!(first_sd.source_service_revisions().is_empty(), "the first deployment replaces nothing");
+
+    ecs.update_service().service("web").task_definition(&v2).send().await.expect("UpdateService");
+    let second_arn =
+        service(&ecs, "web").await.current_service_deployment().expect("current service deployment").to_owned();
+    assert_ne!(second_arn, first_arn);
+    let described = ecs.describe_service_deployments().service_deployment_arns(&second_arn).send().await;
+    let second = described.expect("Describe v2").service_deployments()[0].clone();
+    assert_eq!(second.status().map(|s| s.as_str()), Some("IN_PROGRESS"));
+    let sources = second.source_service_revisions();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0].arn(), Some(v1_revision.as_str()), "a service-revision ARN, not {v1}");
+    assert_eq!((sources[0].requested_task_count(), sources[0].running_task_count()), (2, 2));
+    let target = second.target_service_revision().expect("target revision");
+    assert_ne!(target.arn(), Some(v1_revision.as_str()));
+    assert_eq!(target.running_task_count() + target.pending_task_count(), target.requested_task_count());
+
+    wait_for(&ecs, "web", "v2 completed", completed_alone).await;
+    let described = ecs.describe_service_deployments().service_deployment_arns(&second_arn).send().await;
+    let done = described.expect("Describe v2 done").service_deployments()[0].clone();
+    let source = &done.source_service_revisions()[0];
+    assert_eq!((source.requested_task_count(), source.running_task_count(), source.pending_task_count()), (0, 0, 0));
+    assert_eq!(done.target_service_revision().map(|t| t.running_task_count()), Some(2));
+
+    // On the wire: the brief shape has targetServiceRevisionArn, the full one does not.
+    let endpoint = sb.running.endpoint();
+    let raw = |op: &'static str, body: String| {
+        let endpoint = endpoint.clone();
+        async move {
+            let target = format!("AmazonEC2ContainerServiceV20141113.{op}");
+            let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target.as_str())];
+            common::raw_post(&endpoint, &headers, body.as_bytes()).await.json()
+        }
+    };
+    let full = raw("DescribeServiceDeployments", format!(r#"{{"serviceDeploymentArns":["{second_arn}"]}}"#)).await;
+    assert!(full["serviceDeployments"][0].get("targetServiceRevisionArn").is_none(), "{full}");
+    let brief = raw("ListServiceDeployments", r#"{"service":"web"}"#.to_owned()).await;
+    let listed = brief["serviceDeployments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["serviceDeploymentArn"] == second_arn.as_str());
+    assert_eq!(
+        listed.expect("listed")["targetServiceRevisionArn"],
+        full["serviceDeployments"][0]["targetServiceRevision"]["arn"]
+    );
+}

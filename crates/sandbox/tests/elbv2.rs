@@ -187,3 +187,103 @@ async fn registered_targets_report_health() {
     let health = elb.describe_target_health().target_group_arn(&tg).send().await.expect("DescribeTargetHealth");
     assert!(health.target_health_descriptions().is_empty());
 }
+
+/// The private IPs of a service's live tasks, from DescribeTasks' ENI attachment (and each container's
+/// `networkInterfaces`, which must agree).
+async fn task_ips(ecs: &aws_sdk_ecs::Client, service: &str) -> Vec<String> {
+    let arns = ecs.list_tasks().service_name(service).send().await.expect("ListTasks").task_arns().to_vec();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let tasks = ecs.describe_tasks().set_tasks(Some(arns)).send().await.expect("DescribeTasks");
+    let mut ips = Vec::new();
+    for t in tasks.tasks().iter().filter(|t| t.desired_status() == Some("RUNNING")) {
+        let eni = &t.attachments()[0];
+        assert_eq!(eni.r#type(), Some("ElasticNetworkInterface"));
+        let ip = eni.details().iter().find(|d| d.name() == Some("privateIPv4Address")).and_then(|d| d.value());
+        let ip = ip.expect("privateIPv4Address").to_owned();
+        assert_eq!(t.containers()[0].network_interfaces()[0].private_ipv4_address(), Some(ip.as_str()));
+        ips.push(ip);
+    }
+    ips.sort();
+    ips
+}
+
+async fn registered(elb: &aws_sdk_elasticloadbalancingv2::Client, tg: &str) -> Vec<(String, i32)> {
+    let health = elb.describe_target_health().target_group_arn(tg).send().await.expect("DescribeTargetHealth");
+    let mut out: Vec<(String, i32)> = health
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target())
+        .map(|t| (t.id().unwrap_or_default().to_owned(), t.port().unwrap_or_default()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Issue 17: as on AWS, the ECS service registers its running tasks (private IP, container port) in the target
+/// group of its `loadBalancers` and deregisters them when they stop; targets registered by hand stay.
+#[tokio::test]
+async fn service_tasks_are_registered_in_their_target_group_and_leave_it_when_they_stop() {
+    use aws_sdk_ecs::types::{ContainerDefinition, LoadBalancer, PortMapping};
+    let sb = common::TestSandbox::with_time_scale(60.0).await;
+    let (elb, ecs) = (sb.elbv2(), sb.ecs());
+    let tg = create_tg(&elb, "web-tg").await;
+    elb.register_targets()
+        .target_group_arn(&tg)
+        .targets(TargetDescription::builder().id("10.9.9.9").port(9000).build())
+        .send()
+        .await
+        .expect("RegisterTargets");
+    let container = ContainerDefinition::builder()
+        .name("web")
+        .image("127.0.0.1:5000/web:1")
+        .port_mappings(PortMapping::builder().container_port(8080).build())
+        .build();
+    let td = ecs.register_task_definition().family("web").container_definitions(container).send().await;
+    let td =
+        td.expect("RegisterTaskDefinition").task_definition().and_then(|t| t.task_definition_arn()).unwrap().to_owned();
+    ecs.create_service()
+        .service_name("web")
+        .task_definition(td)
+        .desired_count(2)
+        .load_balancers(
+            LoadBalancer::builder().target_group_arn(&tg).container_name("web").container_port(8080).build(),
+        )
+        .send()
+        .await
+        .expect("CreateService");
+
+    let manual = ("10.9.9.9".to_owned(), 9000);
+    let wait = |want: usize| {
+        let (elb, ecs, tg, manual) = (&elb, &ecs, &tg, &manual);
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let targets = registered(elb, tg).await;
+                let ips = task_ips(ecs, "web").await;
+                let from_ecs: Vec<(String, i32)> = targets.iter().filter(|t| *t != manual).cloned().collect();
+                let expected: Vec<(String, i32)> = ips.iter().map(|ip| (ip.clone(), 8080)).collect();
+                if from_ecs.len() == want && from_ecs == expected {
+                    assert!(targets.contains(manual), "the hand-registered target stays: {targets:?}");
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "wanted {want} task targets; got {targets:?}, tasks {ips:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait(2).await;
+    let health = elb.describe_target_health().target_group_arn(&tg).send().await.expect("DescribeTargetHealth");
+    let states: Vec<_> =
+        health.target_health_descriptions().iter().filter_map(|d| d.target_health()?.state()).collect();
+    assert!(states.iter().all(|s| **s == TargetHealthStateEnum::Unused), "no listener yet: {states:?}");
+
+    ecs.update_service().service("web").desired_count(1).send().await.expect("scale in");
+    wait(1).await;
+    ecs.update_service().service("web").desired_count(0).send().await.expect("scale to zero");
+    wait(0).await;
+}

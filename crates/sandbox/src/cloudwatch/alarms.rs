@@ -388,8 +388,10 @@ pub fn set_alarm_state(alarms: &mut BTreeMap<String, Alarm>, input: &Value) -> A
     {
         return Err(AwsError::client("InvalidFormat", "StateReasonData is not valid JSON."));
     }
-    let alarm =
-        alarms.get_mut(name).ok_or_else(|| AwsError::client("ResourceNotFound", format!("Alarm {name} not found")))?;
+    // The model gives ResourceNotFound HTTP 404 (its awsQueryError trait).
+    let alarm = alarms
+        .get_mut(name)
+        .ok_or_else(|| AwsError::new(404, "ResourceNotFound", format!("Alarm {name} not found")))?;
     alarm.set_state(state, reason.to_owned(), reason_data);
     Ok(json!({}))
 }

@@ -4,7 +4,10 @@
 //! Expressions are evaluated one period at a time: every metric id is a single value or missing, and, as in
 //! CloudWatch's aligned time series, an operation on a missing value is missing (only `FILL` supplies one).
 //! Supported: numbers, metric ids, `+ - * / ^`, comparisons, `AND`/`&&`, `OR`/`||`, parentheses and the
-//! functions `FILL(x, n)`, `IF(c, a[, b])`, `ABS`, `CEIL`, `FLOOR`.
+//! functions `FILL(x, n)`, `IF(c, a[, b])`, `ABS`, `CEIL`, `FLOOR`, `LOG`, `LOG10`, and `AVG`, `MAX`, `MIN`,
+//! `SUM`, `STDDEV` over an array of series (`MAX([m1, m2])`: per period, over the series that have a value).
+//! Any other function, and these aggregates over one series (a scalar over the whole time range), is a
+//! `ValidationError` naming it (README, "Where it differs from AWS").
 
 use crate::AwsError;
 
@@ -32,6 +35,8 @@ pub enum Expr {
     Neg(Box<Expr>),
     Bin(Op, Box<Expr>, Box<Expr>),
     Call(String, Vec<Expr>),
+    /// `[a, b, ...]`: an array of time series, only as the argument of an aggregate (`MAX([a, b])`).
+    Array(Vec<Expr>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,8 @@ enum Tok {
     Op(&'static str),
     LParen,
     RParen,
+    LBracket,
+    RBracket,
     Comma,
 }
 
@@ -85,6 +92,8 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, AwsError> {
             out.push(match c {
                 '(' => Tok::LParen,
                 ')' => Tok::RParen,
+                '[' => Tok::LBracket,
+                ']' => Tok::RBracket,
                 ',' => Tok::Comma,
                 '+' => Tok::Op("+"),
                 '-' => Tok::Op("-"),
@@ -107,8 +116,24 @@ struct Parser<'a> {
     pos: usize,
 }
 
-const FUNCTIONS: &[(&str, usize, usize)] =
-    &[("FILL", 2, 2), ("IF", 2, 3), ("ABS", 1, 1), ("CEIL", 1, 1), ("FLOOR", 1, 1)];
+/// Functions of the metric-math reference (REFERENCE 4.3) that this evaluator supports, with their arities.
+const FUNCTIONS: &[(&str, usize, usize)] = &[
+    ("FILL", 2, 2),
+    ("IF", 2, 3),
+    ("ABS", 1, 1),
+    ("CEIL", 1, 1),
+    ("FLOOR", 1, 1),
+    ("LOG", 1, 1),
+    ("LOG10", 1, 1),
+    ("AVG", 1, 1),
+    ("MAX", 1, 1),
+    ("MIN", 1, 1),
+    ("SUM", 1, 1),
+    ("STDDEV", 1, 1),
+];
+
+/// Functions that reduce an array of series to one series, period by period.
+const AGGREGATES: &[&str] = &["AVG", "MAX", "MIN", "SUM", "STDDEV"];
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
@@ -184,8 +209,12 @@ impl Parser<'_> {
                 let Some(&(_, min, max)) = FUNCTIONS.iter().find(|(f, _, _)| *f == upper) else {
                     return Err(invalid(self.src, format!("function {name} is not supported by pipeline-sandbox")));
                 };
+                let aggregate = AGGREGATES.contains(&upper.as_str());
                 let mut args = Vec::new();
-                if self.peek() != Some(&Tok::RParen) {
+                if aggregate && self.peek() == Some(&Tok::LBracket) {
+                    self.pos += 1;
+                    args.push(Expr::Array(self.list(Tok::RBracket)?));
+                } else if self.peek() != Some(&Tok::RParen) {
                     args.push(self.or()?);
                     while self.peek() == Some(&Tok::Comma) {
                         self.pos += 1;
@@ -196,11 +225,34 @@ impl Parser<'_> {
                 if args.len() < min || args.len() > max {
                     return Err(invalid(self.src, format!("{upper} takes {min}..{max} arguments")));
                 }
+                if aggregate && !matches!(args[0], Expr::Array(_)) {
+                    return Err(invalid(
+                        self.src,
+                        format!(
+                            "{upper} over a single time series (a scalar over the whole time range) is not \
+                             supported by pipeline-sandbox; {upper}([a, b, ...]) is"
+                        ),
+                    ));
+                }
                 Ok(Expr::Call(upper, args))
             }
             Tok::Ident(name) => Ok(Expr::Var(name)),
             other => Err(invalid(self.src, format!("unexpected {other:?}"))),
         }
+    }
+
+    /// Comma-separated expressions up to `close`, which is consumed.
+    fn list(&mut self, close: Tok) -> Result<Vec<Expr>, AwsError> {
+        let mut items = vec![self.or()?];
+        while self.peek() == Some(&Tok::Comma) {
+            self.pos += 1;
+            items.push(self.or()?);
+        }
+        if self.peek() != Some(&close) {
+            return Err(invalid(self.src, format!("expected {close:?}")));
+        }
+        self.pos += 1;
+        Ok(items)
     }
 
     fn expect_rparen(&mut self) -> Result<(), AwsError> {
@@ -257,7 +309,7 @@ impl Expr {
                 a.collect_vars(out);
                 b.collect_vars(out);
             }
-            Expr::Call(_, args) => args.iter().for_each(|a| a.collect_vars(out)),
+            Expr::Call(_, args) | Expr::Array(args) => args.iter().for_each(|a| a.collect_vars(out)),
         }
     }
 
@@ -298,12 +350,41 @@ impl Expr {
                 ("ABS", [x]) => x.eval(env)?.abs(),
                 ("CEIL", [x]) => x.eval(env)?.ceil(),
                 ("FLOOR", [x]) => x.eval(env)?.floor(),
+                ("LOG", [x]) => x.eval(env)?.ln(),
+                ("LOG10", [x]) => x.eval(env)?.log10(),
+                (f, [Expr::Array(items)]) => {
+                    // Series without a value in this period are left out; none at all gives none.
+                    let values: Vec<f64> = items.iter().filter_map(|e| e.eval(env)).collect();
+                    aggregate(f, &values)?
+                }
                 _ => return None,
             },
+            // Only reachable as an aggregate's argument, handled above.
+            Expr::Array(_) => return None,
         };
         // Division by zero and friends produce no datapoint, as CloudWatch drops non-finite values.
         value.is_finite().then_some(value)
     }
+}
+
+/// One period's value of `AVG`, `MAX`, `MIN`, `SUM` or `STDDEV` (population) over the series that have one.
+fn aggregate(function: &str, values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let sum: f64 = values.iter().sum();
+    Some(match function {
+        "SUM" => sum,
+        "AVG" => sum / n,
+        "MAX" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        "MIN" => values.iter().copied().fold(f64::INFINITY, f64::min),
+        "STDDEV" => {
+            let mean = sum / n;
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -324,6 +405,38 @@ mod tests {
         // No requests at all: the condition is missing, so is the datapoint.
         assert_eq!(eval(src, &[("m1", 3.0)]), None);
         assert_eq!(Expr::parse(src).expect("parses").vars(), vec!["m2", "m1", "m3", "m2"]);
+    }
+
+    /// Issue 17: `err / MAX([err, req])` was refused with "unexpected character '['".
+    #[test]
+    fn aggregates_over_arrays_evaluate_per_period() {
+        let vars = [("err", 2.0), ("req", 50.0), ("other", 8.0)];
+        assert_eq!(eval("err / MAX([err, req])", &vars), Some(0.04));
+        assert_eq!(eval("MIN([err, req, other])", &vars), Some(2.0));
+        assert_eq!(eval("SUM([err, req]) + AVG([err, other])", &vars), Some(57.0));
+        assert_eq!(eval("STDDEV([err, other])", &vars), Some(3.0));
+        assert_eq!(eval("MAX([FILL(missing, 0), 1])", &vars), Some(1.0));
+        // A series without a datapoint is left out of the period; no datapoint at all is none.
+        assert_eq!(eval("SUM([err, missing])", &vars), Some(2.0));
+        assert_eq!(eval("MAX([missing])", &vars), None);
+        assert_eq!(eval("LOG10(req * 2)", &vars), Some(2.0));
+        assert_eq!(Expr::parse("MAX([a, b]) / c").expect("parses").vars(), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn unsupported_functions_are_named_in_the_validation_error() {
+        for (src, named) in [
+            ("RATE(m1)", "function RATE is not supported"),
+            ("ANOMALY_DETECTION_BAND(m1)", "function ANOMALY_DETECTION_BAND is not supported"),
+            ("MAX(m1)", "MAX over a single time series"),
+        ] {
+            let e = Expr::parse(src).expect_err(src);
+            assert_eq!(e.code, "ValidationError");
+            assert!(e.message.contains(named), "{src}: {}", e.message);
+        }
+        assert!(Expr::parse("MAX([a, b)").is_err());
+        assert!(Expr::parse("[a, b]").is_err());
+        assert!(Expr::parse("ABS([a])").is_err());
     }
 
     #[test]

@@ -186,7 +186,13 @@ fn install(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Option<Outcome>
         ecs.drain_other_task_sets(&d.cluster, &d.service, blue);
     }
     match ecs.create_task_set(ctx, &d.cluster, &d.service, &td_arn, &d.id, spec.network_configuration.as_ref()) {
-        Some(id) => d.green_task_set = Some(id),
+        Some(id) => {
+            // The replacement registers its tasks in the other target group of the pair (REFERENCE 3.5).
+            if let Some(green) = &d.green_target_group {
+                ecs.set_task_set_target_group(&d.cluster, &d.service, &id, green);
+            }
+            d.green_task_set = Some(id);
+        }
         None => return fail(format!("The ECS service {} no longer exists.", d.service)),
     }
     None

@@ -7,6 +7,7 @@
 
 mod clusters;
 mod images;
+mod load_balancing;
 mod rollout;
 mod service_deployments;
 mod services;
@@ -35,6 +36,10 @@ pub struct EcsState {
     tasks: BTreeMap<String, Task>,
     /// RunTask clientToken -> (request, ids of the tasks it started), for idempotent retries.
     run_task_tokens: BTreeMap<String, (Value, Vec<String>)>,
+    /// Tasks handed out so far, numbering their private IPs.
+    launched: u32,
+    /// (target group ARN, IP, port) this ECS registered for service tasks, so it deregisters only its own.
+    registered: std::collections::BTreeSet<load_balancing::Registration>,
 }
 
 pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Value> {
@@ -75,6 +80,7 @@ pub fn tick(w: &mut World, ctx: &Ctx) {
     w.ecs.ensure_default_cluster(ctx);
     let stopped = tasks::tick(&mut w.ecs, &w.ecr, ctx);
     rollout::tick(w, ctx, stopped);
+    load_balancing::sync(&mut w.ecs, &mut w.elbv2);
 }
 
 impl EcsState {
@@ -92,6 +98,11 @@ impl EcsState {
         } else {
             Err(AwsError::client("ClusterNotFoundException", "Cluster not found."))
         }
+    }
+
+    fn next_task_ip(&mut self) -> u32 {
+        self.launched = self.launched.wrapping_add(1);
+        self.launched
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {

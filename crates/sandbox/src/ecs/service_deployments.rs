@@ -12,14 +12,14 @@ fn revision_arn(d: &Deployment) -> String {
     d.arn.replace(":service-deployment/", ":service-revision/")
 }
 
-fn summary(s: &Service, d: &Deployment) -> Value {
+/// The members `ServiceDeploymentBrief` (ListServiceDeployments) and `ServiceDeployment` share.
+fn common(s: &Service, d: &Deployment) -> Value {
     let mut v = json!({
         "serviceDeploymentArn": d.arn,
         "serviceArn": s.arn,
         "clusterArn": s.cluster_arn,
         "createdAt": d.created_at,
         "startedAt": d.created_at,
-        "targetServiceRevisionArn": revision_arn(d),
         "status": d.sd_status,
     });
     if let Some(f) = d.finished_at {
@@ -29,6 +29,26 @@ fn summary(s: &Service, d: &Deployment) -> Value {
         v["statusReason"] = json!(r);
     }
     v
+}
+
+/// `ServiceDeploymentBrief`: the only shape with `targetServiceRevisionArn`.
+fn summary(s: &Service, d: &Deployment) -> Value {
+    let mut v = common(s, d);
+    v["targetServiceRevisionArn"] = json!(revision_arn(d));
+    v
+}
+
+/// `ServiceRevisionSummary` of one deployment's revision, with its live task counts.
+fn revision_summary(ecs: &EcsState, s: &Service, d: &Deployment) -> Value {
+    let (pending, running) = super::rollout::counts(ecs, s, &d.id);
+    // A deployment that left `deployments[]` no longer asks for tasks.
+    let requested = if d.status == "INACTIVE" { 0 } else { d.target };
+    json!({
+        "arn": revision_arn(d),
+        "requestedTaskCount": requested,
+        "runningTaskCount": running,
+        "pendingTaskCount": pending,
+    })
 }
 
 /// Deployments of a service, newest first; rollback deployments are folded into the one they roll back.
@@ -71,21 +91,16 @@ fn find<'a>(ecs: &'a EcsState, arn: &str) -> Option<(&'a Service, &'a Deployment
 }
 
 fn detail(ecs: &EcsState, s: &Service, d: &Deployment) -> Value {
-    let mut v = summary(s, d);
-    // While a rollback runs, the rollback deployment's tasks are what the revision counts show.
+    let mut v = common(s, d);
     let rollback = s.deployments.iter().find(|r| r.rollback_of.as_deref() == Some(&d.id));
-    let (pending, running) = super::rollout::counts(ecs, s, &d.id);
     v["updatedAt"] = json!(d.updated_at);
-    v["targetServiceRevision"] = json!({
-        "arn": revision_arn(d),
-        "requestedTaskCount": d.target,
-        "runningTaskCount": running,
-        "pendingTaskCount": pending,
-    });
+    v["targetServiceRevision"] = revision_summary(ecs, s, d);
+    // The revisions that ran when this deployment started (service-revision ARNs, REFERENCE A7), as they are now.
     let sources: Vec<Value> = d
-        .previous_task_definition
+        .sources
         .iter()
-        .map(|td| json!({"arn": td, "requestedTaskCount": 0, "runningTaskCount": 0, "pendingTaskCount": 0}))
+        .filter_map(|id| s.deployments.iter().chain(s.finished.iter()).find(|x| &x.id == id))
+        .map(|src| revision_summary(ecs, s, src))
         .collect();
     v["sourceServiceRevisions"] = json!(sources);
     v["deploymentConfiguration"] = s.deployment_configuration.clone();

@@ -32,6 +32,9 @@ pub struct TaskSetInfo {
     pub started_by: String,
     /// Percent of the service's desired count this task set runs.
     pub scale: f64,
+    /// The target group (name or ARN) its tasks register in, when not the service's own (CodeDeploy's green
+    /// task set); `None` = the service's `loadBalancers`.
+    pub target_group: Option<String>,
 }
 
 /// One entry of `deployments[]` (ECS controller) or one task set (CODE_DEPLOY controller).
@@ -45,6 +48,8 @@ pub struct Deployment {
     pub task_definition: String,
     /// Task definition the service ran before this deployment (what a rollback returns to).
     pub previous_task_definition: Option<String>,
+    /// Ids of the deployments that were running when this one started: its `sourceServiceRevisions`.
+    pub sources: Vec<String>,
     /// How many tasks the scheduler keeps for this deployment right now.
     pub target: u32,
     pub failed_tasks: u32,
@@ -121,6 +126,7 @@ impl Service {
         let now = super::now();
         // A rollback is not rolled back in turn: if it fails too, the service stays failed (ROLLBACK_FAILED).
         let previous = self.primary().map(|p| p.task_definition.clone()).filter(|_| rollback_of.is_none());
+        let sources = self.deployments.iter().filter(|d| d.status != "DRAINING").map(|d| d.id.clone()).collect();
         for d in &mut self.deployments {
             if d.status == "PRIMARY" {
                 d.status = "ACTIVE".into();
@@ -140,6 +146,7 @@ impl Service {
                 status: "PRIMARY".into(),
                 task_definition: task_definition.to_owned(),
                 previous_task_definition: previous,
+                sources,
                 target: 0,
                 failed_tasks: 0,
                 rollout_state: "IN_PROGRESS".into(),

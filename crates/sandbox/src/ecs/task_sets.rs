@@ -38,6 +38,7 @@ pub fn add_task_set(
         status: if primary { "PRIMARY" } else { "ACTIVE" }.into(),
         task_definition: task_definition.to_owned(),
         previous_task_definition: Some(s.task_definition.clone()),
+        sources: Vec::new(),
         target: 0,
         failed_tasks: 0,
         rollout_state: "IN_PROGRESS".into(),
@@ -59,6 +60,7 @@ pub fn add_task_set(
             external_id,
             started_by,
             scale: 100.0,
+            target_group: None,
         }),
     });
     id
@@ -77,6 +79,7 @@ pub fn switch_controller(s: &mut Service, ctx: &Ctx, to: &str) {
                 external_id: None,
                 started_by: d.id.clone(),
                 scale: 100.0,
+                target_group: None,
             });
             if !primary {
                 d.status = "DRAINING".into();
@@ -149,6 +152,15 @@ impl EcsState {
             d.network_configuration = n.clone();
         }
         Some(id)
+    }
+
+    /// Makes a task set's tasks register in `target_group` (a name or ARN) instead of the service's own.
+    pub fn set_task_set_target_group(&mut self, cluster: &str, service: &str, id: &str, target_group: &str) {
+        if let Some(info) =
+            self.service_mut(cluster, service).and_then(|s| s.deployment_mut(id)).and_then(|d| d.task_set.as_mut())
+        {
+            info.target_group = Some(target_group.to_owned());
+        }
     }
 
     pub fn task_set_progress(&self, cluster: &str, service: &str, id: &str) -> Option<TaskSetProgress> {

@@ -66,12 +66,33 @@ pub struct Task {
     pub stop_code: Option<&'static str>,
     pub stopped_reason: Option<String>,
     pub version: u64,
+    /// The task's elastic network interface (every task is awsvpc here, as on Fargate): what DescribeTasks shows
+    /// in `attachments` and what the service registers in `ip` target groups.
+    pub eni: NetworkInterface,
     /// When the next lifecycle transition is due (wall clock).
     next_at: Instant,
     /// How long the task runs before its essential container exits on its own; `None` = until stopped.
     run_for: Option<Duration>,
     /// When a RUNNING task starts to count as healthy; `None` while not running or if it exits first.
     healthy_at: Option<Instant>,
+}
+
+/// A simulated ENI: addresses are handed out in order from 10.0.0.0/16; nothing is reachable there.
+#[derive(Debug, Clone)]
+pub struct NetworkInterface {
+    pub attachment_id: String,
+    pub id: String,
+    pub private_ip: String,
+}
+
+impl NetworkInterface {
+    fn new(n: u32) -> Self {
+        Self {
+            attachment_id: uuid::Uuid::new_v4().to_string(),
+            id: format!("eni-0{:016x}", rand::random::<u64>()),
+            private_ip: format!("10.0.{}.{}", (n / 254) % 256, n % 254 + 1),
+        }
+    }
 }
 
 /// What the caller of `launch` wants: who starts the task and for which service deployment.
@@ -169,6 +190,7 @@ pub fn launch(ecs: &mut EcsState, ctx: &Ctx, td: &TaskDefinition, spec: LaunchSp
         stop_code: None,
         stopped_reason: None,
         version: 1,
+        eni: NetworkInterface::new(ecs.next_task_ip()),
         next_at: Instant::now() + ctx.real(Duration::from_secs(PROVISIONING_SECS)),
         run_for: run_secs.map(|s| ctx.real(super::sim_duration(s))),
         healthy_at: None,
@@ -307,7 +329,10 @@ fn task_json(t: &Task) -> Value {
                 "name": c.name,
                 "image": c.image,
                 "lastStatus": c.last_status,
-                "networkInterfaces": [],
+                "networkInterfaces": [{
+                    "attachmentId": t.eni.attachment_id,
+                    "privateIpv4Address": t.eni.private_ip,
+                }],
                 "healthStatus": "UNKNOWN",
             });
             if let Some(code) = c.exit_code {
@@ -334,7 +359,15 @@ fn task_json(t: &Task) -> Value {
         "launchType": t.launch_type,
         "createdAt": t.created_at,
         "version": t.version,
-        "attachments": [],
+        "attachments": [{
+            "id": t.eni.attachment_id,
+            "type": "ElasticNetworkInterface",
+            "status": if t.last_status == "STOPPED" { "DELETED" } else { "ATTACHED" },
+            "details": [
+                {"name": "networkInterfaceId", "value": t.eni.id},
+                {"name": "privateIPv4Address", "value": t.eni.private_ip},
+            ],
+        }],
         "tags": t.tags,
         "healthStatus": "UNKNOWN",
     });

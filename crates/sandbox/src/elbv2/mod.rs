@@ -416,7 +416,9 @@ fn describe_target_health(elb: &ElbState, params: &Params) -> AwsResult<String> 
     let in_use = !elb.listeners_of_target_group(arn).is_empty();
     let shown: Vec<Target> = if asked.is_empty() { tg.targets.clone() } else { asked };
     let rows = shown.iter().map(|t| {
-        let port = t.port.or(tg.port).map(|p| p.to_string()).unwrap_or_default();
+        // Lambda targets have no port: the elements are left out rather than sent empty (they are integers).
+        let port = t.port.or(tg.port).map(|p| p.to_string());
+        let port_el = |name: &str| port.as_deref().map(|p| el(name, p)).unwrap_or_default();
         let registered = tg.targets.iter().any(|have| have.id == t.id);
         let health = match (registered, in_use) {
             (false, _) => format!(
@@ -436,8 +438,8 @@ fn describe_target_health(elb: &ElbState, params: &Params) -> AwsResult<String> 
         format!(
             "<Target>{}{}</Target>{}<TargetHealth>{health}</TargetHealth>",
             el("Id", &t.id),
-            el("Port", &port),
-            el("HealthCheckPort", &port)
+            port_el("Port"),
+            port_el("HealthCheckPort")
         )
     });
     Ok(members("TargetHealthDescriptions", rows))

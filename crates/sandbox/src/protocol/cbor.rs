@@ -13,6 +13,9 @@ use serde_json::{Map, Number, Value};
 
 use crate::{AwsError, AwsResult};
 
+/// CloudWatch's service name in the CBOR path and its awsJson `X-Amz-Target` prefix.
+pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+
 /// `POST /service/GraniteServiceVersion20100801/operation/<Op>`.
 pub const PATH_PREFIX: &str = "/service/GraniteServiceVersion20100801/operation/";
 
@@ -179,10 +182,7 @@ pub fn respond(result: AwsResult<Value>) -> Response {
             let body = serde_json::json!({ "__type": e.code, "message": e.message });
             let mut response = with_headers((status, encode(&body)).into_response());
             // CloudWatch is awsQueryCompatible: the SDK takes the error code from this header when present.
-            let fault = if e.status >= 500 { "Receiver" } else { "Sender" };
-            if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", e.code)) {
-                response.headers_mut().insert("x-amzn-query-error", v);
-            }
+            super::insert_query_error(response.headers_mut(), &e);
             response
         }
     }

@@ -136,3 +136,48 @@ pub async fn http_post(url: &str, body: &str) -> u16 {
     stream.read_to_string(&mut response).await.expect("read");
     response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code")
 }
+
+/// What `raw_post` got back: the status, the headers (names lower-cased) and the body.
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// A raw HTTP/1.1 POST with the given headers, for what the SDKs hide: wire headers, keys they drop, and
+/// protocols the Rust SDK does not speak (CloudWatch over awsJson 1.0).
+pub async fn raw_post(endpoint: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.strip_prefix("http://").expect("http endpoint");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let mut request =
+        format!("POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    // axum answers with Content-Length (no chunking) for these small bodies.
+    RawResponse { status, headers, body: raw[split + 4..].to_vec() }
+}
