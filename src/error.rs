@@ -86,6 +86,27 @@ pub enum Error {
     )]
     TagConflict { repository: String, tag: String, existing: String, ours: String },
 
+    #[error("`{tags}` must move, but ECR repository `{repository}` is {mutability}: it would refuse to move it")]
+    #[diagnostic(
+        code(pipeline::ecr::moving_tag),
+        help(
+            "keep version and commit tags immutable and let the moving tags move:\n  {fix}\nor remove them from `tags:`/`moving-tags:` in the config; nothing was changed"
+        )
+    )]
+    MovingTagImmutable { repository: String, mutability: String, tags: String, fix: String },
+
+    #[error(
+        "tag `{tag}` in `{repository}` names {existing}, not {ours} that this run wrote: another writer wrote it at the same moment"
+    )]
+    #[diagnostic(
+        code(pipeline::ecr::tag_race),
+        help(
+            "the repository lets tags be overwritten, so two writers raced and this run lost; it stops before deploying. \
+             Make the repository IMMUTABLE (pipeline creates it so) to rule this out, or re-run to release what `{tag}` names"
+        )
+    )]
+    TagRace { repository: String, tag: String, existing: String, ours: String },
+
     #[error("the registry refused the credentials for {registry}: {message}")]
     #[diagnostic(
         code(pipeline::ecr::auth),
@@ -195,6 +216,23 @@ pub enum Error {
         )
     )]
     BakeNotCovered { application: String, group: String, bake: u64, wait: String, minutes: u64 },
+    #[error("no revision of `{family}` holds {wanted} (looked at the last 50 ACTIVE revisions)")]
+    #[diagnostic(
+        code(pipeline::rollback::not_found),
+        help("`pipeline status` shows what runs; give --to a version a release verified, a revision number or an ARN")
+    )]
+    RollbackTargetMissing { family: String, wanted: String },
+
+    #[error("{target} ({release}) never finished a release healthy (it has no pipeline:verified tag)")]
+    #[diagnostic(
+        code(pipeline::rollback::unverified),
+        help("roll back to a verified release, or pass --force to deploy {target} anyway; nothing was changed")
+    )]
+    RollbackTargetUnverified { target: String, release: String },
+
+    #[error("{found} is not a revision of `{family}`, the family the service runs")]
+    #[diagnostic(code(pipeline::rollback::family), help("give a revision of `{family}`"))]
+    RollbackTargetForeign { found: String, family: String },
 
     #[error("cancelled: {what}")]
     #[diagnostic(code(pipeline::cancelled))]
@@ -224,7 +262,11 @@ impl Error {
             | Error::StrategyMismatch { .. }
             | Error::Unwatched { .. }
             | Error::BakeNotCovered { .. }
-            | Error::BadImageRef { .. } => ExitCode::Usage,
+            | Error::BadImageRef { .. }
+            | Error::MovingTagImmutable { .. }
+            | Error::RollbackTargetMissing { .. }
+            | Error::RollbackTargetUnverified { .. }
+            | Error::RollbackTargetForeign { .. } => ExitCode::Usage,
             Error::RolledBack { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,
             Error::Cancelled { .. } => ExitCode::Cancelled,

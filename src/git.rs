@@ -39,6 +39,13 @@ pub struct Tag {
     pub commit: String,
 }
 
+/// A commit and its full message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Commit {
+    pub hash: String,
+    pub message: String,
+}
+
 /// A git work tree.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -102,6 +109,34 @@ impl Repo {
         // NUL-separated: messages contain newlines.
         let out = self.run(&["log", "--format=%B%x00", &range])?;
         Ok(out.split('\0').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect())
+    }
+
+    /// The commits reachable from `to` but not from `from`, newest first, with their full messages.
+    pub fn commits(&self, from: Option<&str>, to: &str) -> Result<Vec<Commit>, GitError> {
+        let range = match from {
+            Some(from) => format!("{from}..{to}"),
+            None => to.to_string(),
+        };
+        // NUL ends each record, the first newline ends the hash: messages contain newlines.
+        let out = self.run(&["log", "--format=%H%n%B%x00", &range])?;
+        Ok(out
+            .split('\0')
+            .filter_map(|record| {
+                let (hash, message) = record.trim_start().split_once('\n')?;
+                Some(Commit { hash: hash.trim().to_string(), message: message.trim().to_string() })
+            })
+            .filter(|c| !c.hash.is_empty())
+            .collect())
+    }
+
+    /// Whether `ancestor` is `commit` or one of its ancestors (`git merge-base --is-ancestor`).
+    pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, GitError> {
+        match self.run(&["merge-base", "--is-ancestor", ancestor, commit]) {
+            Ok(_) => Ok(true),
+            // Exit 1 with nothing on stderr is git's "no"; anything else (an unknown object) is not an answer.
+            Err(GitError::Failed { stderr, .. }) if stderr.is_empty() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A shallow clone (CI's default `fetch-depth: 1`) lacks the history and tags a version is computed from.
@@ -200,6 +235,12 @@ mod tests {
         // The annotated tag is peeled to its commit.
         assert_eq!(tags[1], Tag { name: "v1.1.0-rc.1".into(), commit: first });
         assert_eq!(repo.messages(Some("v1.0.0"), "HEAD").unwrap(), vec!["fix: two"]);
+        assert_eq!(
+            repo.commits(Some("v1.0.0"), "HEAD").unwrap(),
+            vec![Commit { hash: second.clone(), message: "fix: two".into() }]
+        );
+        assert!(repo.is_ancestor(&tags[0].commit, &second).unwrap());
+        assert!(!repo.is_ancestor(&second, &tags[0].commit).unwrap());
         assert!(repo.dirty_paths().unwrap().is_empty());
         std::fs::write(dir.path().join("new.txt"), "x").unwrap();
         assert_eq!(repo.dirty_paths().unwrap(), vec!["new.txt"]);

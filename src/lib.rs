@@ -17,6 +17,7 @@ pub mod guard;
 pub mod image;
 pub mod notify;
 pub mod plan;
+pub mod publish_release;
 pub mod report;
 pub mod request;
 mod run;

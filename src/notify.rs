@@ -6,6 +6,7 @@ use secrecy::ExposeSecret;
 
 use crate::ci::Ci;
 use crate::config::{Config, Environment, SlackAuth};
+use crate::publish_release::ReleasePublisher;
 use crate::report::{GithubSettings, NotifySettings, ReleaseContext, Reporter, SlackSettings, sinks_for_release};
 
 /// The secrets every run masks before anything is printed: the GitHub token and the Slack
@@ -16,6 +17,20 @@ pub fn known_secrets(ci: &Ci) -> Vec<String> {
         .filter_map(|name| ci.var(name))
         .map(str::to_owned)
         .collect()
+}
+
+/// Who publishes the git tag and the GitHub Release of a verified release (`notify.github.tags`,
+/// `notify.github.releases`): the GitHub client, in GitHub Actions with a token.
+///
+/// Not wired yet: the GitHub client implementing [`ReleasePublisher`] (octocrab's `create_ref` and
+/// `releases().create`) is being introduced on its own; until then nothing is published and the plan
+/// still shows what would be.
+pub fn release_publisher(config: &Config, ci: &Ci) -> Option<Box<dyn ReleasePublisher>> {
+    let github = &config.notify.github;
+    if !github.tags || ci.repository().is_none() || ci.github_token().is_none() {
+        return None;
+    }
+    None
 }
 
 /// The environment a release or rollback goes to, for its notifications.

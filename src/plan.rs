@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::deploy::plan::DeployPlan;
 use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::image::reference::Digest;
+use crate::publish_release::Publication;
 use crate::report::ImageOutcome;
 use crate::task_definition::TaskDefinitionDiff;
 pub use crate::version::ReleaseLabel;
@@ -23,9 +24,13 @@ pub struct ReleasePlan {
     pub deploy: Option<DeployPlan>,
     /// What registering would change in the task definition; `None` when nothing would.
     pub task_definition_diff: Option<TaskDefinitionDiff>,
+    /// The git tag (and GitHub Release) published once the release is verified.
+    pub publication: Option<Publication>,
 }
 
 /// Where the image the service will run comes from.
+// One per run, matched by value in several places: boxing the image plan would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ImageStep {
@@ -48,10 +53,8 @@ impl ReleasePlan {
             ImageStep::Local { .. } => true,
             ImageStep::None | ImageStep::Existing { .. } => false,
         };
-        let undeployed = self
-            .deploy
-            .as_ref()
-            .is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
+        // The diff is against what runs: a change to deploy shows there, whatever the family's latest is.
+        let undeployed = self.deploy.as_ref().is_some_and(|d| d.running_doc.is_none());
         image || self.task_definition_diff.is_some() || undeployed
     }
 
@@ -94,12 +97,14 @@ pub fn describe_deploy(plan: &DeployPlan) -> Vec<String> {
     let svc = &plan.service;
     let mut lines = vec![format!(
         "deploy to {}/{} ({} strategy), now running {}",
-        svc.cluster, svc.name, plan.strategy, svc.task_definition
+        svc.cluster, svc.name, plan.strategy, plan.running
     )];
+    lines.extend(plan.latest_not_running());
     if !plan.alarms.is_empty() {
         lines.push(format!("guard: {}", plan.alarms.join(", ")));
     }
-    lines.push(format!("rollback target: {}", plan.rollback_to));
+    let why = if plan.rollback_to == plan.running { " (what runs now)" } else { "" };
+    lines.push(format!("rollback target: {}{why}", plan.rollback_to));
     lines
 }
 
@@ -133,9 +138,13 @@ mod tests {
                 repository: RepositoryState::Exists(Repository { name: "web".into(), registry: "r.example".into() }),
                 tags: vec!["sha-0123456789ab".into(), "v1.2.0".into()],
                 action: ImageAction::Reuse { manifest, missing },
+                mutability: crate::image::tag_policy::Mutability::for_new_repository(&[]),
+                moving: Vec::new(),
+                overwritable: Vec::new(),
             }),
             deploy: None,
             task_definition_diff: None,
+            publication: None,
         }
     }
 

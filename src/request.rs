@@ -44,8 +44,9 @@ pub enum Command {
     Plan(VersionRequest),
     /// Deploy an image that already exists (promotion by digest).
     Deploy { image: String },
-    /// Return the service to the newest verified release other than the current one.
-    Rollback,
+    /// Return the service to the newest verified release other than the current one, or to the
+    /// one `to` names (a version, a revision number or an ARN); `force` allows an unverified one.
+    Rollback { to: Option<String>, force: bool },
     /// What runs now, which release, what is in flight.
     Status,
     /// A one-off task from `tasks:`, with extra environment values.
@@ -66,7 +67,7 @@ impl Command {
             Command::Push(_) => "push",
             Command::Plan(_) => "plan",
             Command::Deploy { .. } => "deploy",
-            Command::Rollback => "rollback",
+            Command::Rollback { .. } => "rollback",
             Command::Status => "status",
             Command::RunTask { .. } => "run-task",
             Command::Check(_) => "check",

@@ -77,7 +77,7 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
         Command::Push(v) => Planned::Push(push::plan(run, v).await?),
         Command::Release(v) => Planned::Release(release::plan(run, v).await?),
         Command::Deploy { image } => Planned::Deploy(deploy::plan(run, image).await?),
-        Command::Rollback => Planned::Rollback(rollback::plan(run).await?),
+        Command::Rollback { to, force } => Planned::Rollback(rollback::plan(run, to.as_deref(), *force).await?),
         Command::RunTask { name, env } => Planned::RunTask(run_task::plan(run, name, env).await?),
     };
     // The one dry-run gate: everything above only read.

@@ -1,8 +1,12 @@
 //! Release versions and the immutable tag policy.
 //!
-//! The version comes from `--version`, or from the latest `vX.Y.Z` tag bumped by the conventional commits since it.
-//! The commit is the one being released: in a pull request event, the PR head, never the merge commit GitHub checks
-//! out. Tags are immutable: a version may not go below the latest release, and an existing version tag may not move.
+//! The version comes from `--version`, or from what was released: the newest released version reachable from
+//! HEAD (a `vX.Y.Z` git tag, or a `v*` tag in ECR whose image names its commit), bumped by the conventional
+//! commits since it. The commit is the one being released: in a pull request event, the PR head, never the merge
+//! commit GitHub checks out. Tags are immutable: a version may not go below the latest release, and an existing
+//! version tag may not move. Moving tags (`latest`) are opt-in and follow the newest verified release.
+
+pub mod history;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,8 +15,9 @@ use schemars::JsonSchema;
 use semver::{Prerelease, Version};
 use serde::Deserialize;
 
+pub use self::history::{Released, Source};
 use crate::ci::{EventError, GithubEvent};
-use crate::git::{GitError, Repo, Tag};
+use crate::git::{Commit, GitError, Repo};
 
 /// A kind of image tag a release gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
@@ -95,9 +100,20 @@ pub enum VersionError {
     #[error("version {requested} is lower than the latest release v{latest}")]
     #[diagnostic(
         code(pipeline::version),
-        help("give a version above {latest}, or leave out --version to compute the next one from the commits")
+        help(
+            "v{latest} is released ({release}); give a version above {latest}, or leave out --version to compute the next one from the commits"
+        )
     )]
-    Lower { requested: Version, latest: Version },
+    Lower { requested: Version, latest: Version, release: String },
+
+    #[error("the commits since {base} make version {computed}, which is not above the release v{latest} ({release})")]
+    #[diagnostic(
+        code(pipeline::version),
+        help(
+            "v{latest} was released from a commit this branch does not contain: merge it first, or give --version above {latest}"
+        )
+    )]
+    Behind { computed: String, latest: String, release: String, base: String },
 
     #[error("tag {tag} already exists on commit {tag_commit}; releasing it from commit {commit} would move it")]
     #[diagnostic(
@@ -136,15 +152,47 @@ fn more_suffix(more: usize) -> String {
 /// How many dirty paths an error lists before "and N more".
 const DIRTY_PATHS_SHOWN: usize = 5;
 
+/// A decided version and the history it was decided from (the release notes are made of it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resolution {
+    pub release: ReleaseVersion,
+    /// The newest release this one follows (reachable from the commit), if any.
+    pub previous: Option<Released>,
+    /// The commits since `previous` (all of them when there is none), newest first; empty in a shallow clone.
+    pub commits: Vec<Commit>,
+    /// The clone already has the `v<version>` git tag.
+    pub git_tagged: bool,
+}
+
 /// Decides the commit and version of a release in `repo`. See the module docs for the rules.
+/// `registry` holds the releases found in ECR (commits may be abbreviated; they are resolved here).
 pub fn resolve(
     repo: &Path,
     explicit: Option<&str>,
     allow_dirty: bool,
     github: &GithubEvent,
-) -> Result<ReleaseVersion, VersionError> {
+    registry: &[Released],
+) -> Result<Resolution, VersionError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    resolve_at(repo, explicit, allow_dirty, github, now)
+    resolve_at(repo, explicit, allow_dirty, github, registry, now)
+}
+
+/// The checks that need only the work tree, before anything else is asked (so a typo or a dirty
+/// tree is reported before an AWS credential problem).
+pub fn precheck(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<(), VersionError> {
+    let repo = Repo::open(dir)?;
+    explicit.map(parse_explicit).transpose()?;
+    check_clean(&repo, allow_dirty).map(drop)
+}
+
+fn check_clean(repo: &Repo, allow_dirty: bool) -> Result<bool, VersionError> {
+    let dirty_paths = repo.dirty_paths()?;
+    let dirty = !dirty_paths.is_empty();
+    if dirty && !allow_dirty {
+        let more = dirty_paths.len().saturating_sub(DIRTY_PATHS_SHOWN);
+        return Err(VersionError::Dirty { paths: dirty_paths.into_iter().take(DIRTY_PATHS_SHOWN).collect(), more });
+    }
+    Ok(dirty)
 }
 
 fn resolve_at(
@@ -152,8 +200,9 @@ fn resolve_at(
     explicit: Option<&str>,
     allow_dirty: bool,
     github: &GithubEvent,
+    registry: &[Released],
     now: u64,
-) -> Result<ReleaseVersion, VersionError> {
+) -> Result<Resolution, VersionError> {
     let repo = Repo::open(dir)?;
     let commit = match github.pull_request_head()? {
         // The head must be in the clone: its history is what the version is computed from.
@@ -163,39 +212,76 @@ fn resolve_at(
 
     // Check the input before the tree, so a typo is reported even on a dirty tree.
     let requested = explicit.map(parse_explicit).transpose()?;
+    let dirty = check_clean(&repo, allow_dirty)?;
 
-    let dirty_paths = repo.dirty_paths()?;
-    let dirty = !dirty_paths.is_empty();
-    if dirty && !allow_dirty {
-        let more = dirty_paths.len().saturating_sub(DIRTY_PATHS_SHOWN);
-        return Err(VersionError::Dirty { paths: dirty_paths.into_iter().take(DIRTY_PATHS_SHOWN).collect(), more });
-    }
-
-    let tags: Vec<(Version, Tag)> =
-        repo.tags("v")?.into_iter().filter_map(|tag| Some((parse_tag(&tag.name)?, tag))).collect();
-    let latest = tags.iter().filter(|(v, _)| v.pre.is_empty()).max_by(|a, b| a.0.cmp(&b.0));
+    let releases = history::merge(known_releases(&repo, registry)?);
+    let shallow = repo.is_shallow()?;
+    let previous = match &requested {
+        Some(requested) => {
+            check_explicit(requested, &commit, &releases)?;
+            // Only for the notes: a clone that cannot answer (shallow) has no previous release.
+            history::base(&releases, |c| {
+                Ok::<_, GitError>(c != commit && repo.is_ancestor(c, &commit).unwrap_or(false))
+            })?
+            .filter(|r| r.version < *requested)
+        }
+        // Computing from history in a shallow clone would silently start again from 0.0.0 or miss commits.
+        None if shallow => return Err(VersionError::Shallow),
+        None => history::base(&releases, |c| repo.is_ancestor(c, &commit))?,
+    };
+    let previous = previous.cloned();
+    let commits = if shallow {
+        Vec::new()
+    } else {
+        // A commit that is itself the previous release has nothing since.
+        repo.commits(previous.as_ref().and_then(|p| p.commit.as_deref()), &commit)?
+    };
 
     let mut version = match requested {
-        Some(requested) => {
-            check_explicit(&requested, &commit, latest, &tags)?;
-            requested
-        }
-        // Computing from tags in a shallow clone would silently start again from 0.0.0 or miss commits.
-        None if repo.is_shallow()? => return Err(VersionError::Shallow),
-        None => {
-            // A commit that already carries a release tag is that release: no bump.
-            let on_commit = tags.iter().filter(|(v, t)| v.pre.is_empty() && t.commit == commit).map(|(v, _)| v).max();
-            match (on_commit, latest) {
-                (Some(version), _) => version.clone(),
-                (None, Some((base, tag))) => bump(base, level(&repo.messages(Some(&tag.commit), &commit)?)),
-                (None, None) => bump(&Version::new(0, 0, 0), level(&repo.messages(None, &commit)?)),
+        Some(requested) => requested,
+        None => match history::of_commit(&releases, &commit) {
+            // A commit that already carries a release is that release: no bump.
+            Some(release) => release.version.clone(),
+            None => {
+                let messages: Vec<&str> = commits.iter().map(|c| c.message.as_str()).collect();
+                let base = previous.as_ref().map_or_else(|| Version::new(0, 0, 0), |p| p.version.clone());
+                let computed = bump(&base, level(&messages));
+                check_computed(&computed, previous.as_ref(), &releases)?;
+                computed
             }
-        }
+        },
     };
     if dirty {
         version.pre = dirty_prerelease(&version.pre, now);
     }
-    Ok(ReleaseVersion { version, commit, dirty, timestamp: now })
+    let git_tagged = releases.iter().any(|r| r.source == Source::GitTag && r.version == version);
+    let release = ReleaseVersion { version, commit, dirty, timestamp: now };
+    Ok(Resolution { release, previous, commits, git_tagged })
+}
+
+/// Every release this clone can see: the `v*` git tags, and the registry's with their commits
+/// resolved in this clone (an abbreviated or unknown commit stays unknown: it cannot be a base).
+fn known_releases(repo: &Repo, registry: &[Released]) -> Result<Vec<Released>, VersionError> {
+    let mut releases: Vec<Released> = repo
+        .tags("v")?
+        .into_iter()
+        .filter_map(|tag| {
+            Some(Released { version: parse_tag(&tag.name)?, commit: Some(tag.commit), source: Source::GitTag })
+        })
+        .collect();
+    for release in registry {
+        let commit = match release.commit.as_deref() {
+            Some(c) if c.len() == 40 => Some(c.to_owned()),
+            Some(c) => match repo.commit(c) {
+                Ok(full) => Some(full),
+                Err(GitError::UnknownCommit { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        releases.push(Released { commit, ..release.clone() });
+    }
+    Ok(releases)
 }
 
 /// `1.2.3` or `v1.2.3`, full semver (pre-release and build metadata allowed).
@@ -206,32 +292,51 @@ fn parse_explicit(input: &str) -> Result<Version, VersionError> {
 }
 
 /// `vX.Y.Z` (optionally with a pre-release) as a version; other tags starting with `v` are not releases.
-fn parse_tag(name: &str) -> Option<Version> {
+pub fn parse_tag(name: &str) -> Option<Version> {
     let version = Version::parse(name.strip_prefix('v')?).ok()?;
     version.build.is_empty().then_some(version)
 }
 
-fn check_explicit(
-    requested: &Version,
-    commit: &str,
-    latest: Option<&(Version, Tag)>,
-    tags: &[(Version, Tag)],
-) -> Result<(), VersionError> {
-    if let Some((latest, _)) = latest
-        && requested < latest
-    {
-        return Err(VersionError::Lower { requested: requested.clone(), latest: latest.clone() });
+/// `--version`: never below the newest release, unless it is a release of this very commit (a
+/// re-run, or a promotion to another environment); a version tag never moves to another commit.
+/// An ECR tag of the version on another commit is left to the image plan, which names both digests.
+fn check_explicit(requested: &Version, commit: &str, releases: &[Released]) -> Result<(), VersionError> {
+    let this_commit = |r: &&Released| &r.version == requested && r.commit.as_deref() == Some(commit);
+    if releases.iter().any(|r| this_commit(&r)) {
+        return Ok(());
     }
-    if let Some((_, tag)) = tags.iter().find(|(v, _)| v == requested)
-        && tag.commit != commit
+    if let Some(latest) = history::newest(releases)
+        && requested < &latest.version
     {
+        return Err(VersionError::Lower {
+            requested: requested.clone(),
+            latest: latest.version.clone(),
+            release: latest.to_string(),
+        });
+    }
+    let moved = releases.iter().find(|r| &r.version == requested && r.source == Source::GitTag);
+    if let Some(Released { commit: Some(tag_commit), .. }) = moved {
         return Err(VersionError::TagWouldMove {
-            tag: tag.name.clone(),
-            tag_commit: tag.commit.clone(),
+            tag: format!("v{requested}"),
+            tag_commit: tag_commit.clone(),
             commit: commit.to_string(),
         });
     }
     Ok(())
+}
+
+/// A computed version must be above every release, reachable or not: two branches must never both
+/// release, say, v1.3.0.
+fn check_computed(computed: &Version, previous: Option<&Released>, releases: &[Released]) -> Result<(), VersionError> {
+    match history::newest(releases) {
+        Some(latest) if &latest.version >= computed => Err(VersionError::Behind {
+            computed: computed.to_string(),
+            latest: latest.version.to_string(),
+            release: latest.to_string(),
+            base: previous.map_or_else(|| "the first commit".to_owned(), |p| format!("v{}", p.version)),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn dirty_prerelease(pre: &Prerelease, now: u64) -> Prerelease {
@@ -256,32 +361,57 @@ pub fn level<S: AsRef<str>>(messages: &[S]) -> Bump {
 /// Conventional commits: `feat` -> minor, `fix`/`perf` -> patch, `type!:` or a `BREAKING CHANGE:` footer -> major.
 /// Other types (chore, docs, ...) and free-form messages ask for nothing.
 pub fn commit_bump(message: &str) -> Option<Bump> {
+    let parsed = conventional(message)?;
+    if parsed.breaking {
+        return Some(Bump::Major);
+    }
+    match parsed.kind.as_str() {
+        "feat" => Some(Bump::Minor),
+        "fix" | "perf" => Some(Bump::Patch),
+        _ => None,
+    }
+}
+
+/// A conventional commit message, parsed: `type(scope)!: description`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conventional {
+    /// Lower case, e.g. `feat`.
+    pub kind: String,
+    pub scope: Option<String>,
+    /// `!` after the type or scope, or a `BREAKING CHANGE:` footer.
+    pub breaking: bool,
+    pub description: String,
+}
+
+/// Parses the first line (and the footers for breaking changes); `None` for a free-form message.
+pub fn conventional(message: &str) -> Option<Conventional> {
     let mut lines = message.lines();
     let subject = lines.next().unwrap_or_default().trim();
     let breaking_footer = lines.any(|l| l.starts_with("BREAKING CHANGE:") || l.starts_with("BREAKING-CHANGE:"));
-    let (header, _) = subject.split_once(':')?;
+    let (header, description) = subject.split_once(':')?;
     let (kind, rest) = header.split_at(header.find(['(', '!']).unwrap_or(header.len()));
     if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return None;
     }
     // `(scope)` is optional; what follows it can only be `!` or nothing.
-    let after_scope = match rest.strip_prefix('(') {
-        Some(scoped) => scoped.split_once(')')?.1,
-        None => rest,
+    let (scope, after_scope) = match rest.strip_prefix('(') {
+        Some(scoped) => {
+            let (scope, after) = scoped.split_once(')')?;
+            (Some(scope.to_owned()), after)
+        }
+        None => (None, rest),
     };
     let bang = match after_scope {
         "" => false,
         "!" => true,
         _ => return None,
     };
-    if bang || breaking_footer {
-        return Some(Bump::Major);
-    }
-    match kind.to_ascii_lowercase().as_str() {
-        "feat" => Some(Bump::Minor),
-        "fix" | "perf" => Some(Bump::Patch),
-        _ => None,
-    }
+    Some(Conventional {
+        kind: kind.to_ascii_lowercase(),
+        scope,
+        breaking: bang || breaking_footer,
+        description: description.trim().to_owned(),
+    })
 }
 
 /// Applies a bump. Before 1.0.0 a breaking change bumps the minor version, as Cargo and most semver tools treat
@@ -313,7 +443,7 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn resolve(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<ReleaseVersion, VersionError> {
-        resolve_at(dir, explicit, allow_dirty, &GithubEvent::default(), NOW)
+        resolve_at(dir, explicit, allow_dirty, &GithubEvent::default(), &[], NOW).map(|r| r.release)
     }
 
     #[test]
@@ -506,7 +636,7 @@ mod tests {
         // The event file lives in the work tree here; tell git to ignore it so the tree stays clean.
         std::fs::write(dir.path().join(".git/info/exclude"), "event.json\n").unwrap();
         let github = GithubEvent { name: Some("pull_request".into()), path: Some(event) };
-        let release = resolve_at(dir.path(), None, false, &github, NOW).unwrap();
+        let release = resolve_at(dir.path(), None, false, &github, &[], NOW).unwrap().release;
         assert_eq!(release.commit, head);
         assert_eq!(release.version, Version::new(1, 1, 0));
         assert_eq!(release.sha_tag(), format!("sha-{}", &head[..12]));
@@ -522,5 +652,98 @@ mod tests {
         assert!(err.to_string().contains("has no pull_request.head.sha"), "{err}");
         let push = GithubEvent { name: Some("push".into()), path: None };
         assert_eq!(push.pull_request_head().unwrap(), None);
+    }
+
+    fn ecr(version: &str, commit: Option<&str>) -> Released {
+        Released {
+            version: Version::parse(version).unwrap(),
+            commit: commit.map(str::to_owned),
+            source: Source::Registry { repository: "web".into() },
+        }
+    }
+
+    fn resolve_with(dir: &Path, explicit: Option<&str>, registry: &[Released]) -> Result<Resolution, VersionError> {
+        resolve_at(dir, explicit, false, &GithubEvent::default(), registry, NOW)
+    }
+
+    #[test]
+    fn releases_in_ecr_advance_the_version_without_git_tags() {
+        let dir = repo();
+        let first = commit(dir.path(), "feat: a");
+        // The registry names the commit by its sha tag (12 hex), resolved in the clone.
+        let registry = [ecr("0.1.0", Some(&first[..12]))];
+        assert_eq!(resolve_with(dir.path(), None, &registry).unwrap().release.version, Version::new(0, 1, 0));
+        let second = commit(dir.path(), "fix: b");
+        let resolved = resolve_with(dir.path(), None, &registry).unwrap();
+        assert_eq!(resolved.release.version, Version::new(0, 1, 1));
+        assert_eq!(resolved.previous.as_ref().and_then(|p| p.commit.as_deref()), Some(first.as_str()));
+        assert_eq!(resolved.commits, vec![Commit { hash: second, message: "fix: b".into() }]);
+    }
+
+    #[test]
+    fn an_explicit_release_in_ecr_is_the_base_of_the_next_one() {
+        // The issue: after `--version 1.0.0`, the next automatic version was 0.1.0.
+        let dir = repo();
+        let released = commit(dir.path(), "feat: a");
+        commit(dir.path(), "feat: b");
+        let registry = [ecr("1.0.0", Some(&released))];
+        assert_eq!(resolve_with(dir.path(), None, &registry).unwrap().release.version, Version::new(1, 1, 0));
+    }
+
+    #[test]
+    fn a_lower_version_than_in_ecr_is_refused_naming_the_release() {
+        let dir = repo();
+        let released = commit(dir.path(), "feat: a");
+        commit(dir.path(), "fix: b");
+        let registry = [ecr("1.2.0", Some(&released[..12]))];
+        let err = resolve_with(dir.path(), Some("1.1.0"), &registry).unwrap_err();
+        assert_eq!(err.to_string(), "version 1.1.0 is lower than the latest release v1.2.0");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(help.contains(&format!("ECR web:v1.2.0 on commit {}", &released[..12])), "{help}");
+        assert!(matches!(crate::Error::from(err).exit_code(), crate::ExitCode::Usage));
+    }
+
+    #[test]
+    fn the_same_release_of_the_same_commit_may_run_again_below_the_latest() {
+        // Production catching up with a version staging released before a newer one.
+        let dir = repo();
+        let older = commit(dir.path(), "feat: a");
+        let newer = commit(dir.path(), "feat: b");
+        git(dir.path(), &["checkout", "-q", &older]);
+        let registry = [ecr("0.1.0", Some(&older)), ecr("0.2.0", Some(&newer))];
+        let resolved = resolve_with(dir.path(), Some("0.1.0"), &registry).unwrap();
+        assert_eq!(resolved.release.version, Version::new(0, 1, 0));
+        assert_eq!(resolve_with(dir.path(), None, &registry).unwrap().release.version, Version::new(0, 1, 0));
+    }
+
+    #[test]
+    fn a_computed_version_not_above_an_unreachable_release_is_refused() {
+        let dir = repo();
+        let base = commit(dir.path(), "feat: a");
+        git(dir.path(), &["checkout", "-q", "-b", "other"]);
+        let other = commit(dir.path(), "feat: elsewhere");
+        git(dir.path(), &["checkout", "-q", "main"]);
+        commit(dir.path(), "fix: here");
+        let registry = [ecr("0.1.0", Some(&base)), ecr("0.2.0", Some(&other)), ecr("0.5.0", None)];
+        let err = resolve_with(dir.path(), None, &registry).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the commits since v0.1.0 make version 0.1.1, which is not above the release v0.5.0 (ECR web:v0.5.0, commit unknown)"
+        );
+        // An explicit version above everything is fine.
+        assert_eq!(resolve_with(dir.path(), Some("0.6.0"), &registry).unwrap().release.version, Version::new(0, 6, 0));
+    }
+
+    #[test]
+    fn git_tags_and_ecr_tags_count_together() {
+        let dir = repo();
+        git(dir.path(), &["tag", "v1.0.0"]);
+        let second = commit(dir.path(), "feat: a");
+        commit(dir.path(), "perf: b");
+        // ECR knows a newer release than the clone's tags.
+        let registry = [ecr("1.1.0", Some(&second[..12]))];
+        let resolved = resolve_with(dir.path(), None, &registry).unwrap();
+        assert_eq!(resolved.release.version, Version::new(1, 1, 1));
+        assert_eq!(resolved.previous.map(|p| p.version), Some(Version::new(1, 1, 0)));
     }
 }

@@ -52,7 +52,7 @@ fn parse_env_file(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The runner's side of one composite-action run.
-struct Runner {
+pub(crate) struct Runner {
     inputs: BTreeMap<String, String>,
     /// `steps.<id>.outputs.<name>`
     steps: BTreeMap<String, BTreeMap<String, String>>,
@@ -66,7 +66,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(with: &[(&str, &str)], base_env: Vec<(String, String)>) -> Self {
+    pub(crate) fn new(with: &[(&str, &str)], base_env: Vec<(String, String)>) -> Self {
         let action = action();
         let mut inputs = BTreeMap::new();
         for (name, spec) in action["inputs"].as_mapping().unwrap() {
@@ -121,7 +121,7 @@ impl Runner {
     }
 
     /// Runs every step of the composite action; stops at the first failing step like the runner.
-    fn run(&mut self) -> bool {
+    pub(crate) fn run(&mut self) -> bool {
         let action = action();
         let steps = action["runs"]["steps"].as_sequence().unwrap().clone();
         for (i, step) in steps.iter().enumerate() {
@@ -184,7 +184,7 @@ impl Runner {
     }
 
     /// The action's outputs, evaluated like `outputs.<name>.value`.
-    fn outputs(&self) -> BTreeMap<String, String> {
+    pub(crate) fn outputs(&self) -> BTreeMap<String, String> {
         let action = action();
         action["outputs"]
             .as_mapping()
@@ -194,7 +194,7 @@ impl Runner {
             .collect()
     }
 
-    fn log(&self, id: &str) -> &Run {
+    pub(crate) fn log(&self, id: &str) -> &Run {
         &self.logs.iter().find(|(i, _)| i == id).unwrap_or_else(|| panic!("step {id} did not run")).1
     }
 
@@ -202,14 +202,14 @@ impl Runner {
         std::fs::read_to_string(self.dir.path().join(id).join("summary.md")).unwrap_or_default()
     }
 
-    fn explain(&self) -> String {
+    pub(crate) fn explain(&self) -> String {
         self.logs.iter().map(|(id, r)| format!("--- step {id}: exit {}\n{}\n{}", r.code, r.stdout, r.stderr)).collect()
     }
 }
 
 /// The environment a job gives every step: the sandbox's AWS endpoint, the repo as HOME (so the
 /// relative working-directory resolves there), the binary under test as the "installed" one.
-fn job_env(repo: &Repo, sb: Option<&Sandbox>) -> Vec<(String, String)> {
+pub(crate) fn job_env(repo: &Repo, sb: Option<&Sandbox>) -> Vec<(String, String)> {
     let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_pipeline")).parent().unwrap().display().to_string();
     let mut env = vec![
         ("HOME".to_owned(), repo.path().display().to_string()),

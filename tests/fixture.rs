@@ -110,15 +110,25 @@ impl Sandbox {
 
     /// Cluster `prod`, an ALB with two target groups, service `web` (2 tasks) on `web:1`.
     pub fn service(&self, controller: Controller) -> Service {
+        self.service_in("prod", controller)
+    }
+
+    /// Service `web` in `cluster`; its task-definition family, load balancer, target groups and
+    /// CodeDeploy application (`<cluster>-web`) and group (`web-<cluster>`) are named after the
+    /// cluster, except in `prod` (plain `web`).
+    pub fn service_in(&self, cluster: &str, controller: Controller) -> Service {
         let ecs = self.ecs();
         let elb = self.elbv2();
         let cd = self.codedeploy();
+        let prefix = if cluster == "prod" { "web".to_owned() } else { format!("{cluster}-web") };
+        let application = prefix.clone();
+        let group = format!("web-{cluster}");
         self.block_on(async {
-            ecs.create_cluster().cluster_name("prod").send().await.unwrap();
-            let lb = elb.create_load_balancer().name("web").subnets("subnet-a").send().await.unwrap();
+            ecs.create_cluster().cluster_name(cluster).send().await.unwrap();
+            let lb = elb.create_load_balancer().name(&prefix).subnets("subnet-a").send().await.unwrap();
             let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
             let mut tgs = Vec::new();
-            for name in ["web-blue", "web-green"] {
+            for name in [format!("{prefix}-blue"), format!("{prefix}-green")] {
                 let tg = elb
                     .create_target_group()
                     .name(name)
@@ -145,7 +155,7 @@ impl Sandbox {
                 .unwrap();
             let td = ecs
                 .register_task_definition()
-                .family("web")
+                .family(&prefix)
                 .container_definitions(
                     aws_sdk_ecs::types::ContainerDefinition::builder()
                         .name("web")
@@ -164,7 +174,7 @@ impl Sandbox {
             };
             let mut create = ecs
                 .create_service()
-                .cluster("prod")
+                .cluster(cluster)
                 .service_name("web")
                 .task_definition(&initial_td)
                 .desired_count(2)
@@ -188,18 +198,18 @@ impl Sandbox {
             create.send().await.unwrap();
             if controller == Controller::CodeDeploy {
                 cd.create_application()
-                    .application_name("web")
+                    .application_name(&application)
                     .compute_platform(aws_sdk_codedeploy::types::ComputePlatform::Ecs)
                     .send()
                     .await
                     .unwrap();
                 cd.create_deployment_group()
-                    .application_name("web")
-                    .deployment_group_name("web-prod")
+                    .application_name(&application)
+                    .deployment_group_name(&group)
                     .service_role_arn("arn:aws:iam::000000000000:role/codedeploy")
                     .ecs_services(
                         aws_sdk_codedeploy::types::EcsService::builder()
-                            .cluster_name("prod")
+                            .cluster_name(cluster)
                             .service_name("web")
                             .build(),
                     )
@@ -213,7 +223,7 @@ impl Sandbox {
                     .await
                     .unwrap();
             }
-            Service { cluster: "prod".into(), name: "web".into(), initial_td, target_groups: tgs }
+            Service { cluster: cluster.into(), name: "web".into(), initial_td, target_groups: tgs }
         })
     }
 }

@@ -13,5 +13,7 @@ mod guard;
 mod image;
 mod inflight;
 mod install_sh;
+mod month;
 mod real_traffic;
 mod report;
+mod workflows;

@@ -8,6 +8,17 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The release to return to: a version (`v1.2.0`), a revision number (`42`), `family:42` or an
+    /// ARN. Default: the newest verified release other than the one running.
+    #[arg(long, env = "PIPELINE_ROLLBACK_TO", value_name = "RELEASE")]
+    pub to: Option<String>,
+    /// Roll back to a revision that was never verified healthy.
+    #[arg(long, env = "PIPELINE_FORCE")]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct RunTaskArgs {
     /// A task from `tasks:` in the config.
     pub name: String,

@@ -66,8 +66,9 @@ pub enum Commands {
     Plan(version::VersionArgs),
     /// Deploy an image that is already in ECR (e.g. promote staging's digest to production).
     Deploy(deploy::DeployArgs),
-    /// Return the service to the newest verified release other than the current one.
-    Rollback,
+    /// Return the service to the newest verified release other than the current one, or to the one
+    /// named with --to.
+    Rollback(deploy::RollbackArgs),
     /// Show what runs now, which release, and what is in flight.
     Status,
     /// Run a one-off task from `tasks:` (a migration) and wait for its exit code.
@@ -105,7 +106,8 @@ impl Cli {
             Commands::Push(a) => Command::Push(a.into()),
             Commands::Plan(a) => Command::Plan(a.into()),
             Commands::Deploy(a) => Command::Deploy { image: a.image },
-            Commands::Rollback => Command::Rollback,
+            // An empty `--to` (an unset workflow input) means no target named.
+            Commands::Rollback(a) => Command::Rollback { to: a.to.filter(|t| !t.trim().is_empty()), force: a.force },
             Commands::Status => Command::Status,
             Commands::RunTask(a) => Command::RunTask { name: a.name, env: a.vars },
             Commands::Check(a) => Command::Check(a.into()),

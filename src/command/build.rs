@@ -16,7 +16,7 @@ pub struct Planned {
 
 pub fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned, Error> {
     let config = run.load_config()?;
-    let version = planning::version(run, &config, request)?;
+    let version = planning::version(run, &config, request, &[])?.release;
     run.plan.image = ImageStep::Local { version: version.clone() };
     Ok(Planned { config, version })
 }

@@ -31,8 +31,9 @@ pub async fn plan(run: &mut Run<'_>, image: &str) -> Result<Planned, Error> {
 
 pub async fn execute(run: &mut Run<'_>, Planned { config, aws, deploy, image }: Planned) -> Result<(), Error> {
     let env = &config.environments[&deploy.environment];
-    // The Deployment is created for the workflow's commit, as before: the image's `sha-` tag is short.
-    let target = Target { name: &deploy.environment, env, version: Some(image.label.version.clone()), commit: None };
+    // The Deployment names the image's commit (its OCI revision label), else the workflow's.
+    let commit = Some(image.label.commit.clone()).filter(|c| c.len() == 40);
+    let target = Target { name: &deploy.environment, env, version: Some(image.label.version.clone()), commit };
     notify::attach(&config, run.ci, &target, run.reporter);
     deploy_image(run, &aws, &config, &deploy, &image.pinned, &image.label).await
 }

@@ -7,21 +7,39 @@ use crate::aws::Aws;
 use crate::config::{Config, Environment};
 use crate::deploy;
 use crate::deploy::plan::DeployPlan;
+use crate::image::ecr;
 use crate::image::plan::{ImagePlan, plan_image};
+use crate::image::reference::Repository;
+use crate::image::released;
+use crate::image::tag_policy::Mutability;
 use crate::plan::{self, ImageStep, ReleaseLabel};
+use crate::publish_release;
 use crate::report::Stage;
 use crate::request::VersionRequest;
-use crate::version::{self, ReleaseVersion};
+use crate::version::{self, ReleaseVersion, Released, Resolution};
 
-/// The version and tags, from `--version` or the git history.
-pub fn version(run: &mut Run<'_>, config: &Config, request: &VersionRequest) -> Result<ReleaseVersion, Error> {
+/// The version and tags, from `--version` or the history: git tags, and `registry`, the releases
+/// ECR holds (empty for `build`, which asks no AWS).
+pub fn version(
+    run: &mut Run<'_>,
+    config: &Config,
+    request: &VersionRequest,
+    registry: &[Released],
+) -> Result<Resolution, Error> {
     let event = run.ci.event();
-    let version = version::resolve(&config.dir, request.explicit.as_deref(), request.allow_dirty, &event)?;
-    run.plan.label = Some(ReleaseLabel::from(&version));
+    let resolved = version::resolve(&config.dir, request.explicit.as_deref(), request.allow_dirty, &event, registry)?;
+    let version = &resolved.release;
+    run.plan.label = Some(ReleaseLabel::from(version));
     run.plan.tags = version.tags(&config.tags);
+    for moving in config.moving_tags() {
+        if !version.dirty && !run.plan.tags.contains(&moving) {
+            run.plan.tags.push(moving);
+        }
+    }
     let tags = run.plan.tags.join(", ");
-    run.reporter.finished(Stage::Version, format!("{} -> tags {tags}", version.version_tag()));
-    Ok(version)
+    let since = resolved.previous.as_ref().map(|p| format!(" (after {p})")).unwrap_or_default();
+    run.reporter.finished(Stage::Version, format!("{} -> tags {tags}{since}", version.version_tag()));
+    Ok(resolved)
 }
 
 /// The environment `--env` names (or the only one), with AWS clients for its region.
@@ -31,9 +49,27 @@ pub async fn environment<'c>(run: &Run<'_>, config: &'c Config) -> Result<(&'c s
     Ok((name, env, aws))
 }
 
-/// Build or reuse: decided by what ECR holds for this commit.
-pub async fn image(run: &mut Run<'_>, aws: &Aws, config: &Config, version: ReleaseVersion) -> Result<ImagePlan, Error> {
-    let image = plan_image(&aws.ecr, &config.image.repository, version, run.plan.tags.clone()).await?;
+/// Build or reuse: decided by what ECR holds for this commit. `found` is the repository (and its
+/// tag mutability) as described while planning the version.
+pub async fn image(
+    run: &mut Run<'_>,
+    aws: &Aws,
+    config: &Config,
+    version: ReleaseVersion,
+    found: Option<(Repository, Mutability)>,
+) -> Result<ImagePlan, Error> {
+    let moving = if version.dirty { Vec::new() } else { config.moving_tags() };
+    let tags: Vec<String> = run.plan.tags.iter().filter(|t| !moving.contains(t)).cloned().collect();
+    let image = plan_image(&aws.ecr, &config.image.repository, found, version, tags, moving).await?;
+    if !image.overwritable.is_empty() {
+        run.reporter.warn(format!(
+            "ECR repository {} is {}: {} could be overwritten by another writer. pipeline never overwrites a tag and \
+             reads each one back after writing it; only an immutable repository rules the race out",
+            config.image.repository,
+            image.mutability,
+            image.overwritable.join(", ")
+        ));
+    }
     for line in image.describe() {
         run.reporter.progress(Stage::Plan, line);
     }
@@ -65,21 +101,45 @@ pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `release`, `plan`, `check` (with the deploy half) and `push` (without): version, AWS, image,
-/// and the deploy half of the chosen environment.
+/// `release`, `plan`, `check` (with the deploy half) and `push` (without): version (from git and
+/// the releases in ECR), AWS, image, and the deploy half of the chosen environment.
 pub async fn release(
     run: &mut Run<'_>,
     config: &Config,
     request: &VersionRequest,
     with_deploy: bool,
 ) -> Result<(Aws, ImagePlan), Error> {
-    let version = version(run, config, request)?;
+    // What the work tree alone can refuse comes first (a typo, a dirty tree), before any AWS call.
+    version::precheck(&config.dir, request.explicit.as_deref(), request.allow_dirty)?;
     // A release deploys to the chosen environment; the image half only needs one for its region.
     let wants_environment =
         (with_deploy && !config.environments.is_empty()) || run.global.env.is_some() || config.environments.len() == 1;
     let environment = if wants_environment { Some(config.environment(run.global.env.as_deref())?) } else { None };
     let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
-    let image = image(run, &aws, config, version).await?;
+    let found = ecr::describe_repository(&aws.ecr, &config.image.repository).await?;
+    let registry = match &found {
+        Some((repo, _)) => released::releases(&aws.ecr, repo).await?,
+        None => Vec::new(),
+    };
+    let resolved = version(run, config, request, &registry)?;
+    let image = image(run, &aws, config, resolved.release.clone(), found).await?;
+    let settings = publish_release::PublishSettings {
+        tags: config.notify.github.tags && run.ci.repository().is_some(),
+        releases: config.notify.github.releases,
+    };
+    // A clone that has the tag needs none; a run that did not create the version (a re-run, a
+    // promotion to another environment) still tries, quietly, in case the first run could not.
+    let first = image.adds(&resolved.release.version_tag());
+    // Only a deployment verifies a release: no environment, nothing to publish.
+    if with_deploy
+        && environment.is_some()
+        && !resolved.git_tagged
+        && let Some(publication) =
+            publish_release::plan(&resolved.release, resolved.previous.as_ref(), &resolved.commits, settings, first)
+    {
+        run.reporter.progress(Stage::Plan, publish_release::describe(&publication));
+        run.plan.publication = Some(publication);
+    }
     if let (true, Some((name, env))) = (with_deploy, environment) {
         deploy(run, &aws, name, env).await?;
         diff(run)?;

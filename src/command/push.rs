@@ -12,5 +12,6 @@ pub async fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<release
 }
 
 pub async fn execute(run: &mut Run<'_>, planned: release::Planned) -> Result<(), Error> {
+    // No deployment verifies a push: moving tags stay where they are.
     publish_image(run, &planned.aws, &planned.config, &planned.image).await.map(drop)
 }

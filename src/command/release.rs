@@ -10,9 +10,10 @@ use crate::deploy::plan::DeployPlan;
 use crate::deploy::strategy::Strategy;
 use crate::deploy::{diagnostics, stages};
 use crate::image::plan::ImagePlan;
-use crate::image::publish;
+use crate::image::publish::{self, ImageResult};
 use crate::notify::{self, Target};
 use crate::plan::ReleaseLabel;
+use crate::publish_release;
 use crate::report::{Event, ImageOutcome, Stage};
 use crate::request::VersionRequest;
 
@@ -42,20 +43,29 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned)
         };
         notify::attach(&config, run.ci, &target, run.reporter);
     }
-    let image = publish_image(run, &aws, &config, &image).await?;
+    let published = publish_image(run, &aws, &config, &image).await?;
+    let pinned = published.repository.pinned(&published.digest);
     if let (Some(deploy), Some(label)) = (&deploy, &label) {
-        deploy_image(run, &aws, &config, deploy, &image, label).await?;
+        deploy_image(run, &aws, &config, deploy, &pinned, label).await?;
+        // Verified: now the moving tags follow it, and the git tag (and Release) say it.
+        let moved = publish::move_tags(&aws, &image, &published.repository, &published.manifest, run.reporter).await?;
+        run.done.tags_added.extend(moved);
+        if let (Some(publication), Some(publisher)) =
+            (run.plan.publication.clone(), notify::release_publisher(&config, run.ci))
+        {
+            publish_release::publish(publisher.as_ref(), &publication, run.reporter).await;
+        }
     }
     Ok(())
 }
 
-/// Creates the repository if planned, builds and pushes or reuses, adds tags. Returns the pinned image.
+/// Creates the repository if planned, builds and pushes or reuses, adds tags.
 pub(super) async fn publish_image(
     run: &mut Run<'_>,
     aws: &Aws,
     config: &Config,
     image: &ImagePlan,
-) -> Result<String, Error> {
+) -> Result<ImageResult, Error> {
     let mut cancel = run.cancel.clone();
     // A cancel during the build or the push stops it there: nothing was deployed.
     let result = tokio::select! {
@@ -64,12 +74,11 @@ pub(super) async fn publish_image(
             return Err(Error::Cancelled { what: "during the image build and push: nothing was deployed".into() });
         }
     };
-    let pinned = result.repository.pinned(&result.digest);
-    run.done.image_uri = Some(pinned.clone());
+    run.done.image_uri = Some(result.repository.pinned(&result.digest));
     run.done.image_digest = Some(result.digest.to_string());
     run.done.image = Some(if result.built { ImageOutcome::Built } else { ImageOutcome::Reused });
-    run.done.tags_added = result.tags_added;
-    Ok(pinned)
+    run.done.tags_added = result.tags_added.clone();
+    Ok(result)
 }
 
 /// register -> before-deploy tasks -> guard -> deploy -> verified; on failure, the diagnostics of
@@ -90,15 +99,21 @@ pub(super) async fn deploy_image(
     stages::before_deploy(aws, plan, &config.tasks, &arn, &mut cancel, reporter).await?;
     cancel.stop_here(|| format!("before arming the guard: {arn} was registered, nothing was deployed"))?;
     stages::arm_guard(aws, plan, reporter).await?;
-    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
-    match stages::deploy(aws, plan, &arn, label, cancel, reporter).await {
-        Ok(deployment) => {
-            run.done.deployment_id = deployment;
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    let mut started = None;
+    let deployed = stages::deploy(aws, plan, &arn, label, cancel, reporter, &mut started).await;
+    // Set on every path: a failed deployment's id is what the user looks up.
+    run.done.deployment_id = started;
+    match deployed {
+        Ok(_) => {
             if !plan.watch.wait && run.done.deployment_id.is_some() {
                 // Not verified yet: AWS is still watching it; `pipeline status` tells how it ended.
                 return Ok(());
             }
-            stages::mark_verified(aws, &arn, label).await?;
+            // A re-run of what already runs verified changes nothing, not even a tag.
+            if !plan.runs_verified(&arn, &label.version) {
+                stages::mark_verified(aws, &arn, label).await?;
+            }
             reporter.emit(Event::Released { environment: plan.environment.clone(), task_definition_arn: arn });
             Ok(())
         }
@@ -109,7 +124,7 @@ pub(super) async fn deploy_image(
                 reporter.emit(Event::RolledBack { reason: reason.clone() });
             }
             let codedeploy = plan.codedeploy.as_ref().filter(|_| plan.strategy == Strategy::CodeDeploy);
-            let diagnostics = diagnostics::gather(aws, &plan.service, codedeploy, started).await;
+            let diagnostics = diagnostics::gather(aws, &plan.service, codedeploy, since).await;
             if !diagnostics.is_empty() {
                 reporter.emit(Event::Failed { stage: Stage::Deploy, diagnostics });
             }

@@ -3,6 +3,7 @@
 use super::{Run, planning};
 use crate::Error;
 use crate::deploy::strategy::ControllerKind;
+use crate::deploy::plan::short_arn;
 use crate::deploy::verdict::RolloutState;
 use crate::deploy::{detach, verified};
 use crate::ecs::{revision, service};
@@ -13,20 +14,33 @@ pub async fn run(run: &mut Run<'_>) -> Result<(), Error> {
     let (name, env, aws) = planning::environment(run, &config).await?;
     run.done.environment = Some(name.to_owned());
     let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
-    let (_, running) = revision::describe(&aws.ecs, &svc.task_definition).await?;
+    let running_arn = svc.running().to_owned();
+    let (_, running) = revision::describe(&aws.ecs, &running_arn).await?;
     let tags = running.tags();
     let release = tags.get(verified::VERSION).map(|v| format!("v{v}")).unwrap_or_else(|| "no pipeline release".into());
     let verified_at = tags.get(verified::VERIFIED_AT).map(|t| format!(", verified {t}")).unwrap_or_default();
-    run.done.task_definition_arn = Some(svc.task_definition.clone());
+    run.done.task_definition_arn = Some(running_arn.clone());
     run.done.version = tags.get(verified::VERSION).cloned();
-    run.done.running_now = Some(format!("{} ({release}{verified_at})", svc.task_definition));
+    run.done.running_now = Some(format!("{running_arn} ({release}{verified_at})"));
     run.reporter.progress(
         Stage::Plan,
         format!(
             "{}/{}: {} of {} tasks running {} ({release}{verified_at})",
-            svc.cluster, svc.name, svc.running_count, svc.desired_count, svc.task_definition
+            svc.cluster, svc.name, svc.running_count, svc.desired_count, running_arn
         ),
     );
+    // The family's latest revision, when it is not what runs (after a rollback or a failed release).
+    let (latest, _) = revision::describe(&aws.ecs, running.family()).await?;
+    if latest != running_arn {
+        run.reporter.progress(
+            Stage::Plan,
+            format!(
+                "the family's latest revision {} is not what runs ({})",
+                short_arn(&latest),
+                short_arn(&running_arn)
+            ),
+        );
+    }
     for d in &svc.deployments {
         let state = d.rollout_state.as_ref().map_or("-", |s| s.as_str());
         run.reporter.progress(

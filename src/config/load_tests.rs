@@ -373,3 +373,18 @@ fn absolute_paths_stay_absolute() {
 }
 
 use crate::version::TagKind;
+
+#[test]
+fn moving_tags_are_latest_and_the_named_ones_and_never_look_like_releases() {
+    let load = |extra: &str| from_text(Path::new(".pipeline.yml"), format!("{MINIMAL}{extra}"), &[]);
+    let config = load("tags: [semver, sha, latest]\nmoving-tags: [stable, latest]\n").unwrap();
+    assert_eq!(config.moving_tags(), ["latest", "stable"]);
+    assert!(load("").unwrap().moving_tags().is_empty());
+    for (bad, says) in [("v1.2.0", "looks like a version"), ("sha-0123", "looks like a version"), ("a*b", "not a tag")]
+    {
+        let err = load(&format!("moving-tags: [\"{bad}\"]\n")).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    let err = load("tags: [semver, latest]\nmoving-tags: [a, b, c, d, e]\n").unwrap_err().to_string();
+    assert!(err.contains("more than five"), "{err}");
+}

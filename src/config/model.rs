@@ -32,6 +32,12 @@ pub struct Config {
     #[serde(default = "default_tags")]
     #[schemars(extend("default" = ["semver", "sha"]), length(min = 1))]
     pub tags: Vec<TagKind>,
+    /// Moving tags besides `latest`, e.g. `[stable]`: each follows the newest verified release and is moved (by
+    /// manifest) only after verification. A repository the tool creates excludes them from tag immutability
+    /// (IMMUTABLE_WITH_EXCLUSION); version and commit tags stay immutable.
+    #[serde(default)]
+    #[schemars(length(max = 5))]
+    pub moving_tags: Vec<String>,
     /// Deployment targets by name (`staging`, `production`...). Needed by deploy commands, not by build/push.
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
@@ -248,6 +254,15 @@ pub struct GithubNotify {
     #[serde(default = "default_true")]
     #[schemars(extend("default" = true))]
     pub checks: bool,
+    /// After a verified release, create the `v<version>` git tag on the released commit (needs the workflow
+    /// permission `contents: write`; without it, a warning).
+    #[serde(default = "default_true")]
+    #[schemars(extend("default" = true))]
+    pub tags: bool,
+    /// After a verified release, also create a GitHub Release whose notes list the conventional commits since the
+    /// previous release, grouped by type.
+    #[serde(default)]
+    pub releases: bool,
     /// Fail the release when GitHub cannot be reached (default: warn and go on).
     #[serde(default)]
     pub required: bool,
@@ -255,6 +270,22 @@ pub struct GithubNotify {
 
 impl Default for GithubNotify {
     fn default() -> Self {
-        GithubNotify { deployments: true, checks: true, required: false }
+        GithubNotify { deployments: true, checks: true, tags: true, releases: false, required: false }
+    }
+}
+
+impl Config {
+    /// The moving tags: `latest` when `tags:` lists it, then `moving-tags`, each once.
+    pub fn moving_tags(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if self.tags.contains(&TagKind::Latest) {
+            out.push("latest".into());
+        }
+        for tag in &self.moving_tags {
+            if !out.contains(tag) {
+                out.push(tag.clone());
+            }
+        }
+        out
     }
 }

@@ -27,6 +27,8 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         return Err(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
     }
 
+    check_moving_tags(config)?;
+
     let repository = &config.image.repository;
     if repository.trim().is_empty() {
         return Err(invalid(config, &["image", "repository"], "the value is empty", "give the ECR repository name"));
@@ -83,6 +85,41 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         && slack.token_env.is_none()
     {
         slack.token_env = Some(Slack::DEFAULT_TOKEN_ENV.to_string());
+    }
+    Ok(())
+}
+
+/// Moving tags are ECR tags that must never look like a version or commit tag, and ECR takes at most
+/// five exclusion filters (REFERENCE 1.1).
+fn check_moving_tags(config: &Config) -> Result<(), ConfigError> {
+    let at = ["moving-tags"];
+    for tag in &config.moving_tags {
+        let valid = (1..=128).contains(&tag.len())
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(invalid(
+                config,
+                &at,
+                &format!("`{tag}` is not a tag ECR accepts as an exclusion (letters, digits, . _ -; at most 128)"),
+                "give a plain tag name such as `stable`",
+            ));
+        }
+        if tag.starts_with("sha-") || crate::version::parse_tag(tag).is_some() {
+            return Err(invalid(
+                config,
+                &at,
+                &format!("`{tag}` looks like a version or commit tag, which never move"),
+                "give a name such as `stable` or `production`",
+            ));
+        }
+    }
+    if config.moving_tags().len() > 5 {
+        return Err(invalid(
+            config,
+            &at,
+            "more than five moving tags (with `latest`)",
+            "ECR excludes at most five tag filters from immutability; keep five or fewer",
+        ));
     }
     Ok(())
 }

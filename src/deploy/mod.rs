@@ -7,6 +7,7 @@ pub mod detach;
 pub mod diagnostics;
 pub mod ecs_deployment;
 pub mod plan;
+pub mod rollback_target;
 pub mod run_task;
 pub mod stages;
 pub mod strategy;

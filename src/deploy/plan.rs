@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::codedeploy::CodeDeploySettings;
 use super::strategy::{self, Strategy};
-use super::verified;
 use super::watcher::WatchSettings;
 use crate::Error;
 use crate::config::{self, Environment, TaskDefinitionSource};
@@ -26,9 +25,15 @@ pub struct DeployPlan {
     pub container: String,
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// What runs now: the service's PRIMARY deployment, or for CodeDeploy its PRIMARY (blue) task
+    /// set. The diff compares with it, and a failed release returns to exactly it.
+    pub running: String,
+    /// The running revision as a document to register (tags stripped when compared).
+    pub running_doc: Option<Value>,
     /// The newest ACTIVE revision of the family, as `(arn, document)`.
     pub latest: Option<(String, Value)>,
-    /// Where a rollback goes: the newest verified revision, else what the service runs now.
+    /// Where a failed deployment returns: what ran before it ([`Self::running`]); for `pipeline
+    /// rollback`, the release it goes to.
     pub rollback_to: String,
     /// Alarms the tool upserts before deploying (the 5xx guard).
     pub ensure_alarms: Vec<AlarmSpec>,
@@ -48,18 +53,59 @@ impl DeployPlan {
         Ok(task_definition::render(&self.template, &input)?)
     }
 
-    /// What registering for `image` would change against the latest revision.
+    /// What deploying `image` would change against what runs now.
     pub fn diff(&self, image: &str) -> Result<TaskDefinitionDiff, Error> {
         let rendered = self.render(image)?.to_register_json();
-        let old = self.latest.as_ref().map(|(_, doc)| doc.clone()).unwrap_or(Value::Object(Default::default()));
+        let old = self.running_doc.clone().unwrap_or(Value::Object(Default::default()));
         Ok(task_definition::diff(&without_tags(old), &without_tags(rendered)))
     }
 
-    /// The latest revision's ARN when rendering for `image` would register an equal document.
+    /// An existing revision equal to what rendering for `image` would register: what runs, else
+    /// the family's latest (e.g. the release a rollback left behind).
     pub fn reusable(&self, image: &str) -> Result<Option<String>, Error> {
-        let Some((arn, _)) = &self.latest else { return Ok(None) };
-        Ok(self.diff(image)?.is_empty().then(|| arn.clone()))
+        let rendered = without_tags(self.render(image)?.to_register_json());
+        let candidates = self.running_doc.as_ref().map(|doc| (&self.running, doc)).into_iter();
+        let candidates = candidates.chain(self.latest.as_ref().map(|(arn, doc)| (arn, doc)));
+        for (arn, doc) in candidates {
+            if task_definition::diff(&without_tags(doc.clone()), &rendered).is_empty() {
+                return Ok(Some(arn.clone()));
+            }
+        }
+        Ok(None)
     }
+
+    /// Whether `arn` is what runs and is already the verified release `version` (a re-run: there
+    /// is nothing to mark).
+    pub fn runs_verified(&self, arn: &str, version: &str) -> bool {
+        let tag = |key: &str| {
+            let tags = self.running_doc.as_ref().and_then(|d| d.get("tags")).and_then(Value::as_array);
+            tags.into_iter()
+                .flatten()
+                .find(|t| t.get("key").and_then(Value::as_str) == Some(key))
+                .and_then(|t| t.get("value").and_then(Value::as_str))
+        };
+        arn == self.running
+            && tag(super::verified::VERIFIED) == Some("true")
+            && tag(super::verified::VERSION) == Some(version)
+    }
+
+    /// One line when the family's latest revision is not what runs (after a rollback, or a release
+    /// that registered but failed): the diff is against what runs.
+    pub fn latest_not_running(&self) -> Option<String> {
+        let (latest, _) = self.latest.as_ref()?;
+        (*latest != self.running).then(|| {
+            format!(
+                "the family's latest revision {} is not what runs ({}): compared with what runs",
+                short_arn(latest),
+                short_arn(&self.running)
+            )
+        })
+    }
+}
+
+/// `arn:aws:ecs:r:a:task-definition/web:42` -> `web:42`.
+pub fn short_arn(arn: &str) -> &str {
+    arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t)
 }
 
 fn without_tags(mut doc: Value) -> Value {
@@ -77,24 +123,27 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         help: m.help,
     })?;
     let mut warnings = Vec::new();
+    let running = svc.running().to_owned();
+    let running_described = if running.is_empty() { None } else { Some(describe(&aws.ecs, &running).await?.1) };
     let template = match &env.task_definition {
         TaskDefinitionSource::File(path) => {
             let loaded = TaskDefinitionDoc::load(path)?;
             warnings.extend(loaded.warnings);
             loaded.doc
         }
-        TaskDefinitionSource::FromService => describe(&aws.ecs, &svc.task_definition).await?.1,
+        TaskDefinitionSource::FromService => match &running_described {
+            Some(doc) => doc.clone(),
+            None => describe(&aws.ecs, &svc.task_definition).await?.1,
+        },
     };
     let latest = match describe(&aws.ecs, template.family()).await {
         Ok((arn, doc)) => Some((arn, doc.to_register_json())),
         Err(Error::Aws { code, .. }) if code == "ClientException" => None, // a new family
         Err(e) => return Err(e),
     };
-    let family = template.family().to_owned();
-    let rollback_to = verified::newest_verified(&aws.ecs, &family, Some(&svc.task_definition))
-        .await?
-        .map(|v| v.arn)
-        .unwrap_or_else(|| svc.task_definition.clone());
+    let running_doc = running_described.map(|doc| doc.to_register_json());
+    // A failed release returns to what runs now, not to some older verified revision.
+    let rollback_to = running.clone();
 
     let guard = &env.guard;
     let five_xx = guard.five_xx.clone().unwrap_or_default();
@@ -127,6 +176,8 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         container: env.container.clone(),
         env: env.env.clone(),
         secrets: env.secrets.clone(),
+        running,
+        running_doc,
         latest,
         rollback_to,
         ensure_alarms,
@@ -249,4 +300,96 @@ async fn deployment_group_target_groups(aws: &crate::aws::Aws, cd: &CodeDeploySe
         .flat_map(|p| p.target_groups())
         .filter_map(|t| t.name().map(str::to_owned))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::deploy::strategy::{Controller, ControllerKind};
+    use crate::deploy::watcher::WatchSettings;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/web";
+
+    fn doc(image: &str, tags: Value) -> Value {
+        json!({
+            "family": "web",
+            "containerDefinitions": [{"name": "web", "image": image, "essential": true}],
+            "tags": tags,
+        })
+    }
+
+    /// What runs: revision 2 (v1.0.0, verified); the family's latest: revision 3.
+    fn plan() -> DeployPlan {
+        let template = TaskDefinitionDoc::from_value(doc("placeholder", json!([])), "test").unwrap().doc;
+        let verified =
+            json!([{"key": "pipeline:verified", "value": "true"}, {"key": "pipeline:version", "value": "1.0.0"}]);
+        DeployPlan {
+            environment: "prod".into(),
+            service: ServiceInfo {
+                cluster: "prod".into(),
+                name: "web".into(),
+                arn: String::new(),
+                controller: Controller { kind: ControllerKind::Ecs, ecs_strategy: None },
+                task_definition: format!("{ARN}:2"),
+                desired_count: 1,
+                running_count: 1,
+                target_groups: Vec::new(),
+                network: None,
+                capacity_providers: Vec::new(),
+                platform_version: None,
+                deployments: Vec::new(),
+                primary_task_set: None,
+                events: Vec::new(),
+            },
+            strategy: Strategy::Rolling,
+            template,
+            container: "web".into(),
+            env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            running: format!("{ARN}:2"),
+            running_doc: Some(doc("web@sha256:old", verified)),
+            latest: Some((format!("{ARN}:3"), doc("web@sha256:new", json!([])))),
+            rollback_to: format!("{ARN}:2"),
+            ensure_alarms: Vec::new(),
+            five_xx: FiveXx::default(),
+            alarms: Vec::new(),
+            codedeploy: None,
+            watch: WatchSettings {
+                poll: std::time::Duration::from_millis(50),
+                timeout: std::time::Duration::from_secs(60),
+                bake: std::time::Duration::ZERO,
+                alarms: Vec::new(),
+                on_cancel: config::OnCancel::Rollback,
+            },
+            before_deploy: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_diff_is_against_what_runs_not_the_familys_latest() {
+        let plan = plan();
+        // The release the rollback left behind: equal to the latest revision, not to what runs.
+        let diff = plan.diff("web@sha256:new").unwrap();
+        assert!(!diff.is_empty());
+        assert!(diff.to_string().contains("web@sha256:old") && diff.to_string().contains("web@sha256:new"), "{diff}");
+        assert_eq!(plan.reusable("web@sha256:new").unwrap(), Some(format!("{ARN}:3")), "no new revision");
+        assert_eq!(plan.reusable("web@sha256:old").unwrap(), Some(format!("{ARN}:2")));
+        assert!(plan.diff("web@sha256:old").unwrap().is_empty());
+        assert_eq!(plan.reusable("web@sha256:other").unwrap(), None);
+        assert_eq!(
+            plan.latest_not_running().as_deref(),
+            Some("the family's latest revision web:3 is not what runs (web:2): compared with what runs")
+        );
+    }
+
+    #[test]
+    fn a_rerun_of_the_verified_release_that_runs_marks_nothing() {
+        let plan = plan();
+        assert!(plan.runs_verified(&format!("{ARN}:2"), "1.0.0"));
+        assert!(!plan.runs_verified(&format!("{ARN}:2"), "1.0.1"));
+        assert!(!plan.runs_verified(&format!("{ARN}:3"), "1.0.0"));
+    }
 }

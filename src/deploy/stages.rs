@@ -103,8 +103,10 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
 }
 
 /// Starts the deployment of `task_definition` and watches it to the end (or, with `wait: false`,
-/// leaves it to AWS's own alarms). Once a deployment exists, no error leaves it unmentioned: an
-/// AWS error escaping the watch becomes "NOT rolled back", naming the deployment.
+/// leaves it to AWS's own alarms). `started` gets the deployment id as soon as there is one, so a
+/// failure still reports it. A failure returns the service to what ran before
+/// ([`DeployPlan::running`]). Once a deployment exists, no error leaves it unmentioned: an AWS error
+/// escaping the watch becomes "NOT rolled back", naming the deployment.
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
@@ -112,8 +114,10 @@ pub async fn deploy(
     label: &ReleaseLabel,
     cancel: Cancel,
     reporter: &mut Reporter,
+    started: &mut Option<String>,
 ) -> Result<Option<String>, Error> {
     let svc = &plan.service;
+    let previous = plan.running.as_str();
     let settled =
         svc.task_definition == task_definition && svc.deployments.len() == 1 && svc.deployments[0].is_settled();
     if settled {
@@ -131,13 +135,14 @@ pub async fn deploy(
             ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
             watcher.cancel.stop_here(nothing_deployed)?;
             let id = ecs_deployment::start(&aws.ecs, svc, task_definition, &watcher.transient).await?;
+            *started = Some(id.clone());
             reporter.progress(Stage::Deploy, format!("deployment {id} started"));
             watcher.since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
             if !plan.watch.wait {
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched = ecs_deployment::wait(&aws.ecs, svc, &id, &plan.rollback_to, &mut watcher, reporter).await;
+            let watched = ecs_deployment::wait(&aws.ecs, svc, &id, previous, &mut watcher, reporter).await;
             live(&id, watched)?;
             id
         }
@@ -159,12 +164,13 @@ pub async fn deploy(
             let id =
                 codedeploy::start(&aws.codedeploy, settings, &spec, &plan.alarms, &description, &mut watcher, reporter)
                     .await?;
+            *started = Some(id.clone());
             reporter.progress(Stage::Deploy, format!("deployment {id} created"));
             if !plan.watch.wait {
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched = codedeploy::wait(aws, svc, &id, &svc.task_definition, &mut watcher, reporter).await;
+            let watched = codedeploy::wait(aws, svc, &id, previous, &mut watcher, reporter).await;
             live(&id, watched)?;
             id
         }

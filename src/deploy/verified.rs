@@ -21,6 +21,19 @@ pub struct VerifiedRevision {
     pub verified_at: Option<String>,
 }
 
+/// A revision and what its tags say about the release it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevisionInfo {
+    pub arn: String,
+    /// `pipeline:version`, e.g. `1.2.0`.
+    pub version: Option<String>,
+    /// `pipeline:commit`.
+    pub commit: Option<String>,
+    /// `pipeline:verified=true`: a release that finished healthy.
+    pub verified: bool,
+    pub verified_at: Option<String>,
+}
+
 pub async fn mark(ecs: &aws_sdk_ecs::Client, arn: &str, version: &str, commit: &str, at: &str) -> Result<(), Error> {
     ecs.tag_resource()
         .resource_arn(arn)
@@ -40,6 +53,16 @@ pub async fn newest_verified(
     family: &str,
     except: Option<&str>,
 ) -> Result<Option<VerifiedRevision>, Error> {
+    let found = newest_where(ecs, family, |r| r.verified && Some(r.arn.as_str()) != except).await?;
+    Ok(found.map(|r| VerifiedRevision { arn: r.arn, version: r.version, commit: r.commit, verified_at: r.verified_at }))
+}
+
+/// The newest ACTIVE revision of `family` (among the last [`LOOKBACK`]) that `wanted` accepts.
+pub async fn newest_where(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    wanted: impl Fn(&RevisionInfo) -> bool,
+) -> Result<Option<RevisionInfo>, Error> {
     let list = ecs
         .list_task_definitions()
         .family_prefix(family)
@@ -51,29 +74,42 @@ pub async fn newest_verified(
         .map_err(|e| Error::aws("ListTaskDefinitions", family, e))?;
     for arn in list.task_definition_arns() {
         // familyPrefix matches prefixes: `web` also lists `web-worker`.
-        if family_of(arn) != Some(family) || Some(arn.as_str()) == except {
+        if family_of(arn) != Some(family) {
             continue;
         }
-        let described = ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeTaskDefinition", arn, e))?;
-        let tag = |key: &str| {
-            described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned)
-        };
-        if tag(VERIFIED).as_deref() == Some("true") {
-            return Ok(Some(VerifiedRevision {
-                arn: arn.clone(),
-                version: tag(VERSION),
-                commit: tag(COMMIT),
-                verified_at: tag(VERIFIED_AT),
-            }));
+        if let Some(info) = revision(ecs, arn).await?
+            && wanted(&info)
+        {
+            return Ok(Some(info));
         }
     }
     Ok(None)
+}
+
+/// One revision (`family:revision` or an ARN) with its release tags; `None` when ECS has no such revision.
+pub async fn revision(ecs: &aws_sdk_ecs::Client, reference: &str) -> Result<Option<RevisionInfo>, Error> {
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(reference)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await;
+    let described = match described {
+        Ok(out) => out,
+        // ECS answers an unknown revision with a ClientException.
+        Err(e) if e.as_service_error().is_some_and(|s| s.meta().code() == Some("ClientException")) => return Ok(None),
+        Err(e) => return Err(Error::aws("DescribeTaskDefinition", reference, e)),
+    };
+    let Some(arn) = described.task_definition().and_then(|t| t.task_definition_arn()) else { return Ok(None) };
+    let tag =
+        |key: &str| described.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned);
+    Ok(Some(RevisionInfo {
+        arn: arn.to_owned(),
+        version: tag(VERSION),
+        commit: tag(COMMIT),
+        verified: tag(VERIFIED).as_deref() == Some("true"),
+        verified_at: tag(VERIFIED_AT),
+    }))
 }
 
 /// `arn:aws:ecs:r:a:task-definition/web:42` -> `web`.

@@ -29,6 +29,8 @@ pub struct ServiceInfo {
     pub capacity_providers: Vec<CapacityProvider>,
     pub platform_version: Option<String>,
     pub deployments: Vec<DeploymentView>,
+    /// The task definition of the PRIMARY task set (CODE_DEPLOY services: the blue one).
+    pub primary_task_set: Option<String>,
     /// The last service events, newest first (for diagnostics).
     pub events: Vec<String>,
     /// `deploymentConfiguration.alarms`: ECS's own alarm watch over its deployments.
@@ -48,6 +50,19 @@ pub struct DeploymentAlarms {
 pub struct CircuitBreaker {
     pub enable: bool,
     pub rollback: bool,
+}
+
+impl ServiceInfo {
+    /// What runs now: for a CODE_DEPLOY service its PRIMARY task set's revision, else its PRIMARY
+    /// deployment's; the service's own `taskDefinition` when neither is listed.
+    pub fn running(&self) -> &str {
+        let primary_deployment = self.deployments.iter().find(|d| d.is_primary()).map(|d| d.task_definition.as_str());
+        let found = match self.controller.kind {
+            ControllerKind::CodeDeploy => self.primary_task_set.as_deref().or(primary_deployment),
+            _ => primary_deployment,
+        };
+        found.filter(|td| !td.is_empty()).unwrap_or(&self.task_definition)
+    }
 }
 
 pub async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceInfo, Error> {
@@ -105,6 +120,12 @@ fn info(cluster: &str, svc: &Service) -> ServiceInfo {
         capacity_providers,
         platform_version: svc.platform_version().map(str::to_owned),
         deployments: svc.deployments().iter().map(view).collect(),
+        primary_task_set: svc
+            .task_sets()
+            .iter()
+            .find(|t| t.status() == Some("PRIMARY"))
+            .and_then(|t| t.task_definition())
+            .map(str::to_owned),
         events: svc.events().iter().take(10).filter_map(|e| e.message().map(str::to_owned)).collect(),
         deployment_alarms: config.and_then(|c| c.alarms()).map(|a| DeploymentAlarms {
             names: a.alarm_names().to_vec(),
@@ -127,5 +148,38 @@ pub fn view(d: &Deployment) -> DeploymentView {
         running: d.running_count(),
         desired: d.desired_count(),
         failed_tasks: d.failed_tasks(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{Deployment, DeploymentController, DeploymentControllerType, Service, TaskSet};
+
+    use super::info;
+
+    fn deployment(status: &str, td: &str) -> Deployment {
+        Deployment::builder().id(format!("ecs-svc/{td}")).status(status).task_definition(td).build()
+    }
+
+    #[test]
+    fn what_runs_is_the_primary_deployment_or_the_primary_task_set() {
+        // A rolling deployment in flight: the PRIMARY one is what the service runs.
+        let rolling = Service::builder()
+            .task_definition("web:3")
+            .deployments(deployment("ACTIVE", "web:2"))
+            .deployments(deployment("PRIMARY", "web:3"))
+            .build();
+        assert_eq!(info("prod", &rolling).running(), "web:3");
+        // CodeDeploy: the blue (PRIMARY) task set, whatever the service-level field says.
+        let controller = DeploymentController::builder().r#type(DeploymentControllerType::CodeDeploy).build().unwrap();
+        let blue_green = Service::builder()
+            .task_definition("web:5")
+            .deployment_controller(controller)
+            .task_sets(TaskSet::builder().status("ACTIVE").task_definition("web:5").build())
+            .task_sets(TaskSet::builder().status("PRIMARY").task_definition("web:4").build())
+            .build();
+        assert_eq!(info("prod", &blue_green).running(), "web:4");
+        let bare = Service::builder().task_definition("web:1").build();
+        assert_eq!(info("prod", &bare).running(), "web:1");
     }
 }

@@ -3,11 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
+use aws_sdk_ecr::types::{
+    ImageIdentifier, ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
+};
 use base64::Engine;
 use secrecy::SecretString;
 
 use super::reference::{Digest, RegistryAuth, Repository};
+use super::tag_policy::{Mode, Mutability};
 use crate::Error;
 
 /// Media types we accept back from BatchGetImage, so a stored manifest (or index) returns unchanged.
@@ -28,12 +31,14 @@ pub struct Manifest {
     pub media_type: Option<String>,
 }
 
-/// Finds the repository; creates it IMMUTABLE (with the lifecycle policy, if any) when allowed.
+/// Finds the repository; creates it (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION of the moving tags,
+/// and the lifecycle policy, if any) when allowed.
 pub async fn ensure_repository(
     ecr: &aws_sdk_ecr::Client,
     name: &str,
     create: bool,
     lifecycle_policy: Option<&str>,
+    mutability: &Mutability,
 ) -> Result<Repository, Error> {
     if let Some(repo) = find_repository(ecr, name).await? {
         return Ok(repo);
@@ -41,9 +46,25 @@ pub async fn ensure_repository(
     if !create {
         return Err(Error::RepositoryMissing { repository: name.to_owned() });
     }
-    let created =
-        ecr.create_repository().repository_name(name).image_tag_mutability(ImageTagMutability::Immutable).send().await;
-    let repo = match created {
+    let mut request = ecr
+        .create_repository()
+        .repository_name(name)
+        .image_tag_mutability(ImageTagMutability::from(mutability.mode.as_str()));
+    for filter in &mutability.exclusions {
+        let filter = ImageTagMutabilityExclusionFilter::builder()
+            .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+            .filter(filter)
+            .build()
+            .map_err(|e| Error::Aws {
+                operation: "CreateRepository",
+                resource: name.to_owned(),
+                code: "InvalidParameter".into(),
+                message: e.to_string(),
+                help: "check `moving-tags` in the config".into(),
+            })?;
+        request = request.image_tag_mutability_exclusion_filters(filter);
+    }
+    let repo = match request.send().await {
         Ok(out) => out.repository.and_then(|r| r.repository_uri).map(|uri| from_uri(name, &uri)),
         // Someone created it between our look and our create: fine, use theirs.
         Err(e) if e.as_service_error().is_some_and(|e| e.is_repository_already_exists_exception()) => {
@@ -64,10 +85,25 @@ pub async fn ensure_repository(
 }
 
 pub async fn find_repository(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Option<Repository>, Error> {
+    Ok(describe_repository(ecr, name).await?.map(|(repo, _)| repo))
+}
+
+/// The repository and its tag mutability, if it exists.
+pub async fn describe_repository(
+    ecr: &aws_sdk_ecr::Client,
+    name: &str,
+) -> Result<Option<(Repository, Mutability)>, Error> {
     match ecr.describe_repositories().repository_names(name).send().await {
         Ok(out) => {
-            let uri = out.repositories().first().and_then(|r| r.repository_uri()).ok_or_else(|| missing_uri(name))?;
-            Ok(Some(from_uri(name, uri)))
+            let found = out.repositories().first();
+            let uri = found.and_then(|r| r.repository_uri()).ok_or_else(|| missing_uri(name))?;
+            let mutability = Mutability {
+                mode: Mode::parse(found.and_then(|r| r.image_tag_mutability()).map_or("MUTABLE", |m| m.as_str())),
+                exclusions: found
+                    .map(|r| r.image_tag_mutability_exclusion_filters().iter().map(|f| f.filter().to_owned()).collect())
+                    .unwrap_or_default(),
+            };
+            Ok(Some((from_uri(name, uri), mutability)))
         }
         Err(e) if e.as_service_error().is_some_and(|e| e.is_repository_not_found_exception()) => Ok(None),
         Err(e) => Err(Error::aws("DescribeRepositories", name, e)),
@@ -129,8 +165,106 @@ pub async fn existing(
 }
 
 /// Adds `tag` to an image already in ECR by putting its manifest again (no layers move).
-/// The same manifest under the same tag is a no-op; the tag on another digest is a conflict.
-pub async fn retag(ecr: &aws_sdk_ecr::Client, repo: &Repository, manifest: &Manifest, tag: &str) -> Result<(), Error> {
+/// The same manifest under the same tag is a no-op; the tag on another digest is a conflict, found
+/// before writing when the repository would let the write through (`overwritable`), and in any
+/// mode by reading the tag back after writing it.
+pub async fn retag(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &Repository,
+    manifest: &Manifest,
+    tag: &str,
+    overwritable: bool,
+) -> Result<(), Error> {
+    if overwritable {
+        match tag_digest(ecr, repo, tag).await? {
+            Some(theirs) if theirs == manifest.digest => return Ok(()),
+            Some(theirs) => return Err(conflict(repo, tag, &theirs, &manifest.digest)),
+            None => {}
+        }
+    }
+    match put(ecr, repo, manifest, tag).await {
+        Ok(()) => {}
+        Err(PutError::Exists) => {
+            let theirs = tag_digest(ecr, repo, tag).await?;
+            let theirs = theirs.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into());
+            return Err(Error::TagConflict {
+                repository: repo.name.clone(),
+                tag: tag.to_owned(),
+                existing: theirs,
+                ours: manifest.digest.to_string(),
+            });
+        }
+        Err(PutError::Other(e)) => return Err(e),
+    }
+    read_back(ecr, repo, tag, &manifest.digest).await
+}
+
+/// Moves a moving tag (`latest`) to `manifest`. Returns the digest the tag names after the write when
+/// that is not ours (another release moved it at the same moment).
+pub async fn move_tag(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &Repository,
+    manifest: &Manifest,
+    tag: &str,
+) -> Result<Option<Digest>, Error> {
+    match put(ecr, repo, manifest, tag).await {
+        Ok(()) => {}
+        Err(PutError::Exists) => {
+            return Err(Error::Aws {
+                operation: "PutImage",
+                resource: format!("{}:{tag}", repo.name),
+                code: "ImageTagAlreadyExistsException".into(),
+                message: format!("the repository refuses to move `{tag}`"),
+                help: format!("exclude `{tag}` from tag immutability (`pipeline plan` prints the command)"),
+            });
+        }
+        Err(PutError::Other(e)) => return Err(e),
+    }
+    Ok(tag_digest(ecr, repo, tag).await?.filter(|d| *d != manifest.digest))
+}
+
+/// Fails loudly, naming both digests, unless `tag` names `ours`.
+pub async fn read_back(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str, ours: &Digest) -> Result<(), Error> {
+    match tag_digest(ecr, repo, tag).await? {
+        Some(theirs) if theirs == *ours => Ok(()),
+        Some(theirs) => Err(race(repo, tag, &theirs, ours)),
+        None => {
+            Err(Error::Push { image: repo.tagged(tag), message: "the tag was written but ECR does not list it".into() })
+        }
+    }
+}
+
+/// The digest `tag` names now, if it exists.
+pub async fn tag_digest(ecr: &aws_sdk_ecr::Client, repo: &Repository, tag: &str) -> Result<Option<Digest>, Error> {
+    Ok(existing(ecr, repo, &[tag.to_owned()]).await?.remove(tag).map(|m| m.digest))
+}
+
+/// The tag names another image right after this run wrote it.
+pub fn race(repo: &Repository, tag: &str, theirs: &Digest, ours: &Digest) -> Error {
+    Error::TagRace {
+        repository: repo.name.clone(),
+        tag: tag.to_owned(),
+        existing: theirs.to_string(),
+        ours: ours.to_string(),
+    }
+}
+
+fn conflict(repo: &Repository, tag: &str, theirs: &Digest, ours: &Digest) -> Error {
+    Error::TagConflict {
+        repository: repo.name.clone(),
+        tag: tag.to_owned(),
+        existing: theirs.to_string(),
+        ours: ours.to_string(),
+    }
+}
+
+enum PutError {
+    /// ImageTagAlreadyExistsException: an immutable tag names another image.
+    Exists,
+    Other(Error),
+}
+
+async fn put(ecr: &aws_sdk_ecr::Client, repo: &Repository, manifest: &Manifest, tag: &str) -> Result<(), PutError> {
     let result = ecr
         .put_image()
         .repository_name(&repo.name)
@@ -143,16 +277,9 @@ pub async fn retag(ecr: &aws_sdk_ecr::Client, repo: &Repository, manifest: &Mani
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_image_already_exists_exception()) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_image_tag_already_exists_exception()) => {
-            let existing = existing(ecr, repo, &[tag.to_owned()]).await?;
-            let theirs = existing.get(tag).map(|m| m.digest.to_string()).unwrap_or_else(|| "unknown".into());
-            Err(Error::TagConflict {
-                repository: repo.name.clone(),
-                tag: tag.to_owned(),
-                existing: theirs,
-                ours: manifest.digest.to_string(),
-            })
+            Err(PutError::Exists)
         }
-        Err(e) => Err(Error::aws("PutImage", format!("{}:{tag}", repo.name), e)),
+        Err(e) => Err(PutError::Other(Error::aws("PutImage", format!("{}:{tag}", repo.name), e))),
     }
 }
 

@@ -4,8 +4,8 @@
 
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use super::ecr;
 use super::reference::Digest;
+use super::{ecr, labels};
 use crate::Error;
 use crate::version::ReleaseLabel;
 
@@ -52,6 +52,14 @@ pub async fn find(ecr_client: &aws_sdk_ecr::Client, image: &str) -> Result<Exist
         .find_map(|t| t.strip_prefix('v').filter(|v| semver::Version::parse(v).is_ok()))
         .map(str::to_owned)
         .unwrap_or_else(|| digest.to_string().chars().take(19).collect());
-    let commit = tags.iter().find_map(|t| t.strip_prefix("sha-")).unwrap_or("unknown").to_owned();
+    let short = tags.iter().find_map(|t| t.strip_prefix("sha-")).unwrap_or("unknown").to_owned();
+    // The full commit, for the task definition's tags and the GitHub Deployment: the image's OCI
+    // revision label, when it agrees with the `sha-` tag (or there is none).
+    let auth = super::ecr::registry_auth(ecr_client).await?;
+    let revision = labels::labels(&repo, &auth, &digest).await.and_then(|l| l.get(labels::REVISION).cloned());
+    let commit = match revision {
+        Some(full) if full.len() == 40 && (short == "unknown" || full.starts_with(&short)) => full,
+        _ => short,
+    };
     Ok(ExistingImage { pinned: repo.pinned(&digest), digest, label: ReleaseLabel { version, commit } })
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::ecr::{self, Manifest};
 use super::reference::{Digest, Repository};
+use super::tag_policy::{self, Mutability, Verdict};
 use crate::Error;
 use crate::version::ReleaseVersion;
 
@@ -12,7 +13,7 @@ use crate::version::ReleaseVersion;
 #[derive(Debug, Clone, serde::Serialize)]
 pub enum RepositoryState {
     Exists(Repository),
-    /// Missing; `execute` creates it IMMUTABLE. Nothing in it yet.
+    /// Missing; `execute` creates it with [`ImagePlan::mutability`]. Nothing in it yet.
     Create {
         name: String,
     },
@@ -31,9 +32,16 @@ pub enum ImageAction {
 pub struct ImagePlan {
     pub version: ReleaseVersion,
     pub repository: RepositoryState,
-    /// Every tag the image will carry, the commit tag first.
+    /// The immutable tags the image will carry, the commit tag first.
     pub tags: Vec<String>,
     pub action: ImageAction,
+    /// The repository's tag mutability (for a repository to create: what it is created with).
+    pub mutability: Mutability,
+    /// Moving tags (`latest`), moved to the image only after a verified release.
+    pub moving: Vec<String>,
+    /// Immutable tags the repository would let anyone overwrite (a MUTABLE repository): pipeline never
+    /// does, and reads each back after writing it.
+    pub overwritable: Vec<String>,
 }
 
 impl ImagePlan {
@@ -56,7 +64,7 @@ impl ImagePlan {
     pub fn describe(&self) -> Vec<String> {
         let mut lines = vec![format!("version {} (commit {})", self.version.version, self.version.commit)];
         if let RepositoryState::Create { name } = &self.repository {
-            lines.push(format!("create ECR repository {name} (IMMUTABLE)"));
+            lines.push(format!("create ECR repository {name} ({})", self.mutability));
         }
         match &self.action {
             ImageAction::Build { push_tag, retag } => {
@@ -74,7 +82,23 @@ impl ImagePlan {
                 }
             }
         }
+        if !self.moving.is_empty() {
+            lines.push(format!("after a verified release: move {} to this image", self.moving.join(", ")));
+        }
         lines
+    }
+
+    /// Whether this run gives the image `tag` (it was not in ECR before).
+    pub fn adds(&self, tag: &str) -> bool {
+        match &self.action {
+            ImageAction::Build { .. } => self.tags.iter().any(|t| t == tag),
+            ImageAction::Reuse { missing, .. } => missing.iter().any(|t| t == tag),
+        }
+    }
+
+    /// Whether `tag` could be overwritten by another writer (checked before and after each write).
+    pub fn overwritable(&self, tag: &str) -> bool {
+        !self.mutability.is_immutable(tag)
     }
 }
 
@@ -115,23 +139,42 @@ pub fn decide(
     }
 }
 
-/// Looks at ECR and plans the image half.
+/// Looks at ECR and plans the image half. `found` is the repository as DescribeRepositories
+/// returned it (`None`: missing).
 pub async fn plan_image(
     ecr_client: &aws_sdk_ecr::Client,
     repository: &str,
+    found: Option<(Repository, Mutability)>,
     version: ReleaseVersion,
     tags: Vec<String>,
+    moving: Vec<String>,
 ) -> Result<ImagePlan, Error> {
     let commit_tag = version.sha_tag();
-    let (state, existing) = match ecr::find_repository(ecr_client, repository).await? {
-        Some(repo) => {
+    let (state, mutability, existing) = match found {
+        Some((repo, mutability)) => {
             let existing = ecr::existing(ecr_client, &repo, &tags).await?;
-            (RepositoryState::Exists(repo), existing)
+            (RepositoryState::Exists(repo), mutability, existing)
         }
-        None => (RepositoryState::Create { name: repository.to_owned() }, BTreeMap::new()),
+        None => (
+            RepositoryState::Create { name: repository.to_owned() },
+            Mutability::for_new_repository(&moving),
+            BTreeMap::new(),
+        ),
+    };
+    let overwritable = match tag_policy::check(repository, &mutability, &tags, &moving) {
+        Ok(Verdict::Fine) => Vec::new(),
+        Ok(Verdict::Overwritable { tags }) => tags,
+        Err(refusal) => {
+            return Err(Error::MovingTagImmutable {
+                repository: repository.to_owned(),
+                mutability: mutability.to_string(),
+                tags: refusal.tags.join(", "),
+                fix: refusal.fix,
+            });
+        }
     };
     let action = decide(repository, &tags, &commit_tag, &existing)?;
-    Ok(ImagePlan { version, repository: state, tags, action })
+    Ok(ImagePlan { version, repository: state, tags, action, mutability, moving, overwritable })
 }
 
 #[cfg(test)]

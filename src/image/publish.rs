@@ -8,6 +8,7 @@ use super::ecr::{self, Manifest};
 use super::plan::{ImageAction, ImagePlan, RepositoryState};
 use super::push;
 use super::reference::{Digest, Repository};
+use super::tag_policy;
 use crate::Error;
 use crate::aws::Aws;
 use crate::ci::Ci;
@@ -20,6 +21,8 @@ use crate::version::ReleaseVersion;
 pub struct ImageResult {
     pub repository: Repository,
     pub digest: Digest,
+    /// The manifest as ECR stores it (moving tags are put with it).
+    pub manifest: Manifest,
     pub built: bool,
     pub tags_added: Vec<String>,
 }
@@ -34,10 +37,10 @@ pub async fn execute(
     let repository = match &plan.repository {
         RepositoryState::Exists(repo) => repo.clone(),
         RepositoryState::Create { name } => {
-            reporter.started(Stage::Repository, format!("creating ECR repository {name} (IMMUTABLE)"));
+            reporter.started(Stage::Repository, format!("creating ECR repository {name} ({})", plan.mutability));
             let policy = lifecycle_policy(config)?;
-            let repo =
-                ecr::ensure_repository(&aws.ecr, name, config.image.create_repository, policy.as_deref()).await?;
+            let create = config.image.create_repository;
+            let repo = ecr::ensure_repository(&aws.ecr, name, create, policy.as_deref(), &plan.mutability).await?;
             reporter.finished(Stage::Repository, repo.uri());
             repo
         }
@@ -45,8 +48,15 @@ pub async fn execute(
     match &plan.action {
         ImageAction::Reuse { manifest, missing } => {
             reporter.finished(Stage::Build, format!("reusing {} from ECR: no build, no push", manifest.digest));
-            let tags_added = add_tags(aws, &repository, manifest, missing, reporter).await?;
-            Ok(ImageResult { digest: manifest.digest.clone(), repository, built: false, tags_added })
+            let tags_added = add_tags(aws, plan, &repository, manifest, missing, reporter).await?;
+            still_ours(aws, plan, &repository, &manifest.digest).await?;
+            Ok(ImageResult {
+                digest: manifest.digest.clone(),
+                manifest: manifest.clone(),
+                repository,
+                built: false,
+                tags_added,
+            })
         }
         ImageAction::Build { push_tag, retag } => {
             // Credentials first: a refused login should not cost a build.
@@ -60,6 +70,17 @@ pub async fn execute(
             let image = run_build(&docker, &request, ci, reporter).await?;
             reporter.finished(Stage::Build, image.id.clone());
 
+            if plan.overwritable(push_tag)
+                && let Some(theirs) = ecr::tag_digest(&aws.ecr, &repository, push_tag).await?
+            {
+                // A MUTABLE repository would take our push over theirs without a word.
+                return Err(Error::TagConflict {
+                    repository: repository.name.clone(),
+                    tag: push_tag.clone(),
+                    existing: theirs.to_string(),
+                    ours: format!("a new build ({})", image.id),
+                });
+            }
             reporter.started(Stage::Push, format!("pushing {local}"));
             let mut progress = |line: &str| tracing::debug!(target: "pipeline::push", "{line}");
             let pushed = push::push(&docker, &repository, push_tag, &auth, &mut progress).await;
@@ -71,21 +92,21 @@ pub async fn execute(
                 message: "the push finished but ECR does not list the tag".into(),
             })?;
             if manifest.digest != pushed {
-                return Err(Error::Push {
-                    image: local,
-                    message: format!("the engine pushed {pushed} but ECR holds {}", manifest.digest),
-                });
+                // Another writer's push landed on the tag after ours: say whose is whose.
+                return Err(ecr::race(&repository, push_tag, &manifest.digest, &pushed));
             }
             reporter.finished(Stage::Push, manifest.digest.to_string());
             let mut tags_added = vec![push_tag.clone()];
-            tags_added.extend(add_tags(aws, &repository, &manifest, retag, reporter).await?);
-            Ok(ImageResult { digest: manifest.digest, repository, built: true, tags_added })
+            tags_added.extend(add_tags(aws, plan, &repository, &manifest, retag, reporter).await?);
+            still_ours(aws, plan, &repository, &manifest.digest).await?;
+            Ok(ImageResult { digest: manifest.digest.clone(), manifest, repository, built: true, tags_added })
         }
     }
 }
 
 async fn add_tags(
     aws: &Aws,
+    plan: &ImagePlan,
     repository: &Repository,
     manifest: &Manifest,
     tags: &[String],
@@ -93,9 +114,84 @@ async fn add_tags(
 ) -> Result<Vec<String>, Error> {
     for tag in tags {
         reporter.started(Stage::Tag, format!("{}:{tag} -> {}", repository.name, manifest.digest));
-        ecr::retag(&aws.ecr, repository, manifest, tag).await?;
+        ecr::retag(&aws.ecr, repository, manifest, tag, plan.overwritable(tag)).await?;
     }
     Ok(tags.to_vec())
+}
+
+/// In a repository that lets tags be overwritten, every tag of ours is read again once all are
+/// written: a writer that raced us between our check and our write is caught here, loudly.
+async fn still_ours(aws: &Aws, plan: &ImagePlan, repository: &Repository, ours: &Digest) -> Result<(), Error> {
+    if plan.overwritable.is_empty() {
+        return Ok(());
+    }
+    let now = ecr::existing(&aws.ecr, repository, &plan.overwritable).await?;
+    for tag in &plan.overwritable {
+        match now.get(tag) {
+            Some(m) if m.digest == *ours => {}
+            Some(m) => return Err(ecr::race(repository, tag, &m.digest, ours)),
+            None => {
+                return Err(Error::Push {
+                    image: repository.tagged(tag),
+                    message: "the tag was written but ECR no longer lists it".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a verified release: each moving tag follows it unless it already names a newer release
+/// (decided again now: another release may have moved it since the plan). A tag that another writer
+/// moved at the same moment is a warning naming both digests: the release itself is verified.
+pub async fn move_tags(
+    aws: &Aws,
+    plan: &ImagePlan,
+    repository: &Repository,
+    manifest: &Manifest,
+    reporter: &mut Reporter,
+) -> Result<Vec<String>, Error> {
+    let mut moved = Vec::new();
+    for tag in &plan.moving {
+        let current = ecr::tag_digest(&aws.ecr, repository, tag).await?;
+        let current_versions = match &current {
+            None => None,
+            Some(digest) if *digest == manifest.digest => continue,
+            Some(digest) => Some(versions_of(aws, repository, digest).await?),
+        };
+        if !tag_policy::moves_to(&plan.version.version, current_versions.as_deref()) {
+            reporter.progress(Stage::Tag, format!("{tag} stays on a newer release ({})", describe(current.as_ref())));
+            continue;
+        }
+        reporter.started(Stage::Tag, format!("moving {}:{tag} -> {}", repository.name, manifest.digest));
+        if let Some(theirs) = ecr::move_tag(&aws.ecr, repository, manifest, tag).await? {
+            reporter.warn(format!(
+                "{}:{tag} names {theirs}, not {} as just written: another release moved it at the same moment",
+                repository.name, manifest.digest
+            ));
+            continue;
+        }
+        reporter.finished(Stage::Tag, format!("{tag} -> {}", manifest.digest));
+        moved.push(tag.clone());
+    }
+    Ok(moved)
+}
+
+async fn versions_of(aws: &Aws, repository: &Repository, digest: &Digest) -> Result<Vec<semver::Version>, Error> {
+    let out = aws
+        .ecr
+        .describe_images()
+        .repository_name(&repository.name)
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(digest.as_str()).build())
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeImages", &repository.name, e))?;
+    let tags = out.image_details().first().map(|d| d.image_tags().to_vec()).unwrap_or_default();
+    Ok(tags.iter().filter_map(|t| crate::version::parse_tag(t)).collect())
+}
+
+fn describe(digest: Option<&Digest>) -> String {
+    digest.map_or_else(|| "absent".to_owned(), ToString::to_string)
 }
 
 /// A push refused because the tag appeared meanwhile (two runs of one commit, non-reproducible builds).

@@ -54,9 +54,7 @@ pub async fn push(
 /// engine retries a refused push for a long time, this answers in one request. Only a clear 401
 /// fails; anything else is left for the push itself to report.
 pub async fn verify_auth(auth: &RegistryAuth) -> Result<(), Error> {
-    // Docker talks plain HTTP to loopback registries (the sandbox) and HTTPS to everything else.
-    let local = auth.server.starts_with("127.") || auth.server.starts_with("localhost");
-    let url = format!("{}://{}/v2/", if local { "http" } else { "https" }, auth.server);
+    let url = format!("{}/v2/", registry_url(&auth.server));
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build();
     let Ok(client) = client else { return Ok(()) };
     let response = client.get(&url).basic_auth(&auth.username, Some(auth.password.expose_secret())).send().await;
@@ -67,6 +65,13 @@ pub async fn verify_auth(auth: &RegistryAuth) -> Result<(), Error> {
         }),
         _ => Ok(()),
     }
+}
+
+/// `scheme://host` of a registry: Docker talks plain HTTP to loopback registries (the sandbox) and
+/// HTTPS to everything else.
+pub fn registry_url(host: &str) -> String {
+    let local = host.starts_with("127.") || host.starts_with("localhost");
+    format!("{}://{host}", if local { "http" } else { "https" })
 }
 
 /// The engine ends a push with `<tag>: digest: sha256:... size: N`.

@@ -500,6 +500,7 @@ async fn cloudwatch_over_aws_json_answers_json_1_0() {
     assert_eq!(err.header("content-type"), Some("application/x-amz-json-1.0"));
     assert_eq!(err.header("x-amzn-query-error"), Some("ResourceNotFound;Sender"));
     assert_eq!(err.json()["__type"], "ResourceNotFound");
+}
 
 /// REFERENCE A2 (DescribeAlarmHistory, AlarmHistoryItem): each state transition is a StateUpdate item whose
 /// HistoryData is a JSON string with oldState/newState; StartDate/EndDate bound it, ScanBy orders it,
