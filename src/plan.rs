@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
+use crate::deploy::job::JobPlan;
 use crate::deploy::plan::DeployPlan;
+use crate::deploy::schedules::SchedulesPlan;
 use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::image::reference::Digest;
 use crate::report::ImageOutcome;
@@ -23,6 +25,12 @@ pub struct ReleasePlan {
     pub deploy: Option<DeployPlan>,
     /// What registering would change in the task definition; `None` when nothing would.
     pub task_definition_diff: Option<TaskDefinitionDiff>,
+    /// `schedules:` reconciled with EventBridge Scheduler; `None` when the config has no `schedules:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<SchedulesPlan>,
+    /// `run-task`: the job and where it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobPlan>,
 }
 
 /// Where the image the service will run comes from.
@@ -52,7 +60,8 @@ impl ReleasePlan {
             .deploy
             .as_ref()
             .is_some_and(|d| d.latest.as_ref().is_none_or(|(arn, _)| *arn != d.service.task_definition));
-        image || self.task_definition_diff.is_some() || undeployed
+        let schedules = self.schedules.as_ref().is_some_and(SchedulesPlan::changes);
+        image || self.task_definition_diff.is_some() || undeployed || schedules
     }
 
     /// The image the task definition will pin: known for a reuse or an existing image, a
@@ -136,6 +145,8 @@ mod tests {
             }),
             deploy: None,
             task_definition_diff: None,
+            schedules: None,
+            job: None,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::deploy::cancel::Cancel;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::strategy::Strategy;
-use crate::deploy::{diagnostics, stages};
+use crate::deploy::{diagnostics, schedules, stages};
 use crate::image::plan::ImagePlan;
 use crate::image::publish;
 use crate::notify::{self, Target};
@@ -46,6 +46,10 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned)
     let image = publish_image(run, &aws, &config, &image).await?;
     if let (Some(deploy), Some(label)) = (&deploy, &label) {
         deploy_image(run, &aws, &config, deploy, &image, label).await?;
+        // After a verified release: scheduled jobs run the revision it deployed.
+        if let Some(planned) = run.plan.schedules.clone() {
+            schedules::apply(&aws, &planned, run.done.task_definition_arn.as_deref(), run.reporter).await?;
+        }
     }
     Ok(())
 }
