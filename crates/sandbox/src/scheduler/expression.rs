@@ -48,11 +48,13 @@ impl Expression {
             if fields.len() != 6 || (fields[2] != "?") == (fields[4] != "?") {
                 return Err(invalid());
             }
-            // AWS's fields are Quartz's without the seconds: 1-7 = SUN-SAT, L, W and # as in Quartz.
+            // AWS's fields are Quartz's without the seconds: 1-7 = SUN-SAT, L, W and # as in Quartz, and
+            // `0/15` for "from 0, every 15" (AWS's own example for every 15 minutes).
             let parser = CronParser::builder()
                 .seconds(Seconds::Required)
                 .year(Year::Required)
                 .alternative_weekdays(true)
+                .sloppy_ranges(true)
                 .build();
             return parser.parse(&format!("0 {}", fields.join(" "))).map(|c| Expression::Cron(Box::new(c))).map_err(|_| invalid());
         }
@@ -110,6 +112,7 @@ mod tests {
         assert!(Expression::parse("rate(1 day)").is_ok());
         assert!(Expression::parse("cron(0 3 * * ? *)").is_ok());
         assert!(Expression::parse("cron(15 10 ? * 6L 2026-2030)").is_ok());
+        assert!(Expression::parse("cron(0/15 * * * ? *)").is_ok());
         for bad in [
             "at(2026-12-01 03:00:00)",
             "at(2026-12-01T03:00:00Z)",
