@@ -55,26 +55,26 @@ pub fn diff(desired: &[ScheduleSpec], existing: &[ScheduleSpec]) -> Vec<Schedule
 
 fn changed_fields(want: &ScheduleSpec, have: &ScheduleSpec) -> Vec<String> {
     let mut fields = Vec::new();
-    let mut check = |name: &str, old: String, new: String| {
+    let check = |fields: &mut Vec<String>, name: &str, old: String, new: String| {
         if old != new {
             fields.push(format!("{name}: {old} -> {new}"));
         }
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    check("expression", have.expression.clone(), want.expression.clone());
-    check("timezone", opt(&have.timezone), opt(&want.timezone));
-    check("flexible window (min)", have.flexible_minutes.to_string(), want.flexible_minutes.to_string());
-    check("enabled", have.enabled.to_string(), want.enabled.to_string());
-    check("description", opt(&have.description), opt(&want.description));
-    check("cluster", have.cluster_arn.clone(), want.cluster_arn.clone());
-    check("role", have.role_arn.clone(), want.role_arn.clone());
+    check(&mut fields, "expression", have.expression.clone(), want.expression.clone());
+    check(&mut fields, "timezone", opt(&have.timezone), opt(&want.timezone));
+    check(&mut fields, "flexible window (min)", have.flexible_minutes.to_string(), want.flexible_minutes.to_string());
+    check(&mut fields, "enabled", have.enabled.to_string(), want.enabled.to_string());
+    check(&mut fields, "description", opt(&have.description), opt(&want.description));
+    check(&mut fields, "cluster", have.cluster_arn.clone(), want.cluster_arn.clone());
+    check(&mut fields, "role", have.role_arn.clone(), want.role_arn.clone());
     match &want.task_definition {
-        Some(td) => check("task definition", opt(&have.task_definition), td.clone()),
+        Some(td) => check(&mut fields, "task definition", opt(&have.task_definition), td.clone()),
         // Known once the release registers it.
         None => fields.push(format!("task definition: {} -> the released revision", opt(&have.task_definition))),
     }
-    check("launch", format!("{:?}", have.launch), format!("{:?}", want.launch));
-    check("network", format!("{:?}", have.network), format!("{:?}", want.network));
+    check(&mut fields, "launch", format!("{:?}", have.launch), format!("{:?}", want.launch));
+    check(&mut fields, "network", format!("{:?}", have.network), format!("{:?}", want.network));
     // The payload may hold secrets-to-be: say that it changed, never what it is.
     if have.input != want.input {
         fields.push("payload (container overrides) changed".into());
