@@ -180,7 +180,9 @@ pub enum Error {
     #[error("{message}")]
     #[diagnostic(
         code(pipeline::job::payload),
-        help("payload files hold one `KEY=VALUE` a line (`#` comments and blank lines are skipped; values are taken as they are)")
+        help(
+            "payload files hold one `KEY=VALUE` a line (`#` comments and blank lines are skipped; values are taken as they are)"
+        )
     )]
     Payload { message: String },
 

@@ -360,7 +360,8 @@ fn action_run_task_passes_a_multi_line_payload_and_a_payload_file_unchanged() {
     assert!(ok, "the payload file arrives unchanged\n{}", runner.explain());
 
     // The input wins over the file; a value that is not the expected one fails the step with the job's code.
-    let (ok, runner) = run(&[("command", "run-task load"), ("env-file", "payload.env"), ("payload", "PAYLOAD=a value")]);
+    let (ok, runner) =
+        run(&[("command", "run-task load"), ("env-file", "payload.env"), ("payload", "PAYLOAD=a value")]);
     assert!(!ok, "hello exits 9 on a different value");
     assert_eq!(runner.log("run").code, 9, "{}", runner.explain());
 }

@@ -69,7 +69,13 @@ pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
 
 /// Scheduled jobs: what reconciling `schedules:` after this release would change. Jobs that run the service's
 /// revision are scheduled with the one this release deploys (known now only when no new revision is needed).
-pub async fn schedules(run: &mut Run<'_>, aws: &Aws, config: &Config, name: &str, env: &Environment) -> Result<(), Error> {
+pub async fn schedules(
+    run: &mut Run<'_>,
+    aws: &Aws,
+    config: &Config,
+    name: &str,
+    env: &Environment,
+) -> Result<(), Error> {
     let Some(deploy) = run.plan.deploy.clone().filter(|_| config.schedules.is_some()) else { return Ok(()) };
     let known = run.plan.planned_image().and_then(|image| deploy.reusable(&image).ok().flatten());
     let ctx = Context { environment: Some(name), defaults: Defaults::of(Some(env)), service: Some(&deploy.service) };

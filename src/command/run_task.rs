@@ -39,7 +39,9 @@ pub async fn plan(run: &mut Run<'_>, request: &JobRequest) -> Result<Planned, Er
     }
     for (key, value) in &request.vars {
         if !payload::is_name(key) {
-            return Err(Error::Payload { message: format!("`--var {key}=...`: `{key}` is not an environment variable name") });
+            return Err(Error::Payload {
+                message: format!("`--var {key}=...`: `{key}` is not an environment variable name"),
+            });
         }
         values.insert(key.clone(), value.clone());
     }
@@ -61,12 +63,18 @@ pub async fn plan(run: &mut Run<'_>, request: &JobRequest) -> Result<Planned, Er
     }
     let when = match &request.at {
         Some(time) => {
-            let expression = at::one_time_expression(time, time::OffsetDateTime::now_utc())
-                .map_err(|message| Error::JobSetup { message: format!("--at: {message}"), help: "give a future time with an offset, e.g. --at 2026-12-01T03:00Z".into() })?;
+            let expression =
+                at::one_time_expression(time, time::OffsetDateTime::now_utc()).map_err(|message| Error::JobSetup {
+                    message: format!("--at: {message}"),
+                    help: "give a future time with an offset, e.g. --at 2026-12-01T03:00Z".into(),
+                })?;
             let role = schedules::role_arn(&config)?;
             let spec = schedules::one_time_spec(&aws, &request.name, expression, role, &job).await?;
             let group = schedules::group(&config, env.map(|(n, _)| n));
-            run.reporter.progress(Stage::Plan, format!("one run at {time}: schedule {group}/{} ({})", spec.name, spec.expression));
+            run.reporter.progress(
+                Stage::Plan,
+                format!("one run at {time}: schedule {group}/{} ({})", spec.name, spec.expression),
+            );
             When::At { group, spec: Box::new(spec) }
         }
         None if request.detach => When::Detached,
@@ -81,7 +89,11 @@ pub async fn execute(run: &mut Run<'_>, Planned { aws, job, when }: Planned) -> 
         run.done.schedule_arn = Some(arn.clone());
         run.reporter.finished(
             Stage::Schedule,
-            format!("job `{}` runs at {} UTC ({arn}); the schedule deletes itself after the run", job.name, &spec.expression[3..spec.expression.len() - 1]),
+            format!(
+                "job `{}` runs at {} UTC ({arn}); the schedule deletes itself after the run",
+                job.name,
+                &spec.expression[3..spec.expression.len() - 1]
+            ),
         );
         return Ok(());
     }
@@ -96,7 +108,10 @@ pub async fn execute(run: &mut Run<'_>, Planned { aws, job, when }: Planned) -> 
             println!("{task_arn}");
         }
         run.done.task_status = Some("PROVISIONING".into());
-        run.reporter.finished(Stage::Task, format!("started {task_arn}; `pipeline status --task {task_arn}` tells how it ended"));
+        run.reporter.finished(
+            Stage::Task,
+            format!("started {task_arn}; `pipeline status --task {task_arn}` tells how it ended"),
+        );
         return Ok(());
     }
     let end = run_task::wait_stopped(&aws.ecs, &request, &task_arn, &mut Cancel::on_signals()).await?;
@@ -107,12 +122,20 @@ pub async fn execute(run: &mut Run<'_>, Planned { aws, job, when }: Planned) -> 
             run.reporter.finished(Stage::Task, format!("task `{}` exited 0", job.name));
             Ok(())
         }
-        Err(reason) => Err(Error::JobFailed { task: job.name.clone(), reason: format!("({task_arn}) {reason}"), exit: end.exit_code }),
+        Err(reason) => Err(Error::JobFailed {
+            task: job.name.clone(),
+            reason: format!("({task_arn}) {reason}"),
+            exit: end.exit_code,
+        }),
     }
 }
 
 /// `--env`, or the only environment; none when the task says where it runs by itself (a standalone job).
-fn environment<'c>(run: &Run<'_>, config: &'c Config, task: &Task) -> Result<Option<(&'c str, &'c Environment)>, Error> {
+fn environment<'c>(
+    run: &Run<'_>,
+    config: &'c Config,
+    task: &Task,
+) -> Result<Option<(&'c str, &'c Environment)>, Error> {
     let standalone = task.cluster.is_some() && task.task_definition.is_some();
     if run.global.env.is_some() || config.environments.len() == 1 || !standalone {
         if config.environments.is_empty() && run.global.env.is_none() {

@@ -26,8 +26,8 @@ pub use init::INIT_TEMPLATE;
 pub use load::{from_text, load};
 pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
 pub use schedule::{Schedule, SchedulerSettings};
-pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
 pub use schema::schema;
+pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
 
 /// The config file used when `--config` is not given.
 pub const DEFAULT_PATH: &str = ".pipeline.yml";

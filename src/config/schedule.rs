@@ -40,8 +40,10 @@ impl SchedulerSettings {
         if let Some(env) = environment {
             name = format!("{name}-{env}");
         }
-        let clean: String =
-            name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+        let clean: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+            .collect();
         clean.chars().take(64).collect()
     }
 }
@@ -137,7 +139,12 @@ pub(crate) fn normalize(config: &mut Config, dir: &Path) -> Result<(), ConfigErr
             ));
         }
         if task.security_groups.len() > 5 || task.subnets.len() > 16 {
-            return Err(invalid(config, &at("subnets"), "too many subnets or security groups", "ECS takes up to 16 subnets and 5 security groups"));
+            return Err(invalid(
+                config,
+                &at("subnets"),
+                "too many subnets or security groups",
+                "ECS takes up to 16 subnets and 5 security groups",
+            ));
         }
     }
     let Some(schedules) = &config.schedules else { return Ok(()) };
@@ -167,7 +174,12 @@ pub(crate) fn normalize(config: &mut Config, dir: &Path) -> Result<(), ConfigErr
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "define it under `tasks:`".to_string(),
             };
-            return Err(invalid(config, &at("task"), &format!("`{}` names no task under `tasks:`", schedule.task), &help));
+            return Err(invalid(
+                config,
+                &at("task"),
+                &format!("`{}` names no task under `tasks:`", schedule.task),
+                &help,
+            ));
         }
         let given = [&schedule.cron, &schedule.rate, &schedule.at].iter().filter(|e| e.is_some()).count();
         if given != 1 {
@@ -193,7 +205,12 @@ pub(crate) fn normalize(config: &mut Config, dir: &Path) -> Result<(), ConfigErr
             let ok = matches!((parts.next().map(str::parse::<u32>), parts.next(), parts.next()),
                 (Some(Ok(n)), Some("minute" | "minutes" | "hour" | "hours" | "day" | "days"), None) if n > 0);
             if !ok {
-                return Err(invalid(config, &at("rate"), &format!("`{rate}` is not a rate"), "e.g. `15 minutes`, `1 hour`, `2 days`"));
+                return Err(invalid(
+                    config,
+                    &at("rate"),
+                    &format!("`{rate}` is not a rate"),
+                    "e.g. `15 minutes`, `1 hour`, `2 days`",
+                ));
             }
         }
         let window = schedule.flexible_window;

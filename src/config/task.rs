@@ -180,7 +180,10 @@ mod tests {
 
     #[test]
     fn files_and_families_are_told_apart() {
-        assert_eq!(TaskDefinitionRef::parse("deploy/psql.json"), Some(TaskDefinitionRef::File("deploy/psql.json".into())));
+        assert_eq!(
+            TaskDefinitionRef::parse("deploy/psql.json"),
+            Some(TaskDefinitionRef::File("deploy/psql.json".into()))
+        );
         assert_eq!(TaskDefinitionRef::parse("job.yaml"), Some(TaskDefinitionRef::File("job.yaml".into())));
         assert_eq!(TaskDefinitionRef::parse("psql-load:3"), Some(TaskDefinitionRef::Family("psql-load:3".into())));
         let arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/psql:3";

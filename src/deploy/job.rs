@@ -82,7 +82,10 @@ impl JobPlan {
             }
             (None, true) => String::new(),
         };
-        format!("job `{}`: {definition} in cluster {}{placement}, container {}", self.name, self.cluster, self.container)
+        format!(
+            "job `{}`: {definition} in cluster {}{placement}, container {}",
+            self.name, self.cluster, self.container
+        )
     }
 }
 
@@ -135,7 +138,10 @@ pub async fn plan(
             if let Some(image) = &task.image {
                 let container = task.container.clone().or_else(|| first_essential(&doc)).unwrap_or_default();
                 let none = BTreeMap::new();
-                doc = task_definition::render(&doc, &RenderInput { container: &container, image, env: &none, secrets: &none })?;
+                doc = task_definition::render(
+                    &doc,
+                    &RenderInput { container: &container, image, env: &none, secrets: &none },
+                )?;
             }
             (registered_equal(ecs, &doc).await?, Some(doc))
         }
@@ -146,7 +152,9 @@ pub async fn plan(
         None if released => (JobDefinition::Released, None),
         None => {
             let svc = service.ok_or_else(|| Error::JobSetup {
-                message: format!("task `{name}` has no task definition of its own and no environment's service to borrow one from"),
+                message: format!(
+                    "task `{name}` has no task definition of its own and no environment's service to borrow one from"
+                ),
                 help: format!("add `task-definition:` (a file or a family) to `tasks.{name}`, or run with --env"),
             })?;
             (JobDefinition::Registered { arn: svc.task_definition.clone() }, None)
@@ -168,7 +176,9 @@ pub async fn plan(
     };
     if launch.launch_type.is_none() && launch.capacity_providers.is_empty() {
         match service {
-            Some(svc) if !svc.capacity_providers.is_empty() => launch.capacity_providers = svc.capacity_providers.clone(),
+            Some(svc) if !svc.capacity_providers.is_empty() => {
+                launch.capacity_providers = svc.capacity_providers.clone()
+            }
             Some(svc) if svc.launch_type.is_some() => launch.launch_type = svc.launch_type.clone(),
             // A job of its own on Fargate-only task definitions must say so, or ECS would place it on EC2.
             _ => launch.launch_type = doc.as_ref().and_then(fargate_only),
@@ -213,11 +223,8 @@ pub async fn ensure_registered(
         }),
         JobDefinition::Register { doc, .. } => {
             let input = doc.to_sdk_input()?;
-            let out = input
-                .fluent(ecs)?
-                .send()
-                .await
-                .map_err(|e| Error::aws("RegisterTaskDefinition", doc.family(), e))?;
+            let out =
+                input.fluent(ecs)?.send().await.map_err(|e| Error::aws("RegisterTaskDefinition", doc.family(), e))?;
             Ok(out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned())
         }
     }

@@ -10,10 +10,10 @@ use crate::Error;
 
 /// Reads one env file; a malformed line is an error naming the file and line (its value is never shown).
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-    parse(&text).map_err(|line| Error::Payload {
-        message: format!("{}:{line} is not a `KEY=VALUE` line", path.display()),
-    })
+    let text =
+        std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    parse(&text)
+        .map_err(|line| Error::Payload { message: format!("{}:{line} is not a `KEY=VALUE` line", path.display()) })
 }
 
 /// Parses env-file text; the error is the 1-based number of the first bad line.

@@ -58,7 +58,11 @@ async fn register_job(sb: &common::TestSandbox) -> String {
         .register_task_definition()
         .family("job")
         .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder().name("job").image("busybox:latest").essential(true).build(),
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("job")
+                .image("busybox:latest")
+                .essential(true)
+                .build(),
         )
         .send()
         .await
@@ -103,7 +107,11 @@ async fn schedules_are_created_read_replaced_listed_and_deleted() {
         .schedule_expression_timezone("Europe/Oslo")
         .description("the nightly report")
         .flexible_time_window(
-            FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Flexible).maximum_window_in_minutes(15).build().unwrap(),
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Flexible)
+                .maximum_window_in_minutes(15)
+                .build()
+                .unwrap(),
         )
         .target(ecs_target(&td, &[("REPORT", "daily")]))
         .send()
@@ -212,7 +220,13 @@ async fn errors_are_the_modelled_ones() {
         .name("f")
         .schedule_expression("rate(1 day)")
         .flexible_time_window(off())
-        .target(Target::builder().arn("arn:aws:ecs:us-east-1:000000000000:cluster/default").role_arn("not-a-role").build().unwrap())
+        .target(
+            Target::builder()
+                .arn("arn:aws:ecs:us-east-1:000000000000:cluster/default")
+                .role_arn("not-a-role")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();

@@ -22,16 +22,16 @@ pub fn one_time_expression(text: &str, now: OffsetDateTime) -> Result<String, St
         return Err(format!("{text} is in the past"));
     }
     let utc = at.to_offset(UtcOffset::UTC);
-    let formatted = utc
-        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
-        .map_err(|e| e.to_string())?;
+    let formatted =
+        utc.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]")).map_err(|e| e.to_string())?;
     Ok(format!("at({formatted})"))
 }
 
 /// The one-time schedule's name: `once-<task>-<yyyymmddThhmm>-<4 hex>`, within 64 characters of `[0-9a-zA-Z-_.]`.
 pub fn one_time_name(task: &str, expression: &str) -> String {
     let stamp: String = expression.chars().filter(char::is_ascii_digit).take(12).collect();
-    let task: String = task.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let task: String =
+        task.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     let suffix = format!("-{stamp}-{:04x}", rand::random::<u16>());
     let room = 64 - crate::config::schedule::ONE_TIME_PREFIX.len() - suffix.len();
     format!("{}{}{suffix}", crate::config::schedule::ONE_TIME_PREFIX, &task[..task.len().min(room)])

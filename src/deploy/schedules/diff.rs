@@ -49,7 +49,11 @@ pub fn diff(desired: &[ScheduleSpec], existing: &[ScheduleSpec]) -> Vec<Schedule
     }
     let mut gone: Vec<&ScheduleSpec> = existing.iter().filter(|e| !desired.iter().any(|d| d.name == e.name)).collect();
     gone.sort_by(|a, b| a.name.cmp(&b.name));
-    changes.extend(gone.into_iter().map(|e| ScheduleChange { name: e.name.clone(), action: Action::Delete, fields: Vec::new() }));
+    changes.extend(gone.into_iter().map(|e| ScheduleChange {
+        name: e.name.clone(),
+        action: Action::Delete,
+        fields: Vec::new(),
+    }));
     changes
 }
 
@@ -110,15 +114,24 @@ mod tests {
 
     #[test]
     fn creates_updates_deletes_and_leaves_alone() {
-        let existing = vec![spec("nightly", "cron(0 3 * * ? *)"), spec("old", "rate(1 hour)"), spec("same", "rate(1 day)")];
+        let existing =
+            vec![spec("nightly", "cron(0 3 * * ? *)"), spec("old", "rate(1 hour)"), spec("same", "rate(1 day)")];
         let mut secret = spec("nightly", "cron(0 4 * * ? *)");
-        secret.input = Some("{\"containerOverrides\":[{\"name\":\"x\",\"environment\":[{\"name\":\"T\",\"value\":\"hunter2\"}]}]}".into());
+        secret.input = Some(
+            "{\"containerOverrides\":[{\"name\":\"x\",\"environment\":[{\"name\":\"T\",\"value\":\"hunter2\"}]}]}"
+                .into(),
+        );
         let desired = vec![secret, spec("same", "rate(1 day)"), spec("new", "rate(5 minutes)")];
         let changes = diff(&desired, &existing);
         let actions: Vec<(&str, Action)> = changes.iter().map(|c| (c.name.as_str(), c.action)).collect();
         assert_eq!(
             actions,
-            [("nightly", Action::Update), ("same", Action::Unchanged), ("new", Action::Create), ("old", Action::Delete)]
+            [
+                ("nightly", Action::Update),
+                ("same", Action::Unchanged),
+                ("new", Action::Create),
+                ("old", Action::Delete)
+            ]
         );
         let line = changes[0].describe("g");
         assert!(line.contains("expression: cron(0 3 * * ? *) -> cron(0 4 * * ? *)"), "{line}");

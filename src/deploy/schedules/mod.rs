@@ -74,7 +74,12 @@ pub fn group(config: &Config, environment: Option<&str>) -> String {
 }
 
 /// Plans the reconciliation; `None` when the config has no `schedules:` (then the tool leaves schedules alone).
-pub async fn plan(aws: &Aws, config: &Config, ctx: &Context<'_>, released: Released) -> Result<Option<SchedulesPlan>, Error> {
+pub async fn plan(
+    aws: &Aws,
+    config: &Config,
+    ctx: &Context<'_>,
+    released: Released,
+) -> Result<Option<SchedulesPlan>, Error> {
     let Some(schedules) = &config.schedules else { return Ok(None) };
     let group = group(config, ctx.environment);
     let create_group = !group_exists(aws, &group).await?;
@@ -88,7 +93,8 @@ pub async fn plan(aws: &Aws, config: &Config, ctx: &Context<'_>, released: Relea
         if let Some(file) = &schedule.env_file {
             values.extend(payload::read_env_file(file)?);
         }
-        let job = job::plan(&aws.ecs, &schedule.task, task, &ctx.defaults, ctx.service, &values, released.is_some()).await?;
+        let job =
+            job::plan(&aws.ecs, &schedule.task, task, &ctx.defaults, ctx.service, &values, released.is_some()).await?;
         let cluster_arn = match clusters.get(&job.cluster) {
             Some(arn) => String::clone(arn),
             None => {
@@ -108,7 +114,9 @@ pub async fn plan(aws: &Aws, config: &Config, ctx: &Context<'_>, released: Relea
             timezone: schedule.timezone.clone(),
             flexible_minutes: (schedule.flexible_window.as_secs() / 60) as u32,
             enabled: schedule.enabled,
-            description: Some(schedule.description.clone().unwrap_or_else(|| format!("pipeline: task {}", schedule.task))),
+            description: Some(
+                schedule.description.clone().unwrap_or_else(|| format!("pipeline: task {}", schedule.task)),
+            ),
             delete_after: false,
             cluster_arn,
             role_arn: role.clone(),
@@ -180,7 +188,13 @@ pub async fn create_one_time(aws: &Aws, group: &str, spec: &ScheduleSpec, job: &
 }
 
 /// The one-time run's schedule.
-pub async fn one_time_spec(aws: &Aws, name: &str, expression: String, role_arn: &str, job: &JobPlan) -> Result<ScheduleSpec, Error> {
+pub async fn one_time_spec(
+    aws: &Aws,
+    name: &str,
+    expression: String,
+    role_arn: &str,
+    job: &JobPlan,
+) -> Result<ScheduleSpec, Error> {
     Ok(ScheduleSpec {
         name: at::one_time_name(name, &expression),
         expression,

@@ -95,7 +95,8 @@ impl ScheduleSpec {
     }
 
     pub fn window(&self) -> Result<FlexibleTimeWindow, Error> {
-        let mode = if self.flexible_minutes == 0 { FlexibleTimeWindowMode::Off } else { FlexibleTimeWindowMode::Flexible };
+        let mode =
+            if self.flexible_minutes == 0 { FlexibleTimeWindowMode::Off } else { FlexibleTimeWindowMode::Flexible };
         FlexibleTimeWindow::builder()
             .mode(mode)
             .set_maximum_window_in_minutes((self.flexible_minutes > 0).then_some(self.flexible_minutes as i32))
@@ -137,7 +138,11 @@ impl ScheduleSpec {
                     .map(|e| e.capacity_provider_strategy())
                     .unwrap_or_default()
                     .iter()
-                    .map(|c| CapacityProvider { name: c.capacity_provider().to_owned(), base: c.base(), weight: c.weight() })
+                    .map(|c| CapacityProvider {
+                        name: c.capacity_provider().to_owned(),
+                        base: c.base(),
+                        weight: c.weight(),
+                    })
                     .collect(),
                 platform_version: ecs.and_then(|e| e.platform_version()).map(str::to_owned),
             },

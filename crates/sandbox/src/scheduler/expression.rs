@@ -56,7 +56,10 @@ impl Expression {
                 .alternative_weekdays(true)
                 .sloppy_ranges(true)
                 .build();
-            return parser.parse(&format!("0 {}", fields.join(" "))).map(|c| Expression::Cron(Box::new(c))).map_err(|_| invalid());
+            return parser
+                .parse(&format!("0 {}", fields.join(" ")))
+                .map(|c| Expression::Cron(Box::new(c)))
+                .map_err(|_| invalid());
         }
         Err(invalid())
     }
@@ -142,7 +145,10 @@ mod tests {
         let rate = Expression::parse("rate(5 minutes)").unwrap();
         let start = ts("2026-12-01T00:00:00Z");
         assert_eq!(rate.next(&TimeZone::UTC, start, start, None), Some(ts("2026-12-01T00:05:00Z")));
-        assert_eq!(rate.next(&TimeZone::UTC, start, ts("2026-12-01T00:07:00Z"), None), Some(ts("2026-12-01T00:10:00Z")));
+        assert_eq!(
+            rate.next(&TimeZone::UTC, start, ts("2026-12-01T00:07:00Z"), None),
+            Some(ts("2026-12-01T00:10:00Z"))
+        );
         assert_eq!(rate.next(&TimeZone::UTC, start, start, Some(ts("2026-12-01T00:04:00Z"))), None, "past EndDate");
 
         // 03:00 on weekdays (2-6 = MON-FRI in AWS's numbering); 2026-12-05 is a Saturday.

@@ -38,7 +38,12 @@ pub fn tick(w: &mut World, ctx: &Ctx) {
         if let Some(e) = &error {
             tracing::warn!(schedule = %arn, "schedule invocation failed: {e}");
         }
-        w.scheduler.invocations.push(Invocation { schedule_arn: arn, at: epoch_seconds(ctx.clock()), task_arns, error });
+        w.scheduler.invocations.push(Invocation {
+            schedule_arn: arn,
+            at: epoch_seconds(ctx.clock()),
+            task_arns,
+            error,
+        });
         let Some(schedule) = w.scheduler.schedules.get_mut(&key) else { continue };
         schedule.advance(now);
         // The last invocation is done: a one-time schedule, or a recurring one past its EndDate.
@@ -55,12 +60,7 @@ fn invoke(w: &mut World, ctx: &Ctx, target: &Value) -> Result<Vec<String>, Strin
     };
     let input = run_task_input(target, ecs)?;
     let out = crate::ecs::handle(w, ctx, "RunTask", &input).map_err(|e| e.to_string())?;
-    Ok(out["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["taskArn"].as_str().map(str::to_owned))
-        .collect())
+    Ok(out["tasks"].as_array().into_iter().flatten().filter_map(|t| t["taskArn"].as_str().map(str::to_owned)).collect())
 }
 
 /// The RunTask request an ECS target stands for: EcsParameters' members in ECS's own (camelCase) names.

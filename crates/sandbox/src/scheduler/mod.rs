@@ -121,7 +121,9 @@ pub(crate) fn check_name(field: &str, name: &str) -> AwsResult<()> {
 pub(crate) fn page<T>(items: Vec<T>, query: &BTreeMap<String, String>) -> AwsResult<(Vec<T>, Option<String>)> {
     let max = match query.get("MaxResults") {
         Some(m) => m.parse::<usize>().ok().filter(|m| (1..=100).contains(m)).ok_or_else(|| {
-            validation(format!("Value '{m}' at 'maxResults' failed to satisfy constraint: Member must be between 1 and 100"))
+            validation(format!(
+                "Value '{m}' at 'maxResults' failed to satisfy constraint: Member must be between 1 and 100"
+            ))
         })?,
         None => 100,
     };

@@ -124,10 +124,7 @@ pub fn get(state: &SchedulerState, name: &str, group: Option<&String>) -> AwsRes
     check_name("name", name)?;
     let group = group.map(String::as_str).unwrap_or(DEFAULT_GROUP);
     check_name("groupName", group)?;
-    state
-        .schedule(group, name)
-        .map(Schedule::json)
-        .ok_or_else(|| not_found(format!("Schedule {name} does not exist.")))
+    state.schedule(group, name).map(Schedule::json).ok_or_else(|| not_found(format!("Schedule {name} does not exist.")))
 }
 
 pub fn delete(state: &mut SchedulerState, name: &str, group: Option<&String>) -> AwsResult<Value> {
@@ -199,7 +196,9 @@ fn build(ctx: &Ctx, name: &str, group: &str, body: &Value, created: f64, modifie
         match body.get(field) {
             None => Ok(default.to_owned()),
             Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(s.clone()),
-            Some(v) => Err(validation(format!("Value {v} at '{field}' failed to satisfy constraint: Member must satisfy enum value set: {allowed:?}"))),
+            Some(v) => Err(validation(format!(
+                "Value {v} at '{field}' failed to satisfy constraint: Member must satisfy enum value set: {allowed:?}"
+            ))),
         }
     };
     let schedule_state = one_of("State", &["ENABLED", "DISABLED"], "ENABLED")?;
@@ -256,10 +255,11 @@ fn build(ctx: &Ctx, name: &str, group: &str, body: &Value, created: f64, modifie
 }
 
 fn required_str<'a>(body: &'a Value, field: &str) -> AwsResult<&'a str> {
-    body.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| validation(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null")))
+    body.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| {
+        validation(format!(
+            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
 /// `FlexibleTimeWindow` must be given; `FLEXIBLE` needs `MaximumWindowInMinutes` (1-1440).
