@@ -15,6 +15,7 @@ pub struct Aws {
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Aws {
@@ -44,6 +45,7 @@ impl Aws {
             codedeploy: aws_sdk_codedeploy::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
         }
     }
 }

@@ -23,11 +23,28 @@ pub enum ExitCode {
     NotRolledBack = 5,
     /// The run was cancelled (SIGINT/SIGTERM).
     Cancelled = 6,
+    /// `run-task`, `status --task`: the job's own exit code (its essential container's), 1-255.
+    Job(u8),
+}
+
+impl ExitCode {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::Failure => 1,
+            ExitCode::Changes => 2,
+            ExitCode::Usage => 3,
+            ExitCode::RolledBack => 4,
+            ExitCode::NotRolledBack => 5,
+            ExitCode::Cancelled => 6,
+            ExitCode::Job(code) => code,
+        }
+    }
 }
 
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
-        std::process::ExitCode::from(code as u8)
+        std::process::ExitCode::from(code.code())
     }
 }
 
@@ -174,6 +191,26 @@ pub enum Error {
     )]
     TaskFailed { task: String, reason: String },
 
+    #[error("job `{task}` {reason}")]
+    #[diagnostic(
+        code(pipeline::job),
+        help("the job's exit code is pipeline's; look at the task's logs (logConfiguration of its container)")
+    )]
+    JobFailed { task: String, reason: String, exit: Option<i32> },
+
+    #[error("{message}")]
+    #[diagnostic(
+        code(pipeline::job::payload),
+        help(
+            "payload files hold one `KEY=VALUE` a line (`#` comments and blank lines are skipped; values are taken as they are)"
+        )
+    )]
+    Payload { message: String },
+
+    #[error("{message}")]
+    #[diagnostic(code(pipeline::job::setup), help("{help}"))]
+    JobSetup { message: String, help: String },
+
     #[error("`{image}` is not an image reference pipeline can deploy")]
     #[diagnostic(
         code(pipeline::deploy::image),
@@ -266,7 +303,13 @@ impl Error {
             | Error::MovingTagImmutable { .. }
             | Error::RollbackTargetMissing { .. }
             | Error::RollbackTargetUnverified { .. }
-            | Error::RollbackTargetForeign { .. } => ExitCode::Usage,
+            | Error::RollbackTargetForeign { .. }
+            | Error::Payload { .. }
+            | Error::JobSetup { .. } => ExitCode::Usage,
+            // The job's own code when it has one that fits (1-255); pipeline's failure otherwise.
+            Error::JobFailed { exit: Some(code), .. } => {
+                u8::try_from(*code).ok().filter(|c| *c != 0).map_or(ExitCode::Failure, ExitCode::Job)
+            }
             Error::RolledBack { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,
             Error::Cancelled { .. } => ExitCode::Cancelled,

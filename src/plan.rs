@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
+use crate::deploy::job::JobPlan;
 use crate::deploy::plan::DeployPlan;
+use crate::deploy::schedules::SchedulesPlan;
 use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::image::reference::Digest;
 use crate::publish_release::Publication;
@@ -26,6 +28,12 @@ pub struct ReleasePlan {
     pub task_definition_diff: Option<TaskDefinitionDiff>,
     /// The git tag (and GitHub Release) published once the release is verified.
     pub publication: Option<Publication>,
+    /// `schedules:` reconciled with EventBridge Scheduler; `None` when the config has no `schedules:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<SchedulesPlan>,
+    /// `run-task`: the job and where it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobPlan>,
 }
 
 /// Where the image the service will run comes from.
@@ -55,7 +63,8 @@ impl ReleasePlan {
         };
         // The diff is against what runs: a change to deploy shows there, whatever the family's latest is.
         let undeployed = self.deploy.as_ref().is_some_and(|d| d.running_doc.is_none());
-        image || self.task_definition_diff.is_some() || undeployed
+        let schedules = self.schedules.as_ref().is_some_and(SchedulesPlan::changes);
+        image || self.task_definition_diff.is_some() || undeployed || schedules
     }
 
     /// The image the task definition will pin: known for a reuse or an existing image, a
@@ -145,6 +154,8 @@ mod tests {
             deploy: None,
             task_definition_diff: None,
             publication: None,
+            schedules: None,
+            job: None,
         }
     }
 

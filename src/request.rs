@@ -32,6 +32,26 @@ pub struct VersionRequest {
     pub allow_dirty: bool,
 }
 
+/// `run-task NAME`: the job, its payload, and when it runs.
+#[derive(Debug, Clone, Default)]
+pub struct JobRequest {
+    pub name: String,
+    /// `--var KEY=VALUE`, in order; they win over the env files.
+    pub vars: Vec<(String, String)>,
+    /// `--env-file FILE`: `KEY=VALUE` lines, in order.
+    pub env_files: Vec<PathBuf>,
+    /// Print the task ARN and return at once.
+    pub detach: bool,
+    /// Run once at this time (with an offset), through EventBridge Scheduler.
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulesAction {
+    Apply,
+    Plan,
+}
+
 #[derive(Debug, Clone)]
 pub enum Command {
     /// The whole chain: version, image, register, deploy, guard, verify.
@@ -47,10 +67,12 @@ pub enum Command {
     /// Return the service to the newest verified release other than the current one, or to the
     /// one `to` names (a version, a revision number or an ARN); `force` allows an unverified one.
     Rollback { to: Option<String>, force: bool },
-    /// What runs now, which release, what is in flight.
-    Status,
-    /// A one-off task from `tasks:`, with extra environment values.
-    RunTask { name: String, env: Vec<(String, String)> },
+    /// What runs now, which release, what is in flight; or how a detached job ended (`--task`).
+    Status { task: Option<String> },
+    /// A one-off task from `tasks:`: now, detached, or at a time.
+    RunTask(JobRequest),
+    /// Reconcile `schedules:` with EventBridge Scheduler, or show what that would do.
+    Schedules(SchedulesAction),
     /// On a pull request: validate, plan, and post the plan as a check run (or commit status).
     Check(VersionRequest),
     /// Print the JSON Schema of `.pipeline.yml`.
@@ -68,8 +90,10 @@ impl Command {
             Command::Plan(_) => "plan",
             Command::Deploy { .. } => "deploy",
             Command::Rollback { .. } => "rollback",
-            Command::Status => "status",
-            Command::RunTask { .. } => "run-task",
+            Command::Status { .. } => "status",
+            Command::RunTask(_) => "run-task",
+            Command::Schedules(SchedulesAction::Apply) => "schedules apply",
+            Command::Schedules(SchedulesAction::Plan) => "schedules plan",
             Command::Check(_) => "check",
             Command::Schema => "schema",
             Command::Init { .. } => "init",

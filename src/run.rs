@@ -4,7 +4,7 @@
 
 use crate::command::{self, Run};
 use crate::report::{ErrorReportExt as _, Event, JsonSink, Reporter, Status, TerminalSink};
-use crate::request::{Command, OutputFormat, Request};
+use crate::request::{Command, OutputFormat, Request, SchedulesAction};
 use crate::{Error, ExitCode, notify};
 
 /// Runs a request to the end and returns the exit code. Every path reports `RunStarted` and
@@ -71,14 +71,16 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
         Command::Init { force } => return init::run(run.global, *force, run.reporter),
         Command::Plan(v) => return plan::run(run, v).await,
         Command::Check(v) => return check::run(run, v).await,
-        Command::Status => return status::run(run).await,
+        Command::Status { task } => return status::run(run, task.as_deref()).await,
+        Command::Schedules(SchedulesAction::Plan) => return schedules::show(run).await,
         // Commands that change something: plan (read-only) first.
         Command::Build(v) => Planned::Build(build::plan(run, v)?),
         Command::Push(v) => Planned::Push(push::plan(run, v).await?),
         Command::Release(v) => Planned::Release(release::plan(run, v).await?),
         Command::Deploy { image } => Planned::Deploy(deploy::plan(run, image).await?),
         Command::Rollback { to, force } => Planned::Rollback(rollback::plan(run, to.as_deref(), *force).await?),
-        Command::RunTask { name, env } => Planned::RunTask(run_task::plan(run, name, env).await?),
+        Command::RunTask(job) => Planned::RunTask(run_task::plan(run, job).await?),
+        Command::Schedules(SchedulesAction::Apply) => Planned::Schedules(schedules::plan(run).await?),
     };
     // The one dry-run gate: everything above only read.
     if run.global.dry_run {
@@ -93,6 +95,7 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
         Planned::Deploy(p) => deploy::execute(run, p).await,
         Planned::Rollback(p) => rollback::execute(run, p).await,
         Planned::RunTask(p) => run_task::execute(run, p).await,
+        Planned::Schedules(p) => schedules::execute(run, p).await,
     }
 }
 
@@ -104,4 +107,5 @@ enum Planned {
     Deploy(command::deploy::Planned),
     Rollback(command::rollback::Planned),
     RunTask(command::run_task::Planned),
+    Schedules(command::schedules::Planned),
 }

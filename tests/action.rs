@@ -370,3 +370,34 @@ fn action_run_step_receiving_sigterm_mid_shift_rolls_back() {
     assert_eq!(runner.outputs()["status"], "failure");
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
+
+/// A job's payload through the action, as a multi-line input and as a file: each line is one value, never split
+/// on whitespace nor read by a shell. hello runs as a real container and exits 0 only if PAYLOAD arrived unchanged.
+#[test]
+fn action_run_task_passes_a_multi_line_payload_and_a_payload_file_unchanged() {
+    use crate::jobs::{HelloImage, TRICKY, cluster, docker_sandbox, hello_job_td, standalone_repo};
+    let image = HelloImage::build();
+    let sb = docker_sandbox();
+    cluster(&sb, "jobs");
+    let repo = standalone_repo(&hello_job_td(TRICKY), &image.tag, "");
+    repo.write("payload.env", &format!("PAYLOAD={TRICKY}\n"));
+    let run = |with: &[(&str, &str)]| {
+        let mut runner = Runner::new(with, job_env(&repo, Some(&sb)));
+        let ok = runner.run();
+        (ok, runner)
+    };
+
+    let multi_line = format!("OTHER=one two\nPAYLOAD={TRICKY}");
+    let (ok, runner) = run(&[("command", "run-task load"), ("payload", &multi_line)]);
+    assert!(ok, "the payload input arrives unchanged\n{}", runner.explain());
+    assert_eq!(runner.outputs()["status"], "success");
+
+    let (ok, runner) = run(&[("command", "run-task load"), ("env-file", "payload.env")]);
+    assert!(ok, "the payload file arrives unchanged\n{}", runner.explain());
+
+    // The input wins over the file; a value that is not the expected one fails the step with the job's code.
+    let (ok, runner) =
+        run(&[("command", "run-task load"), ("env-file", "payload.env"), ("payload", "PAYLOAD=a value")]);
+    assert!(!ok, "hello exits 9 on a different value");
+    assert_eq!(runner.log("run").code, 9, "{}", runner.explain());
+}

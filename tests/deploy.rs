@@ -321,6 +321,7 @@ fn run_task_waits_for_the_exit_code_and_passes_values_without_a_shell() {
         .sandbox(&sb)
         .args(&["run-task", "migrate", "--var", "SANDBOX_EXIT_CODE=5"])
         .run()
-        .code(1)
+        // The job's exit code is pipeline's (issue 15; it was 1 before).
+        .code(5)
         .stderr_has("code 5");
 }

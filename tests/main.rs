@@ -14,6 +14,7 @@ mod image;
 mod inflight;
 mod install_sh;
 mod month;
+mod jobs;
 mod real_traffic;
 mod report;
 mod workflows;

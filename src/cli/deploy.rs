@@ -1,4 +1,4 @@
-//! `deploy`, `rollback`, `status`, `run-task`: the deploy half on its own.
+//! `deploy`, `rollback`, `status`, `run-task`: the deploy half on its own, and jobs.
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
@@ -22,9 +22,32 @@ pub struct RollbackArgs {
 pub struct RunTaskArgs {
     /// A task from `tasks:` in the config.
     pub name: String,
-    /// Extra environment for the container, passed as values (no shell), e.g. `--var BATCH=7` (repeatable).
+    /// Extra environment for the container, passed as values (no shell), e.g. `--var BATCH=7` (repeatable; wins
+    /// over --env-file).
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// A file of `KEY=VALUE` lines for the container's environment, values taken as they are (repeatable).
+    #[arg(long = "env-file", value_name = "FILE", env = "PIPELINE_ENV_FILE")]
+    pub env_files: Vec<std::path::PathBuf>,
+    /// Start the task, print its ARN and return; `pipeline status --task ARN` tells how it ended.
+    #[arg(long, env = "PIPELINE_DETACH", conflicts_with = "at")]
+    pub detach: bool,
+    /// Run once at this time through EventBridge Scheduler, e.g. `2026-12-01T03:00Z` (the schedule deletes itself).
+    #[arg(long, value_name = "TIME", env = "PIPELINE_AT")]
+    pub at: Option<String>,
+}
+
+impl From<RunTaskArgs> for crate::request::JobRequest {
+    fn from(a: RunTaskArgs) -> Self {
+        Self { name: a.name, vars: a.vars, env_files: a.env_files, detach: a.detach, at: a.at }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// A task (ARN) started by `run-task --detach`: its status, and its exit code once stopped (also pipeline's).
+    #[arg(long, value_name = "ARN")]
+    pub task: Option<String>,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

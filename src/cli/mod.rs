@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::ci::Ci;
-use crate::request::{Command, Global, OutputFormat, Request};
+use crate::request::{Command, Global, OutputFormat, Request, SchedulesAction};
 
 pub use completions::print_completions;
 
@@ -55,6 +55,14 @@ pub enum Output {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SchedulesCommand {
+    /// Create, update and delete schedules in the tool's schedule group so they match `schedules:`.
+    Apply,
+    /// Print what `apply` would change; exit 0 when nothing, 2 when something.
+    Plan,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Commands {
     /// Release: version -> build (or reuse) -> push -> register -> deploy -> guard -> verified.
     Release(version::VersionArgs),
@@ -69,10 +77,14 @@ pub enum Commands {
     /// Return the service to the newest verified release other than the current one, or to the one
     /// named with --to.
     Rollback(deploy::RollbackArgs),
-    /// Show what runs now, which release, and what is in flight.
-    Status,
-    /// Run a one-off task from `tasks:` (a migration) and wait for its exit code.
+    /// Show what runs now, which release, and what is in flight (or how a detached job ended).
+    Status(deploy::StatusArgs),
+    /// Run a one-off task from `tasks:` (a migration, a data load) and wait for its exit code, which becomes
+    /// pipeline's; or start it detached, or schedule one run at a time.
     RunTask(deploy::RunTaskArgs),
+    /// Scheduled jobs: reconcile `schedules:` with EventBridge Scheduler.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
     /// On a pull request: validate the config, plan the release, and post the plan as a check run
     /// on the PR head commit (a commit status when the token cannot create check runs).
     Check(version::VersionArgs),
@@ -108,8 +120,10 @@ impl Cli {
             Commands::Deploy(a) => Command::Deploy { image: a.image },
             // An empty `--to` (an unset workflow input) means no target named.
             Commands::Rollback(a) => Command::Rollback { to: a.to.filter(|t| !t.trim().is_empty()), force: a.force },
-            Commands::Status => Command::Status,
-            Commands::RunTask(a) => Command::RunTask { name: a.name, env: a.vars },
+            Commands::Status(a) => Command::Status { task: a.task },
+            Commands::RunTask(a) => Command::RunTask(a.into()),
+            Commands::Schedules(SchedulesCommand::Apply) => Command::Schedules(SchedulesAction::Apply),
+            Commands::Schedules(SchedulesCommand::Plan) => Command::Schedules(SchedulesAction::Plan),
             Commands::Check(a) => Command::Check(a.into()),
             Commands::Schema => Command::Schema,
             Commands::Init(a) => Command::Init { force: a.force },

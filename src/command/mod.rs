@@ -12,6 +12,7 @@ pub mod push;
 pub mod release;
 pub mod rollback;
 pub mod run_task;
+pub mod schedules;
 pub mod schema;
 pub mod status;
 
@@ -53,6 +54,12 @@ pub struct Done {
     pub running_now: Option<String>,
     /// `plan`: the release would change something (exit 2).
     pub changes: bool,
+    /// `run-task`, `status --task`: the job's task, its last status and exit code.
+    pub task_arn: Option<String>,
+    pub task_status: Option<String>,
+    pub task_exit_code: Option<i32>,
+    /// `run-task --at`: the one-time schedule.
+    pub schedule_arn: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -85,8 +92,12 @@ impl<'a> Run<'a> {
             deployment_id: done.deployment_id.clone(),
             rolled_back: done.rolled_back,
             running_now: done.running_now.clone(),
+            task_arn: done.task_arn.clone(),
+            task_status: done.task_status.clone(),
+            task_exit_code: done.task_exit_code,
+            schedule_arn: done.schedule_arn.clone(),
             dry_run: self.global.dry_run.then_some(true),
-            plan: (self.global.dry_run || matches!(command, "plan" | "check"))
+            plan: (self.global.dry_run || matches!(command, "plan" | "check" | "schedules plan"))
                 .then(|| serde_json::to_value(plan).ok())
                 .flatten(),
             error: None,

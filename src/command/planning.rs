@@ -6,8 +6,10 @@ use crate::Error;
 use crate::aws::Aws;
 use crate::config::{Config, Environment};
 use crate::deploy;
+use crate::deploy::job::Defaults;
 use crate::deploy::plan::DeployPlan;
 use crate::image::ecr;
+use crate::deploy::schedules::Context;
 use crate::image::plan::{ImagePlan, plan_image};
 use crate::image::reference::Repository;
 use crate::image::released;
@@ -101,6 +103,26 @@ pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Scheduled jobs: what reconciling `schedules:` after this release would change. Jobs that run the service's
+/// revision are scheduled with the one this release deploys (known now only when no new revision is needed).
+pub async fn schedules(
+    run: &mut Run<'_>,
+    aws: &Aws,
+    config: &Config,
+    name: &str,
+    env: &Environment,
+) -> Result<(), Error> {
+    let Some(deploy) = run.plan.deploy.clone().filter(|_| config.schedules.is_some()) else { return Ok(()) };
+    let known = run.plan.planned_image().and_then(|image| deploy.reusable(&image).ok().flatten());
+    let ctx = Context { environment: Some(name), defaults: Defaults::of(Some(env)), service: Some(&deploy.service) };
+    let planned = deploy::schedules::plan(aws, config, &ctx, Some(known)).await?;
+    for line in planned.iter().flat_map(|p| p.describe()) {
+        run.reporter.progress(Stage::Plan, line);
+    }
+    run.plan.schedules = planned;
+    Ok(())
+}
+
 /// `release`, `plan`, `check` (with the deploy half) and `push` (without): version (from git and
 /// the releases in ECR), AWS, image, and the deploy half of the chosen environment.
 pub async fn release(
@@ -143,6 +165,7 @@ pub async fn release(
     if let (true, Some((name, env))) = (with_deploy, environment) {
         deploy(run, &aws, name, env).await?;
         diff(run)?;
+        schedules(run, &aws, config, name, env).await?;
     }
     Ok((aws, image))
 }

@@ -8,7 +8,7 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::strategy::Strategy;
-use crate::deploy::{diagnostics, stages};
+use crate::deploy::{diagnostics, schedules, stages};
 use crate::image::plan::ImagePlan;
 use crate::image::publish::{self, ImageResult};
 use crate::notify::{self, Target};
@@ -47,6 +47,10 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned)
     let pinned = published.repository.pinned(&published.digest);
     if let (Some(deploy), Some(label)) = (&deploy, &label) {
         deploy_image(run, &aws, &config, deploy, &pinned, label).await?;
+        if !deploy.watch.wait && run.done.deployment_id.is_some() {
+            // Detached: not verified yet, so nothing that follows a verified release moves.
+            return Ok(());
+        }
         // Verified: now the moving tags follow it, and the git tag (and Release) say it.
         let moved = publish::move_tags(&aws, &image, &published.repository, &published.manifest, run.reporter).await?;
         run.done.tags_added.extend(moved);
@@ -54,6 +58,10 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned)
             (run.plan.publication.clone(), notify::release_publisher(&config, run.ci))
         {
             publish_release::publish(publisher.as_ref(), &publication, run.reporter).await;
+        }
+        // Scheduled jobs run the revision this release deployed.
+        if let Some(planned) = run.plan.schedules.clone() {
+            schedules::apply(&aws, &planned, run.done.task_definition_arn.as_deref(), run.reporter).await?;
         }
     }
     Ok(())

@@ -133,7 +133,7 @@ fn full_config_is_normalised() {
     assert_eq!(production.guard.alarms, vec!["web-5xx"]);
 
     let migrate = config.task("migrate").unwrap();
-    assert_eq!(migrate.task_definition.as_deref(), Some(d.join("deploy/migrate.json").as_path()));
+    assert_eq!(migrate.own_file().map(|p| p.as_path()), Some(d.join("deploy/migrate.json").as_path()));
     assert_eq!(migrate.container(staging), "web");
     assert_eq!(config.notify.slack.as_ref().unwrap().auth(), SlackAuth::BotTokenEnv("SLACK_BOT_TOKEN"));
     assert!(!config.notify.github.checks);

@@ -10,8 +10,10 @@ mod load;
 pub mod model;
 mod normalize;
 mod overrides;
+pub mod schedule;
 mod schema;
 mod select;
+pub mod task;
 
 #[cfg(test)]
 mod load_tests;
@@ -22,8 +24,10 @@ pub use environment::{
 pub use error::{At, ConfigError};
 pub use init::INIT_TEMPLATE;
 pub use load::{from_text, load};
-pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source, Task};
+pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
+pub use schedule::{Schedule, SchedulerSettings};
 pub use schema::schema;
+pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
 
 /// The config file used when `--config` is not given.
 pub const DEFAULT_PATH: &str = ".pipeline.yml";

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::environment::Environment;
+use super::schedule::{Schedule, SchedulerSettings};
+use super::task::Task;
 use crate::version::TagKind;
 
 /// The config versions this build understands.
@@ -41,9 +43,16 @@ pub struct Config {
     /// Deployment targets by name (`staging`, `production`...). Needed by deploy commands, not by build/push.
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
-    /// One-off tasks by name, for `pipeline run-task NAME` and `before-deploy`.
+    /// One-off tasks by name, for `pipeline run-task NAME`, `before-deploy` and `schedules`.
     #[serde(default)]
     pub tasks: BTreeMap<String, Task>,
+    /// Jobs EventBridge Scheduler runs, reconciled by `release` and `schedules apply`; `{}` deletes them all.
+    /// Without this key the tool leaves schedules alone.
+    #[serde(default)]
+    pub schedules: Option<BTreeMap<String, Schedule>>,
+    /// How the tool reaches EventBridge Scheduler (for `schedules` and `run-task --at`).
+    #[serde(default)]
+    pub scheduler: Option<SchedulerSettings>,
     /// Where releases are reported besides the terminal.
     #[serde(default)]
     pub notify: Notify,
@@ -163,32 +172,6 @@ fn default_dockerfile() -> PathBuf {
 
 fn default_true() -> bool {
     true
-}
-
-/// A one-off task, run from the environment's task definition with overrides.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Task {
-    /// The container to run the command in; default: the environment's `container`.
-    #[serde(default)]
-    pub container: Option<String>,
-    /// The command, one argument per item (no shell); empty: the task definition's own command.
-    #[serde(default)]
-    pub command: Vec<String>,
-    /// Environment variables set for this run.
-    #[serde(default)]
-    #[schemars(with = "BTreeMap<String, ScalarString>")]
-    pub env: BTreeMap<String, String>,
-    /// A task definition file for this task, relative to the config file; default: the environment's.
-    #[serde(default)]
-    pub task_definition: Option<PathBuf>,
-}
-
-impl Task {
-    /// The container the command runs in, for a given environment.
-    pub fn container<'a>(&'a self, environment: &'a Environment) -> &'a str {
-        self.container.as_deref().unwrap_or(&environment.container)
-    }
 }
 
 /// Where releases are reported besides the terminal.

@@ -50,11 +50,7 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
     if let Some(policy) = &mut config.image.lifecycle_policy {
         *policy = resolve(&dir, policy);
     }
-    for task in config.tasks.values_mut() {
-        if let Some(file) = &mut task.task_definition {
-            *file = resolve(&dir, file);
-        }
-    }
+    super::schedule::normalize(config, &dir)?;
 
     let names: Vec<String> = config.environments.keys().cloned().collect();
     for name in &names {
@@ -125,7 +121,7 @@ fn check_moving_tags(config: &Config) -> Result<(), ConfigError> {
 }
 
 /// `base/path` without `.` segments (`/repo/./Dockerfile` reads badly in messages); absolute paths stay as they are.
-fn resolve(base: &Path, path: &Path) -> PathBuf {
+pub(super) fn resolve(base: &Path, path: &Path) -> PathBuf {
     let joined: PathBuf = base.join(path).components().filter(|c| *c != Component::CurDir).collect();
     if joined.as_os_str().is_empty() { PathBuf::from(".") } else { joined }
 }

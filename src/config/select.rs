@@ -3,7 +3,8 @@
 use super::diagnose::closest;
 use super::environment::Environment;
 use super::error::ConfigError;
-use super::model::{Config, Task};
+use super::model::Config;
+use super::task::Task;
 
 impl Config {
     /// The environment named `name`, or the only one when `name` is None.

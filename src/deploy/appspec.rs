@@ -17,14 +17,14 @@ pub struct AppSpecInput {
     pub hooks: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Awsvpc {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub assign_public_ip: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CapacityProvider {
     pub name: String,
     pub base: i32,

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use super::cancel::Cancel;
 use super::plan::DeployPlan;
-use super::run_task::{self, RunTaskRequest};
+use super::run_task;
 use super::strategy::Strategy;
 use super::transient::Transient;
 use super::watcher::Watcher;
-use super::{codedeploy, detach, ecs_deployment, verified};
+use super::{codedeploy, detach, ecs_deployment, job, verified};
 use crate::Error;
 use crate::aws::Aws;
 use crate::guard::{self, ensure_five_xx};
@@ -70,18 +70,15 @@ pub async fn before_deploy(
                 reason: "not defined under `tasks:` in the config".into(),
             });
         };
-        let request = RunTaskRequest {
-            name: name.clone(),
-            cluster: plan.service.cluster.clone(),
-            task_definition: task_definition.to_owned(),
-            container: task.container.clone().unwrap_or_else(|| plan.container.clone()),
-            command: task.command.clone(),
-            env: task.env.clone(),
-            network: plan.service.network.clone(),
-            poll: plan.watch.poll,
-            timeout: plan.watch.timeout,
-            transient_window: plan.watch.transient_window,
+        // The task's own revision (registered if its file changed), or the one this release registered.
+        let defaults = job::Defaults {
+            cluster: Some(plan.service.cluster.clone()),
+            container: Some(plan.container.clone()),
+            poll: Some(plan.watch.poll),
         };
+        let job = job::plan(&aws.ecs, name, task, &defaults, Some(&plan.service), &BTreeMap::new(), true).await?;
+        let arn = job::ensure_registered(&aws.ecs, &job, Some(task_definition)).await?;
+        let request = job.request(&arn);
         run_task::run(&aws.ecs, &request, cancel, reporter).await?;
     }
     Ok(())

@@ -27,6 +27,8 @@ pub struct ServiceInfo {
     pub target_groups: Vec<TargetGroupRef>,
     pub network: Option<Awsvpc>,
     pub capacity_providers: Vec<CapacityProvider>,
+    /// The service's launch type (absent when it uses capacity providers).
+    pub launch_type: Option<String>,
     pub platform_version: Option<String>,
     pub deployments: Vec<DeploymentView>,
     /// The task definition of the PRIMARY task set (CODE_DEPLOY services: the blue one).
@@ -118,6 +120,7 @@ fn info(cluster: &str, svc: &Service) -> ServiceInfo {
         target_groups,
         network,
         capacity_providers,
+        launch_type: svc.launch_type().map(|l| l.as_str().to_owned()),
         platform_version: svc.platform_version().map(str::to_owned),
         deployments: svc.deployments().iter().map(view).collect(),
         primary_task_set: svc

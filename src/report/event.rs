@@ -25,6 +25,8 @@ pub enum Stage {
     /// Watching the guard alarm after 100% of the traffic.
     Bake,
     Rollback,
+    /// Scheduled jobs: EventBridge Scheduler schedules created, updated or deleted.
+    Schedule,
 }
 
 impl Stage {
@@ -43,6 +45,7 @@ impl Stage {
             Stage::Traffic => "traffic",
             Stage::Bake => "bake",
             Stage::Rollback => "rollback",
+            Stage::Schedule => "schedule",
         }
     }
 }
@@ -123,6 +126,18 @@ pub struct Outcome {
     /// After a failure: what serves traffic now (e.g. "web:41 (v1.3.0), the last verified release").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_now: Option<String>,
+    /// `run-task`: the job's task; `status --task`: the task asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    /// The task's last status (`RUNNING`, `STOPPED`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_status: Option<String>,
+    /// The exit code of the job's essential container, once it stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_exit_code: Option<i32>,
+    /// `run-task --at`: the one-time schedule that will run the job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     /// The whole plan as data, for `plan`, `check` and `--dry-run` (what `--output json` returns).
@@ -159,7 +174,7 @@ impl ErrorReportExt for crate::Error {
             message: e.to_string(),
             code: e.code().map(|c| c.to_string()),
             help: e.help().map(|h| h.to_string()),
-            exit_code: e.exit_code() as u8,
+            exit_code: e.exit_code().code(),
             location: match e {
                 crate::Error::Config(config) => {
                     config.location().map(|(file, line, column)| (file.display().to_string(), line, column))

@@ -156,6 +156,7 @@ fn verb(stage: Stage, traffic: Option<f64>) -> String {
         },
         Stage::Bake => "Baking".into(),
         Stage::Rollback => "Rolling back".into(),
+        Stage::Schedule => "Scheduling jobs".into(),
     }
 }
 

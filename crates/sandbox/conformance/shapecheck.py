@@ -4,7 +4,7 @@ The AWS SDKs are generated from these models; they drop keys they do not know an
 response in a shape AWS never sends passes silently. This module reads the raw bytes instead and reports every
 difference: unknown or missing members, wrong types, enum values outside the model, timestamp and blob
 encodings, the protocol's Content-Type, and errors that are not among the operation's modelled errors (code and
-HTTP status). Protocols: awsJson (1.0, 1.1), smithy-rpc-v2-cbor, and awsQuery (XML).
+HTTP status). Protocols: awsJson (1.0, 1.1), restJson1, smithy-rpc-v2-cbor, and awsQuery (XML).
 
 `check_response(operation_model, protocol, status, headers, body)` returns a list of problems, empty when the
 response conforms.
@@ -355,6 +355,8 @@ def is_iso8601(text):
 
 
 def content_type_for(service_model, protocol):
+    if protocol == "rest-json":
+        return "application/json"
     if protocol == "json":
         return f"application/x-amz-json-{service_model.metadata.get('jsonVersion', '1.0')}"
     if protocol == "smithy-rpc-v2-cbor":
@@ -390,7 +392,7 @@ def check_response(operation_model, protocol, status, headers, body):
 
 
 def decode(protocol, body):
-    if protocol == "json":
+    if protocol in ("json", "rest-json"):
         return json.loads(body.decode("utf-8")) if body else {}
     if protocol == "smithy-rpc-v2-cbor":
         return decode_cbor(body) if body else {}
@@ -399,7 +401,7 @@ def decode(protocol, body):
 
 def check_output(checker, operation_model, protocol, body):
     shape = operation_model.output_shape
-    if protocol in ("json", "smithy-rpc-v2-cbor"):
+    if protocol in ("json", "rest-json", "smithy-rpc-v2-cbor"):
         value = decode(protocol, body)
         if shape is None:
             if value not in ({}, None):
@@ -474,10 +476,21 @@ def check_error(checker, operation_model, protocol, status, headers, body):
         code = fields.get("Code", "")
     else:
         value = decode(protocol, body)
-        if not isinstance(value, dict) or not isinstance(value.get("__type"), str):
+        if protocol == "rest-json":
+            # restJson1: the type travels in `x-amzn-ErrorType` (or the body's `code`/`__type`), the members in the body.
+            wire = header(headers, "x-amzn-errortype") or (value.get("code") if isinstance(value, dict) else None)
+            if not isinstance(value, dict) or not isinstance(wire, str):
+                checker.fail("x-amzn-ErrorType", f"a restJson1 error must name its type, got {value!r}")
+                return
+            code = sanitize(wire)
+            error_shape = modelled_error(operation_model, code, False)
+            if error_shape is not None:
+                checker.structure(error_shape, {k: v for k, v in value.items() if k not in ("__type", "code")}, "")
+        elif not isinstance(value, dict) or not isinstance(value.get("__type"), str):
             checker.fail("__type", f"an error body must carry __type, got {value!r}")
             return
-        code = sanitize(value["__type"])
+        else:
+            code = sanitize(value["__type"])
         if query_compatible:
             # awsQueryCompatible: the query code travels in this header, and the SDKs take it from there.
             query_error = header(headers, "x-amzn-query-error")

@@ -295,6 +295,39 @@ def cloudwatch_steps(client):
     ]
 
 
+
+# ---- EventBridge Scheduler ------------------------------------------------------------------------------------
+
+
+def schedule(name, expression, **extra):
+    """CreateSchedule/UpdateSchedule input: an ECS RunTask target on cluster conf with TaskOverride JSON as Input."""
+    params = {
+        "Name": name,
+        "GroupName": "conf-jobs",
+        "ScheduleExpression": expression,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/conf",
+            "RoleArn": ROLE.replace("conformance", "scheduler"),
+            "Input": json.dumps({"containerOverrides": [{"name": "web", "environment": [{"name": "STEP", "value": name}]}]}),
+            "EcsParameters": {
+                "TaskDefinitionArn": "${job}",
+                "LaunchType": "FARGATE",
+                "NetworkConfiguration": {"awsvpcConfiguration": {"Subnets": ["subnet-a"], "AssignPublicIp": "DISABLED"}},
+            },
+        },
+    }
+    params.update(extra)
+    return params
+
+
+def sandbox_clock(values, endpoint):
+    """The sandbox's scaled clock (GET /_sandbox/health), two minutes ahead, as an at() time in UTC."""
+    with urllib.request.urlopen(endpoint + "/_sandbox/health") as response:
+        clock = json.loads(response.read())["clock"]
+    soon = datetime.datetime.fromtimestamp(clock + 120, datetime.timezone.utc)
+    return {"in_two_minutes": soon.strftime("%Y-%m-%dT%H:%M:%S")}
+
 STEPS = [
     # ---- STS ----
     call("sts", "GetCallerIdentity"),
@@ -550,6 +583,38 @@ STEPS = [
     ),
     call("ecs", "StopTask", {"cluster": "conf", "task": "${task2}", "reason": "conformance"}),
     call("ecs", "DescribeTasks", {"cluster": "conf", "tasks": ["${task2}", "missing"]}),
+    # ---- EventBridge Scheduler (REFERENCE A1): scheduled jobs with ECS RunTask targets ----
+    call("scheduler", "CreateScheduleGroup", {"Name": "conf-jobs"}),
+    call("scheduler", "CreateScheduleGroup", {"Name": "conf-jobs"}, error="ConflictException"),
+    call("scheduler", "GetScheduleGroup", {"Name": "conf-jobs"}),
+    call("scheduler", "GetScheduleGroup", {"Name": "conf-nope"}, error="ResourceNotFoundException"),
+    call("scheduler", "ListScheduleGroups", {"NamePrefix": "conf"}),
+    call("scheduler", "CreateSchedule", schedule("nightly", "cron(0 3 * * ? *)", ScheduleExpressionTimezone="Europe/Oslo")),
+    call("scheduler", "CreateSchedule", schedule("nightly", "cron(0 3 * * ? *)"), error="ConflictException"),
+    call("scheduler", "CreateSchedule", schedule("bad", "cron(0 3 * * *)"), error="ValidationException"),
+    call("scheduler", "CreateSchedule", schedule("lost", "rate(1 day)", GroupName="conf-nope"), error="ResourceNotFoundException"),
+    call("scheduler", "GetSchedule", {"Name": "nightly", "GroupName": "conf-jobs"}),
+    call("scheduler", "UpdateSchedule", schedule("nightly", "rate(1 hour)", State="DISABLED")),
+    call("scheduler", "UpdateSchedule", schedule("missing", "rate(1 hour)"), error="ResourceNotFoundException"),
+    call("scheduler", "ListSchedules", {"GroupName": "conf-jobs", "NamePrefix": "night"}),
+    call("scheduler", "ListSchedules", {"GroupName": "conf-nope"}, error="ResourceNotFoundException"),
+    # A one-time run two (scaled) minutes from now that deletes itself once it started its task.
+    Custom("sandbox clock", sandbox_clock),
+    call(
+        "scheduler",
+        "CreateSchedule",
+        lambda v: schedule("soon", f"at({v['in_two_minutes']})", ActionAfterCompletion="DELETE"),
+    ),
+    call(
+        "scheduler",
+        "ListSchedules",
+        {"GroupName": "conf-jobs"},
+        until=lambda r: "soon" not in [s["Name"] for s in r["Schedules"]],
+    ),
+    call("scheduler", "DeleteSchedule", {"Name": "nightly", "GroupName": "conf-jobs"}),
+    call("scheduler", "DeleteSchedule", {"Name": "nightly", "GroupName": "conf-jobs"}, error="ResourceNotFoundException"),
+    call("scheduler", "GetSchedule", {"Name": "nightly", "GroupName": "conf-jobs"}, error="ResourceNotFoundException"),
+    call("scheduler", "DeleteScheduleGroup", {"Name": "conf-jobs"}),
     # ---- CodeDeploy blue/green (REFERENCE 3) ----
     call(
         "ecs",

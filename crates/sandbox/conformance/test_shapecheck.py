@@ -176,5 +176,24 @@ class QueryShapes(unittest.TestCase):
                 self.assertIn(message, problems[0])
 
 
+REST_JSON = {"content-type": "application/json"}
+
+
+class RestJsonShapes(unittest.TestCase):
+    def test_outputs_and_errors_of_a_rest_json_service(self):
+        get = op("scheduler", "GetSchedule")
+        good = {"Name": "n", "State": "ENABLED", "CreationDate": 1700000000.5, "FlexibleTimeWindow": {"Mode": "OFF"}}
+        self.assertEqual(shapecheck.check_response(get, "rest-json", 200, REST_JSON, json.dumps(good).encode()), [])
+        bad_enum = dict(good, State="PAUSED")
+        self.assertIn("not a value of enum", shapecheck.check_response(get, "rest-json", 200, REST_JSON, json.dumps(bad_enum).encode())[0])
+        wrong_type = shapecheck.check_response(get, "rest-json", 200, JSON_11, json.dumps(good).encode())
+        self.assertIn("Content-Type", wrong_type[0])
+        error = dict(REST_JSON, **{"x-amzn-errortype": "ResourceNotFoundException"})
+        self.assertEqual(shapecheck.check_response(get, "rest-json", 404, error, b'{"Message": "gone"}'), [])
+        self.assertIn("required member", shapecheck.check_response(get, "rest-json", 404, error, b"{}")[0])
+        self.assertIn("HTTP 404", shapecheck.check_response(get, "rest-json", 400, error, b'{"Message": "gone"}')[0])
+        self.assertIn("name its type", shapecheck.check_response(get, "rest-json", 404, REST_JSON, b'{"Message": "x"}')[0])
+
+
 if __name__ == "__main__":
     unittest.main()

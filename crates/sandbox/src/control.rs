@@ -24,6 +24,8 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             "account": sb.ctx.account_id,
             "registry": sb.ctx.registry_host,
             "time_scale": sb.ctx.time_scale,
+            // The scaled clock EventBridge Scheduler runs on, as epoch seconds.
+            "clock": crate::world::epoch_seconds(sb.ctx.clock()),
         }))
         .into_response(),
         (Method::POST, "/_sandbox/reset") => {
@@ -35,6 +37,9 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             StatusCode::NO_CONTENT.into_response()
         }
         (Method::GET, "/_sandbox/calls") => axum::Json(json!(&sb.world().calls)).into_response(),
+        (Method::GET, "/_sandbox/scheduler") => {
+            axum::Json(json!({ "invocations": &sb.world().scheduler.invocations })).into_response()
+        }
         (Method::GET, "/_sandbox/captured") => axum::Json(json!(&sb.world().capture)).into_response(),
         (Method::GET, "/_sandbox/faults") => axum::Json(json!({ "rules": sb.world().faults.rules })).into_response(),
         (Method::POST, "/_sandbox/faults") => match serde_json::from_slice::<FaultRule>(&body) {

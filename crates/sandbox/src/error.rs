@@ -41,7 +41,9 @@ impl AwsError {
             "cloudwatch" | "sts" | "elbv2" => "Throttling",
             _ => "ThrottlingException",
         };
-        Self::client(code, "Rate exceeded")
+        // EventBridge Scheduler models its ThrottlingException with HTTP 429 (REFERENCE A1).
+        let status = if service == "scheduler" { 429 } else { 400 };
+        Self::new(status, code, "Rate exceeded")
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

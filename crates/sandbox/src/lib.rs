@@ -17,6 +17,7 @@ pub mod faults;
 pub mod protocol;
 pub mod registry;
 pub mod scenario;
+pub mod scheduler;
 pub mod server;
 pub mod sts;
 pub mod world;
@@ -141,6 +142,7 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
         region: opts.region.clone(),
         registry_host: addr.to_string(),
         time_scale: opts.time_scale,
+        started: std::time::SystemTime::now(),
     };
     let sandbox = Arc::new(Sandbox::new(ctx, opts.state_dir.clone()));
     if let Some(name) = &opts.scenario {

@@ -144,6 +144,7 @@ mod tests {
             region: "us-east-1".into(),
             registry_host: "127.0.0.1:1".into(),
             time_scale: 1.0,
+            started: std::time::SystemTime::now(),
         };
         let mut world = World::default();
         let summary = seed(&mut world, &ctx, "hello").unwrap();

@@ -1,5 +1,6 @@
 //! The one HTTP entry point: every request is routed by its protocol's own marker
-//! (`/v2/` registry paths, `/_sandbox/` control, the RPCv2-CBOR path, `X-Amz-Target`, or a Query `Action`).
+//! (`/v2/` registry paths, `/_sandbox/` control, the RPCv2-CBOR path, the SigV4 signing name of a restJson1
+//! service, `X-Amz-Target`, or a Query `Action`).
 
 use std::sync::Arc;
 
@@ -10,8 +11,8 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::faults::FaultAction;
-use crate::protocol::{cbor, json, query};
-use crate::{AwsError, AwsResult, Sandbox, cloudwatch, codedeploy, control, ecr, ecs, elbv2, registry, sts};
+use crate::protocol::{cbor, json, query, rest_json};
+use crate::{AwsError, AwsResult, Sandbox, cloudwatch, codedeploy, control, ecr, ecs, elbv2, registry, scheduler, sts};
 
 /// Largest request body accepted (image layers are pushed in chunks of this size or less).
 const MAX_BODY: usize = 1024 * 1024 * 1024;
@@ -36,6 +37,18 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
         Ok(b) => b,
         Err(e) => return (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    // restJson1 has no target header: the SigV4 credential scope names the service, the method and path the operation.
+    if rest_json::signing_service(&parts.headers).as_deref() == Some(scheduler::SIGNING_NAME) {
+        let request = rest_json::RestRequest::new(parts.method.clone(), &path, parts.uri.query(), &body);
+        let result = match request {
+            Ok(r) => {
+                let op = scheduler::operation(&r);
+                call(&sb, "scheduler", op, |w, ctx| scheduler::handle(w, ctx, op, &r)).await
+            }
+            Err(e) => Err(e),
+        };
+        return rest_json::respond(result);
+    }
     if parts.method != Method::POST {
         return (axum::http::StatusCode::NOT_FOUND, format!("pipeline-sandbox: no route for {} {path}", parts.method))
             .into_response();

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{cloudwatch, codedeploy, ecr, ecs, elbv2, faults};
+use crate::{cloudwatch, codedeploy, ecr, ecs, elbv2, faults, scheduler};
 
 /// Fixed facts about this sandbox instance, handed to every handler.
 #[derive(Debug, Clone)]
@@ -15,12 +15,21 @@ pub struct Ctx {
     pub registry_host: String,
     /// Simulated seconds per real second: 60 makes a one-minute traffic step take one second.
     pub time_scale: f64,
+    /// When the sandbox started: the origin of its scaled clock (`Ctx::clock`).
+    pub started: SystemTime,
 }
 
 impl Ctx {
     /// A simulated duration (as configured in AWS terms) converted into real wall time.
     pub fn real(&self, simulated: Duration) -> Duration {
         simulated.div_f64(self.time_scale.max(0.001))
+    }
+
+    /// The scaled clock: it reads the real time at start and then runs `time_scale` times faster. EventBridge
+    /// Scheduler evaluates `at()`, `rate()` and `cron()` on it, so a nightly job runs within seconds.
+    pub fn clock(&self) -> SystemTime {
+        let real = SystemTime::now().duration_since(self.started).unwrap_or_default();
+        self.started + real.mul_f64(self.time_scale.max(0.001))
     }
 
     pub fn arn(&self, service: &str, resource: &str) -> String {
@@ -68,17 +77,20 @@ pub struct World {
     pub codedeploy: codedeploy::CodeDeployState,
     pub cloudwatch: cloudwatch::CloudWatchState,
     pub elbv2: elbv2::ElbState,
+    pub scheduler: scheduler::SchedulerState,
     pub faults: faults::Faults,
     pub capture: crate::capture::Capture,
     pub calls: Calls,
 }
 
 impl World {
-    /// Advances every time-driven process one step: ECS rollouts, CodeDeploy lifecycles, alarm evaluation.
+    /// Advances every time-driven process one step: ECS rollouts, CodeDeploy lifecycles, alarm evaluation,
+    /// schedules that are due.
     /// Called by the ticker every few milliseconds and safe to call at any rate.
     pub fn tick(&mut self, ctx: &Ctx) {
         cloudwatch::tick(self, ctx);
         ecs::tick(self, ctx);
         codedeploy::tick(self, ctx);
+        scheduler::tick(self, ctx);
     }
 }

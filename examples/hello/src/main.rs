@@ -4,9 +4,11 @@
 //! `FROM scratch`, so there is nothing else in the image. Environment switches let a demo release a bad
 //! *configuration* of the same image: `HELLO_FAIL=500` makes `/` answer 500 while `/health` stays 200 (so the
 //! deployment passes health checks and only the 5xx alarm can catch it), and `HELLO_EXIT=<code>` exits at start
-//! (a task that crashes, for the circuit breaker).
+//! (a task that crashes, for the circuit breaker). `HELLO_EXPECT=NAME:HEX` makes it a job that checks its payload
+//! and exits (see `job.rs`).
 
 mod http;
+mod job;
 mod signal;
 
 use std::io::{BufRead, BufReader, Write};
@@ -17,6 +19,15 @@ use http::{Config, respond};
 
 fn main() {
     signal::exit_on_sigterm();
+    if let Ok(expect) = std::env::var("HELLO_EXPECT") {
+        match job::check(&expect, |key| std::env::var(key).ok()) {
+            Ok(()) => std::process::exit(0),
+            Err(why) => {
+                eprintln!("hello: {why}");
+                std::process::exit(9);
+            }
+        }
+    }
     let config = Config::from_env(|key| std::env::var(key).ok());
     if let Some(code) = config.exit_code {
         eprintln!("hello: HELLO_EXIT={code}, exiting at start");

@@ -339,6 +339,7 @@ mod tests {
             region: "us-east-1".into(),
             registry_host: "127.0.0.1:4599".into(),
             time_scale: 60.0,
+            started: std::time::SystemTime::now(),
         }
     }
 

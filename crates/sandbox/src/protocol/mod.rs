@@ -1,9 +1,10 @@
 //! Wire protocols: awsJson 1.1 (ECR, ECS, CodeDeploy), RPCv2-CBOR and awsJson 1.0 (CloudWatch), Query/XML
-//! (STS, ELBv2).
+//! (STS, ELBv2), restJson1 (EventBridge Scheduler).
 
 pub mod cbor;
 pub mod json;
 pub mod query;
+pub mod rest_json;
 
 use axum::http::{HeaderMap, HeaderValue};
 
