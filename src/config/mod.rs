@@ -19,6 +19,7 @@ mod load_tests;
 pub use environment::{
     BeforeDeployStep, CodeDeploy, Environment, FiveXx, Guard, OnBusy, OnCancel, Strategy, TaskDefinitionSource,
 };
+pub(crate) use diagnose::{closest, locate};
 pub use error::{At, ConfigError};
 pub use init::INIT_TEMPLATE;
 pub use load::{from_text, load};
