@@ -1,5 +1,6 @@
 //! `pipeline build`: build the image on the local engine only, tagged with the release's tags.
 
+use super::preflight::Scope;
 use super::{Run, planning};
 use crate::Error;
 use crate::config::Config;
@@ -16,6 +17,7 @@ pub struct Planned {
 
 pub fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned, Error> {
     let config = run.load_config()?;
+    planning::check_locally(run, &config, &Scope { image: true, build_secrets: true, ..Scope::default() })?;
     let version = planning::version(run, &config, request)?;
     run.plan.image = ImageStep::Local { version: version.clone() };
     Ok(Planned { config, version })

@@ -1,6 +1,7 @@
 //! `pipeline run-task NAME`: a one-off task from `tasks:` with the service's running revision and
 //! network; waits for its exit code. Values are passed as overrides, never through a shell.
 
+use super::preflight::Scope;
 use super::{Run, planning};
 use crate::Error;
 use crate::aws::Aws;
@@ -16,6 +17,9 @@ pub struct Planned {
 pub async fn plan(run: &mut Run<'_>, name: &str, overrides: &[(String, String)]) -> Result<Planned, Error> {
     let config = run.load_config()?;
     let task = config.task(name)?;
+    let (_, env) = config.environment(run.global.env.as_deref())?;
+    // The task runs with the service's running revision (or its own file): only the task's references are checked.
+    planning::check_locally(run, &config, &Scope { tasks: vec![(name, env)], ..Scope::default() })?;
     let (env_name, env, aws) = planning::environment(run, &config).await?;
     run.done.environment = Some(env_name.to_owned());
     let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;

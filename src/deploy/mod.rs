@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod codedeploy;
 pub mod diagnostics;
 pub mod ecs_deployment;
+pub mod group;
 pub mod plan;
 pub mod run_task;
 pub mod stages;
