@@ -23,6 +23,10 @@ pub struct ReleasePlan {
     pub deploy: Option<DeployPlan>,
     /// What registering would change in the task definition; `None` when nothing would.
     pub task_definition_diff: Option<TaskDefinitionDiff>,
+    /// Why AWS was not read (`check` without credentials): the plan is the offline one, and its
+    /// task-definition diff is against the committed file's previous version, not what runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<String>,
 }
 
 /// Where the image the service will run comes from.
@@ -38,6 +42,8 @@ pub enum ImageStep {
     Publish(ImagePlan),
     /// `deploy --image`: an image already in ECR, pinned by digest.
     Existing { pinned: String, digest: Digest },
+    /// `check` without AWS credentials: ECR was not asked whether it has this commit's image.
+    Offline { repository: String, commit: String },
 }
 
 impl ReleasePlan {
@@ -45,7 +51,7 @@ impl ReleasePlan {
     pub fn changes(&self) -> bool {
         let image = match &self.image {
             ImageStep::Publish(image) => image.changes(),
-            ImageStep::Local { .. } => true,
+            ImageStep::Local { .. } | ImageStep::Offline { .. } => true,
             ImageStep::None | ImageStep::Existing { .. } => false,
         };
         let undeployed = self
@@ -65,6 +71,7 @@ impl ReleasePlan {
                 (_, RepositoryState::Create { name }) => format!("{name}@<digest of the new build>"),
             }),
             ImageStep::Existing { pinned, .. } => Some(pinned.clone()),
+            ImageStep::Offline { repository, .. } => Some(format!("{repository}@<digest of the image>")),
             ImageStep::None | ImageStep::Local { .. } => None,
         }
     }
@@ -84,7 +91,7 @@ impl ReleasePlan {
                 Some(ImageOutcome::PlannedBuild)
             }
             ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { .. }, .. }) => Some(ImageOutcome::PlannedReuse),
-            ImageStep::None | ImageStep::Existing { .. } => None,
+            ImageStep::None | ImageStep::Existing { .. } | ImageStep::Offline { .. } => None,
         }
     }
 }
@@ -136,6 +143,7 @@ mod tests {
             }),
             deploy: None,
             task_definition_diff: None,
+            offline: None,
         }
     }
 
