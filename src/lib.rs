@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod request;
 mod run;
+pub mod stdio;
 pub mod task_definition;
 pub mod version;
 

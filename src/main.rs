@@ -14,7 +14,7 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pipeline: cannot start the async runtime: {e}");
+            pipeline::stdio::err(&format!("pipeline: cannot start the async runtime: {e}\n"));
             return pipeline::ExitCode::Failure.into();
         }
     };

@@ -33,9 +33,9 @@ pub async fn run(request: Request) -> ExitCode {
     // A sink marked `required` that failed turns a success into a failure; it never hides an error.
     let closed = reporter.close().await;
     match (result, closed) {
-        (Err(e), _) => eprintln!("{:?}", miette::Report::new(e)),
+        (Err(e), _) => crate::stdio::err(&format!("{:?}\n", miette::Report::new(e))),
         (Ok(()), Err(e)) => {
-            eprintln!("{:?}", miette::Report::new(e));
+            crate::stdio::err(&format!("{:?}\n", miette::Report::new(e)));
             code = ExitCode::Failure;
         }
         (Ok(()), Ok(())) => {}
