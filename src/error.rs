@@ -173,6 +173,10 @@ pub enum Error {
     #[diagnostic(code(pipeline::cancelled))]
     Cancelled { what: String },
 
+    #[error("`{spec}` is not CLUSTER/SERVICE")]
+    #[diagnostic(code(pipeline::init::from_service), help("name the live service as `--from-service my-cluster/my-service`"))]
+    BadServiceSpec { spec: String },
+
     #[error("{path} already exists")]
     #[diagnostic(code(pipeline::init::exists), help("run `pipeline init --force` to overwrite it"))]
     InitExists { path: String },
@@ -228,6 +232,7 @@ impl Error {
             | Error::RepositoryMissing { .. }
             | Error::MissingSecret { .. }
             | Error::InitExists { .. }
+            | Error::BadServiceSpec { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
             | Error::BadImageRef { .. } => ExitCode::Usage,

@@ -68,7 +68,7 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
     let planned = match command {
         // Read-only commands: nothing to gate.
         Command::Schema => return schema::run(),
-        Command::Init { force } => return init::run(run.global, *force, run.reporter),
+        Command::Init { force, from_service } => return init::run(run, *force, from_service.as_deref()).await,
         Command::Plan(v) => return plan::run(run, v).await,
         Command::Check(v) => return check::run(run, v).await,
         Command::Status => return status::run(run).await,

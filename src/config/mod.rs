@@ -21,7 +21,7 @@ pub use environment::{
 };
 pub(crate) use diagnose::{closest, locate};
 pub use error::{At, ConfigError};
-pub use init::INIT_TEMPLATE;
+pub use init::{INIT_TEMPLATE, Starter};
 pub use load::{from_text, load};
 pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source, Task};
 pub use schema::schema;
