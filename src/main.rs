@@ -11,6 +11,8 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     };
     init_logging(verbose, request.global.no_color);
+    // One line per message, however long: `file:line:column` stays greppable, and CI logs are wide.
+    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

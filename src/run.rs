@@ -73,7 +73,7 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
         Command::Check(v) => return check::run(run, v).await,
         Command::Status => return status::run(run).await,
         // Commands that change something: plan (read-only) first.
-        Command::Build(v) => Planned::Build(build::plan(run, v)?),
+        Command::Build(v) => Planned::Build(build::plan(run, v).await?),
         Command::Push(v) => Planned::Push(push::plan(run, v).await?),
         Command::Release(v) => Planned::Release(release::plan(run, v).await?),
         Command::Deploy { image } => Planned::Deploy(deploy::plan(run, image).await?),

@@ -9,5 +9,6 @@ mod deploy;
 mod fixture;
 mod image;
 mod install_sh;
+mod preflight;
 mod real_traffic;
 mod report;

@@ -49,9 +49,12 @@ pub async fn image(run: &mut Run<'_>, aws: &Aws, config: &Config, version: Relea
     preflight::remote::repository(config, &image)?;
     if let ImageAction::Build { .. } = image.action {
         let missing = config.image.secrets.iter().filter(|(_, var)| run.ci.secret(var).is_none());
-        Error::from_problems(
-            missing.map(|(id, var)| Error::MissingSecret { id: id.clone(), var: var.clone() }).collect(),
-        )?;
+        let mut problems: Vec<Error> =
+            missing.map(|(id, var)| Error::MissingSecret { id: id.clone(), var: var.clone() }).collect();
+        if let Err(e) = crate::image::build::ping(&run.ci.docker_host()).await {
+            problems.push(e.into());
+        }
+        Error::from_problems(problems)?;
     }
     Ok(image)
 }
