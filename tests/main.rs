@@ -6,6 +6,7 @@ mod harness;
 mod action;
 mod bad_input;
 mod deploy;
+mod first_run;
 mod fixture;
 mod image;
 mod install_sh;
