@@ -39,7 +39,7 @@ pub async fn run(run: &mut Run<'_>, force: bool, from_service: Option<&str>) -> 
     };
     match find_dockerfile(&dir) {
         Some((context, dockerfile)) => {
-            starter.found.push(Path::new(&context).join(&dockerfile).display().to_string().replace("./", ""));
+            starter.found.push(shown(&Path::new(&context).join(&dockerfile)));
             starter.context = context;
             starter.dockerfile = dockerfile;
         }
@@ -64,7 +64,7 @@ pub async fn run(run: &mut Run<'_>, force: bool, from_service: Option<&str>) -> 
             }
             let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
             std::fs::write(&file, text).map_err(|source| Error::Io { path: file.display().to_string(), source })?;
-            run.reporter.progress(Stage::Plan, format!("wrote {} from {}", file.display(), live.task_definition));
+            run.reporter.progress(Stage::Plan, format!("wrote {} from {}", shown(&file), live.task_definition));
             written.push(file);
             starter.found.push(format!("the live service {cluster}/{service}"));
             fill_from_service(&mut starter, &aws, &live).await?;
@@ -291,17 +291,22 @@ fn repository_name(s: &str) -> Option<String> {
     (name.len() >= 2).then_some(name)
 }
 
+/// A path without a leading `./`.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(".").unwrap_or(path).display().to_string()
+}
+
 fn describe(path: &Path, s: &Starter) -> String {
     let target = match (&s.cluster, &s.service) {
         (Some(c), Some(v)) => format!("{c}/{v} ({} strategy)", s.strategy),
         _ => "cluster and service: TODO".into(),
     };
+    let dockerfile = Path::new(&s.context).join(&s.dockerfile);
     format!(
-        "wrote {}: image {} from {}/{}, environment `{}` -> {target}, task definition {}",
-        path.display(),
+        "wrote {}: image {} from {}, environment `{}` -> {target}, task definition {}",
+        shown(path),
         s.repository,
-        s.context,
-        s.dockerfile,
+        shown(&dockerfile),
         s.environment,
         s.task_definition
     )

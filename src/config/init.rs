@@ -34,60 +34,76 @@ impl Starter {
     /// The config text.
     pub fn render(&self) -> String {
         let mut y = String::new();
-        let _ = writeln!(y, "# .pipeline.yml: how `pipeline` builds, tags, pushes and releases this service.");
+        y.push_str("# .pipeline.yml: how `pipeline` builds, tags, pushes and releases this service.\n");
         if !self.found.is_empty() {
             let _ = writeln!(y, "# Written by `pipeline init` from {}.", self.found.join(", "));
         }
-        let _ = writeln!(y, "# Every key is described by `pipeline schema` (JSON Schema; point your editor's YAML plugin at it).");
-        let _ = writeln!(y, "version: 1\n\nimage:");
-        let _ = writeln!(y, "  repository: {}            # ECR repository; created with IMMUTABLE tags if missing", scalar(&self.repository));
-        let _ = writeln!(y, "  context: {}                        # build context, relative to this file", scalar(&self.context));
-        let _ = writeln!(y, "  dockerfile: {}            # relative to the context", scalar(&self.dockerfile));
-        let _ = writeln!(y, "  # target: runtime                 # multi-stage build target");
-        let _ = writeln!(y, "  # build-args: {{ RUST_LOG: info }}");
-        let _ = writeln!(y, "\n# Immutable tags: v<semver> and sha-<12 hex of the commit>. Add `latest` only if you really want a moving tag.");
-        let _ = writeln!(y, "tags: [semver, sha]\n\nenvironments:");
+        y.push_str("# Every key is described by `pipeline schema` (JSON Schema; point your editor's YAML plugin at it).\n");
+        y.push_str("version: 1\n\nimage:\n");
+        kv(&mut y, "  repository", &scalar(&self.repository), "ECR repository; created with IMMUTABLE tags if missing");
+        kv(&mut y, "  context", &scalar(&self.context), "build context, relative to this file");
+        kv(&mut y, "  dockerfile", &scalar(&self.dockerfile), "relative to the context");
+        y.push_str("  # target: runtime                 # multi-stage build target\n");
+        y.push_str("  # build-args: { RUST_LOG: info }\n");
+        y.push_str("\n# Immutable tags: v<semver> and sha-<12 hex of the commit>. Add `latest` only if you really want a moving tag.\n");
+        y.push_str("tags: [semver, sha]\n\nenvironments:\n");
         let _ = writeln!(y, "  {}:", scalar(&self.environment));
         match &self.region {
-            Some(region) => {
-                let _ = writeln!(y, "    region: {}", scalar(region));
-            }
-            None => {
-                let _ = writeln!(y, "    # region: eu-west-1               # default: AWS_REGION or the AWS profile's");
-            }
+            Some(region) => kv(&mut y, "    region", &scalar(region), ""),
+            None => y.push_str("    # region: eu-west-1             # default: AWS_REGION or the AWS profile's\n"),
         }
-        let _ = writeln!(y, "    cluster: {}", or_todo(self.cluster.as_deref(), "the ECS cluster"));
-        let _ = writeln!(y, "    service: {}", or_todo(self.service.as_deref(), "the ECS service"));
-        let _ = writeln!(y, "    task-definition: {}   # or `from-service` to start from the live one", scalar(&self.task_definition));
-        let _ = writeln!(y, "    container: {}   # the container whose image is replaced", or_todo(self.container.as_deref(), "the container to release"));
-        let _ = writeln!(y, "    # env: {{ FEATURE_X: \"on\" }}");
-        let _ = writeln!(y, "    # secrets: {{ DB_URL: arn:aws:ssm:eu-west-1:111122223333:parameter/my-service/db }}");
-        let _ = writeln!(y, "    strategy: {}               # rolling | codedeploy | ecs-blue-green (the service's controller decides)", self.strategy);
+        kv(&mut y, "    cluster", &or_todo(self.cluster.as_deref()), todo_note(self.cluster.as_deref(), "the ECS cluster"));
+        kv(&mut y, "    service", &or_todo(self.service.as_deref()), todo_note(self.service.as_deref(), "the ECS service"));
+        kv(&mut y, "    task-definition", &scalar(&self.task_definition), "or `from-service` to start from the live one");
+        let container = todo_note(self.container.as_deref(), "the container to release");
+        let container = if container.is_empty() { "the container whose image is replaced" } else { container };
+        kv(&mut y, "    container", &or_todo(self.container.as_deref()), container);
+        y.push_str("    # env: { FEATURE_X: \"on\" }\n");
+        y.push_str("    # secrets: { DB_URL: arn:aws:ssm:eu-west-1:111122223333:parameter/my-service/db }\n");
+        kv(&mut y, "    strategy", &self.strategy, "rolling | codedeploy | ecs-blue-green (as the service's controller)");
         if let Some((application, group)) = &self.codedeploy {
-            let _ = writeln!(y, "    codedeploy:");
-            let _ = writeln!(y, "      application: {}", scalar(application));
-            let _ = writeln!(y, "      deployment-group: {}", scalar(group));
-            let _ = writeln!(y, "      # config: CodeDeployDefault.ECSCanary10Percent5Minutes   # default: the group's own");
+            y.push_str("    codedeploy:\n");
+            kv(&mut y, "      application", &scalar(application), "");
+            kv(&mut y, "      deployment-group", &scalar(group), "");
+            y.push_str("      # config: CodeDeployDefault.ECSCanary10Percent5Minutes   # default: the group's own\n");
         } else if self.strategy == "codedeploy" {
-            let _ = writeln!(y, "    codedeploy:");
-            let _ = writeln!(y, "      application: {}", or_todo(None, "the CodeDeploy application"));
-            let _ = writeln!(y, "      deployment-group: {}", or_todo(None, "the deployment group of this service"));
+            y.push_str("    codedeploy:\n");
+            kv(&mut y, "      application", &or_todo(None), "the CodeDeploy application: not found; set it");
+            kv(&mut y, "      deployment-group", &or_todo(None), "the deployment group of this service: not found; set it");
         }
-        let _ = writeln!(y, "    guard:");
+        y.push_str("    guard:\n");
         if self.alarms.is_empty() {
-            let _ = writeln!(y, "      five-xx: {{ threshold: 5, period: 60s, evaluation-periods: 2 }}   # or alarms: [my-existing-alarm]");
+            kv(&mut y, "      five-xx", "{ threshold: 5, period: 60s, evaluation-periods: 2 }", "or alarms: [my-existing-alarm]");
         } else {
             let list: Vec<String> = self.alarms.iter().map(|a| scalar(a)).collect();
-            let _ = writeln!(y, "      alarms: [{}]   # the alarms the service already deploys with", list.join(", "));
-            let _ = writeln!(y, "      # five-xx: {{ threshold: 5, period: 60s, evaluation-periods: 2 }}   # a load-balancer 5xx alarm too");
+            kv(&mut y, "      alarms", &format!("[{}]", list.join(", ")), "the alarms the service already deploys with");
+            y.push_str("      # five-xx: { threshold: 5, period: 60s, evaluation-periods: 2 }   # a load-balancer 5xx alarm too\n");
         }
-        let _ = writeln!(y, "      # bake: 5m                    # keep watching after all traffic moved");
-        let _ = writeln!(y, "    # before-deploy: [ {{ run-task: migrate }} ]");
-        let _ = writeln!(y, "    timeout: 30m\n    on-cancel: rollback             # rollback | leave");
-        let _ = writeln!(y, "\n# tasks:\n#   migrate:\n#     command: [./migrate, up]");
-        let _ = writeln!(y, "\n# notify:\n#   slack: {{ channel: C0123456, token-env: SLACK_BOT_TOKEN }}   # or webhook-env: SLACK_WEBHOOK_URL");
-        let _ = writeln!(y, "#   github: {{ deployments: true, checks: true }}");
+        y.push_str("      # bake: 5m                      # keep watching after all traffic moved\n");
+        y.push_str("    # before-deploy: [ { run-task: migrate } ]\n");
+        kv(&mut y, "    timeout", "30m", "");
+        kv(&mut y, "    on-cancel", "rollback", "rollback | leave");
+        y.push_str("\n# tasks:\n#   migrate:\n#     command: [./migrate, up]\n");
+        y.push_str("\n# notify:\n#   slack: { channel: C0123456, token-env: SLACK_BOT_TOKEN }   # or webhook-env: SLACK_WEBHOOK_URL\n");
+        y.push_str("#   github: { deployments: true, checks: true }\n");
         y
+    }
+}
+
+/// `key: value`, with the comment lined up in one column.
+fn kv(y: &mut String, key: &str, value: &str, comment: &str) {
+    let line = format!("{key}: {value}");
+    if comment.is_empty() {
+        let _ = writeln!(y, "{line}");
+    } else {
+        let _ = writeln!(y, "{line:<35} # {comment}");
+    }
+}
+
+fn todo_note(value: Option<&str>, what: &'static str) -> &'static str {
+    match value {
+        Some(_) => "",
+        None => what,
     }
 }
 
@@ -101,11 +117,8 @@ fn scalar(s: &str) -> String {
 }
 
 /// A value found, or a placeholder the first `pipeline plan` points at.
-fn or_todo(value: Option<&str>, what: &str) -> String {
-    match value {
-        Some(v) => scalar(v),
-        None => format!("TODO               # {what}: not found; set it"),
-    }
+fn or_todo(value: Option<&str>) -> String {
+    value.map_or_else(|| "TODO".to_owned(), scalar)
 }
 
 #[cfg(test)]
