@@ -365,13 +365,12 @@ fn run_case(case: &Case) -> Result<(), String> {
     }
     let run = pipeline.args(&setup.args).run();
     let after = calls(&sb);
-    check(case, &setup, &repo, &run, &before, &after, &sb)
+    check(case, &setup, &run, &before, &after, &sb)
 }
 
 fn check(
     case: &Case,
     setup: &Setup,
-    repo: &Repo,
     run: &Run,
     before: &BTreeMap<String, u64>,
     after: &BTreeMap<String, u64>,
