@@ -174,7 +174,10 @@ pub enum Error {
     Cancelled { what: String },
 
     #[error("`{spec}` is not CLUSTER/SERVICE")]
-    #[diagnostic(code(pipeline::init::from_service), help("name the live service as `--from-service my-cluster/my-service`"))]
+    #[diagnostic(
+        code(pipeline::init::from_service),
+        help("name the live service as `--from-service my-cluster/my-service`")
+    )]
     BadServiceSpec { spec: String },
 
     #[error("{path} already exists")]

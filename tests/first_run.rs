@@ -60,7 +60,15 @@ fn init_with_a_dockerfile_and_a_task_definition_finds_the_service_and_releases_w
     let init = Pipeline::new(&repo).sandbox(&sb).args(&["init"]).run();
     init.code(0).stderr_has("task-definition.json").stderr_has("prod/web");
     let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
-    for line in ["repository: web", "cluster: prod", "service: web", "task-definition: task-definition.json", "container: web", "strategy: rolling", "region: us-east-1"] {
+    for line in [
+        "repository: web",
+        "cluster: prod",
+        "service: web",
+        "task-definition: task-definition.json",
+        "container: web",
+        "strategy: rolling",
+        "region: us-east-1",
+    ] {
         assert!(config.contains(line), "no {line:?} in\n{config}");
     }
 
@@ -78,19 +86,32 @@ fn init_with_a_dockerfile_and_a_task_definition_finds_the_service_and_releases_w
 
 #[test]
 fn init_from_the_live_service_writes_config_and_task_definition_and_releases_with_no_edits() {
-    let sb = Sandbox::with(SandboxOptions { time_scale: 600.0, scenario: Some("hello".into()), ..SandboxOptions::default() });
+    let sb = Sandbox::with(SandboxOptions {
+        time_scale: 600.0,
+        scenario: Some("hello".into()),
+        ..SandboxOptions::default()
+    });
     let repo = bare_repo();
 
     let init = Pipeline::new(&repo).sandbox(&sb).args(&["init", "--from-service", "demo/hello"]).run();
     init.code(0).stderr_has("demo/hello");
     let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
-    for line in ["cluster: demo", "service: hello", "container: hello", "strategy: codedeploy", "application: hello", "deployment-group: hello-demo"] {
+    for line in [
+        "cluster: demo",
+        "service: hello",
+        "container: hello",
+        "strategy: codedeploy",
+        "application: hello",
+        "deployment-group: hello-demo",
+    ] {
         assert!(config.contains(line), "no {line:?} in\n{config}");
     }
     let td: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo.path().join("task-definition.json")).unwrap()).unwrap();
     assert_eq!(td["family"], "hello");
-    for read_only in ["taskDefinitionArn", "revision", "status", "registeredAt", "compatibilities", "requiresAttributes", "tags"] {
+    for read_only in
+        ["taskDefinitionArn", "revision", "status", "registeredAt", "compatibilities", "requiresAttributes", "tags"]
+    {
         assert!(td.get(read_only).is_none(), "{read_only} is not stripped: {td:#}");
     }
 
@@ -110,7 +131,11 @@ fn init_refuses_to_overwrite_and_names_what_it_needs() {
     let repo = bare_repo();
     repo.write(".pipeline.yml", "version: 1\n");
     Pipeline::new(&repo).args(&["init"]).run().code(3).stderr_has("--force");
-    Pipeline::new(&repo).args(&["init", "--force", "--from-service", "just-a-name"]).run().code(3).stderr_has("CLUSTER/SERVICE");
+    Pipeline::new(&repo)
+        .args(&["init", "--force", "--from-service", "just-a-name"])
+        .run()
+        .code(3)
+        .stderr_has("CLUSTER/SERVICE");
 }
 
 #[test]
@@ -118,7 +143,10 @@ fn check_without_aws_credentials_posts_a_passing_offline_plan_on_a_fork_pull_req
     let sb = Sandbox::start();
     let repo = repo_for(Controller::Rolling, "");
     let base = repo.head();
-    repo.write("task-definition.json", &TASK_DEFINITION.replace("\"essential\": true", "\"essential\": true, \"memoryReservation\": 256"));
+    repo.write(
+        "task-definition.json",
+        &TASK_DEFINITION.replace("\"essential\": true", "\"essential\": true, \"memoryReservation\": 256"),
+    );
     let head = repo.commit("feat: a memory reservation");
     let runner = tempfile::tempdir().unwrap();
     let event = runner.path().join("event.json");

@@ -127,9 +127,14 @@ const CONFIG_CASES: &[Case] = &[
     case("unknown environment key", USAGE, InConfig("stratgy"), &["did you mean `strategy`?"], NoCalls, |s| {
         s.config("strategy: rolling", "stratgy: rolling")
     }),
-    case("strategy not in the enum", USAGE, InConfig("bluegreen"), &["rolling, codedeploy, ecs-blue-green"], NoCalls, |s| {
-        s.config("strategy: rolling", "strategy: bluegreen")
-    }),
+    case(
+        "strategy not in the enum",
+        USAGE,
+        InConfig("bluegreen"),
+        &["rolling, codedeploy, ecs-blue-green"],
+        NoCalls,
+        |s| s.config("strategy: rolling", "strategy: bluegreen"),
+    ),
     case("boolean of the wrong type", USAGE, InConfig("maybe"), &["expected a boolean"], NoCalls, |s| {
         s.config("  repository: web\n", "  repository: web\n  create-repository: maybe\n")
     }),
@@ -157,11 +162,19 @@ const CONFIG_CASES: &[Case] = &[
     case("repository that is a URI", USAGE, InConfig("Web_App"), &["not an ECR repository name"], NoCalls, |s| {
         s.config("repository: web", "repository: Web_App")
     }),
-    case("codedeploy without its section", USAGE, InConfig("strategy: codedeploy"), &["`codedeploy:` section"], NoCalls, |s| {
-        s.config("strategy: rolling", "strategy: codedeploy")
-    }),
+    case(
+        "codedeploy without its section",
+        USAGE,
+        InConfig("strategy: codedeploy"),
+        &["`codedeploy:` section"],
+        NoCalls,
+        |s| s.config("strategy: rolling", "strategy: codedeploy"),
+    ),
     case("before-deploy names no task", USAGE, InConfig("before-deploy"), &["did you mean `migrate`?"], NoCalls, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrat}]\ntasks:\n  migrate: {command: [m]}\n")
+        s.config(
+            "    strategy: rolling\n",
+            "    strategy: rolling\n    before-deploy: [{run-task: migrat}]\ntasks:\n  migrate: {command: [m]}\n",
+        )
     }),
     case("alarm period CloudWatch refuses", USAGE, InConfig("five-xx"), &["multiple of 60s"], NoCalls, |s| {
         s.config("    strategy: rolling\n", "    strategy: rolling\n    guard: {five-xx: {period: 45s}}\n")
@@ -176,58 +189,156 @@ const CONFIG_CASES: &[Case] = &[
 ];
 
 const TASK_DEFINITION_CASES: &[Case] = &[
-    case("misspelt top-level field", USAGE, InFile("task-definition.json", "familly"), &["did you mean `family`?"], NoCalls, |s| {
-        s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"familly\": \"web\",")
-    }),
-    case("misspelt container field", USAGE, InFile("task-definition.json", "essentail"), &["did you mean `essential`?"], NoCalls, |s| {
-        s.td("\"essential\": true", "\"essentail\": true")
-    }),
-    case("object where a string goes", USAGE, InFile("task-definition.json", "\"cpu\""), &["`cpu`: expected a string, found an object"], NoCalls, |s| {
-        s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"cpu\": {\"x\": 1},")
-    }),
-    case("enum value in the wrong case", USAGE, InFile("task-definition.json", "AWSVPC"), &["did you mean `awsvpc`?"], NoCalls, |s| {
-        s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"networkMode\": \"AWSVPC\",")
-    }),
-    case("secret without valueFrom", USAGE, InFile("task-definition.json", "{\"name\": \"S\"}"), &["missing required field `valueFrom`"], NoCalls, |s| {
-        s.td("\"essential\": true,", "\"essential\": true,\n      \"secrets\": [\n        {\"name\": \"S\"}],")
-    }),
-    case("integer given as words", USAGE, InFile("task-definition.json", "lots"), &["expected an integer"], NoCalls, |s| {
-        s.td("\"essential\": true,", "\"essential\": true, \"memory\": \"lots\",")
-    }),
-    case("JSON syntax error", USAGE, InFile("task-definition.json", "\"family\": \"web\",,"), &["not valid JSON"], NoCalls, |s| {
-        s.td("\"family\": \"web\",", "\"family\": \"web\",,")
-    }),
+    case(
+        "misspelt top-level field",
+        USAGE,
+        InFile("task-definition.json", "familly"),
+        &["did you mean `family`?"],
+        NoCalls,
+        |s| s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"familly\": \"web\","),
+    ),
+    case(
+        "misspelt container field",
+        USAGE,
+        InFile("task-definition.json", "essentail"),
+        &["did you mean `essential`?"],
+        NoCalls,
+        |s| s.td("\"essential\": true", "\"essentail\": true"),
+    ),
+    case(
+        "object where a string goes",
+        USAGE,
+        InFile("task-definition.json", "\"cpu\""),
+        &["`cpu`: expected a string, found an object"],
+        NoCalls,
+        |s| s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"cpu\": {\"x\": 1},"),
+    ),
+    case(
+        "enum value in the wrong case",
+        USAGE,
+        InFile("task-definition.json", "AWSVPC"),
+        &["did you mean `awsvpc`?"],
+        NoCalls,
+        |s| s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"networkMode\": \"AWSVPC\","),
+    ),
+    case(
+        "secret without valueFrom",
+        USAGE,
+        InFile("task-definition.json", "{\"name\": \"S\"}"),
+        &["missing required field `valueFrom`"],
+        NoCalls,
+        |s| s.td("\"essential\": true,", "\"essential\": true,\n      \"secrets\": [\n        {\"name\": \"S\"}],"),
+    ),
+    case(
+        "integer given as words",
+        USAGE,
+        InFile("task-definition.json", "lots"),
+        &["expected an integer"],
+        NoCalls,
+        |s| s.td("\"essential\": true,", "\"essential\": true, \"memory\": \"lots\","),
+    ),
+    case(
+        "JSON syntax error",
+        USAGE,
+        InFile("task-definition.json", "\"family\": \"web\",,"),
+        &["not valid JSON"],
+        NoCalls,
+        |s| s.td("\"family\": \"web\",", "\"family\": \"web\",,"),
+    ),
     case("no family", USAGE, InFile("task-definition.json", "{"), &["`family` is missing"], NoCalls, |s| {
         s.td("\"family\": \"web\",", "")
     }),
-    case("protocol not in the enum", USAGE, InFile("task-definition.json", "tcpp"), &["did you mean `tcp`?"], NoCalls, |s| {
-        s.td("{ \"containerPort\": 8080 }", "{ \"containerPort\": 8080, \"protocol\": \"tcpp\" }")
-    }),
-    case("ulimit without its hard limit", USAGE, InFile("task-definition.json", "nofile"), &["missing required field `hardLimit`"], NoCalls, |s| {
-        s.td("\"essential\": true,", "\"essential\": true,\n      \"ulimits\": [{\"name\": \"nofile\", \"softLimit\": 1}],")
-    }),
-    case("several task definition problems at once", USAGE, InFile("task-definition.json", "familly"), &["3 problems", "familly", "essentail", "AWSVPC"], NoCalls, |s| {
-        s.td("\"family\": \"web\",", "\"family\": \"web\",\n  \"familly\": \"web\",\n  \"networkMode\": \"AWSVPC\",");
-        s.td("\"essential\": true", "\"essentail\": true");
-    }),
-    case("container not in the task definition", USAGE, InConfig("container: api"), &["container `api` is not in task-definition.json (it has: web)"], NoCalls, |s| {
-        s.config("container: web", "container: api")
-    }),
-    case("task definition file missing", USAGE, InConfig("task-definition: deploy/td.json"), &["no task definition file at deploy/td.json"], NoCalls, |s| {
-        s.config("task-definition: task-definition.json", "task-definition: deploy/td.json")
-    }),
-    case("YAML: misspelt field", USAGE, InFile("task-definition.yml", "familly"), &["did you mean `family`?"], NoCalls, |s| {
-        yaml(s, TD_YAML.replace("family: web\n", "family: web\nfamilly: web\n"))
-    }),
-    case("YAML: words where a boolean goes", USAGE, InFile("task-definition.yml", "yes please"), &["expected true or false"], NoCalls, |s| {
-        yaml(s, TD_YAML.replace("essential: true", "essential: yes please"))
-    }),
-    case("YAML: syntax error", USAGE, InFile("task-definition.yml", "  image: [unclosed"), &["not valid YAML"], NoCalls, |s| {
-        yaml(s, TD_YAML.replace("    image: placeholder", "  image: [unclosed"))
-    }),
-    case("YAML: log driver not in the enum", USAGE, InFile("task-definition.yml", "cloudwatch"), &["`cloudwatch` is not one of"], NoCalls, |s| {
-        yaml(s, TD_YAML.replace("    essential: true\n", "    essential: true\n    logConfiguration:\n      logDriver: cloudwatch\n"))
-    }),
+    case(
+        "protocol not in the enum",
+        USAGE,
+        InFile("task-definition.json", "tcpp"),
+        &["did you mean `tcp`?"],
+        NoCalls,
+        |s| s.td("{ \"containerPort\": 8080 }", "{ \"containerPort\": 8080, \"protocol\": \"tcpp\" }"),
+    ),
+    case(
+        "ulimit without its hard limit",
+        USAGE,
+        InFile("task-definition.json", "nofile"),
+        &["missing required field `hardLimit`"],
+        NoCalls,
+        |s| {
+            s.td(
+                "\"essential\": true,",
+                "\"essential\": true,\n      \"ulimits\": [{\"name\": \"nofile\", \"softLimit\": 1}],",
+            )
+        },
+    ),
+    case(
+        "several task definition problems at once",
+        USAGE,
+        InFile("task-definition.json", "familly"),
+        &["3 problems", "familly", "essentail", "AWSVPC"],
+        NoCalls,
+        |s| {
+            s.td(
+                "\"family\": \"web\",",
+                "\"family\": \"web\",\n  \"familly\": \"web\",\n  \"networkMode\": \"AWSVPC\",",
+            );
+            s.td("\"essential\": true", "\"essentail\": true");
+        },
+    ),
+    case(
+        "container not in the task definition",
+        USAGE,
+        InConfig("container: api"),
+        &["container `api` is not in task-definition.json (it has: web)"],
+        NoCalls,
+        |s| s.config("container: web", "container: api"),
+    ),
+    case(
+        "task definition file missing",
+        USAGE,
+        InConfig("task-definition: deploy/td.json"),
+        &["no task definition file at deploy/td.json"],
+        NoCalls,
+        |s| s.config("task-definition: task-definition.json", "task-definition: deploy/td.json"),
+    ),
+    case(
+        "YAML: misspelt field",
+        USAGE,
+        InFile("task-definition.yml", "familly"),
+        &["did you mean `family`?"],
+        NoCalls,
+        |s| yaml(s, TD_YAML.replace("family: web\n", "family: web\nfamilly: web\n")),
+    ),
+    case(
+        "YAML: words where a boolean goes",
+        USAGE,
+        InFile("task-definition.yml", "yes please"),
+        &["expected true or false"],
+        NoCalls,
+        |s| yaml(s, TD_YAML.replace("essential: true", "essential: yes please")),
+    ),
+    case(
+        "YAML: syntax error",
+        USAGE,
+        InFile("task-definition.yml", "  image: [unclosed"),
+        &["not valid YAML"],
+        NoCalls,
+        |s| yaml(s, TD_YAML.replace("    image: placeholder", "  image: [unclosed")),
+    ),
+    case(
+        "YAML: log driver not in the enum",
+        USAGE,
+        InFile("task-definition.yml", "cloudwatch"),
+        &["`cloudwatch` is not one of"],
+        NoCalls,
+        |s| {
+            yaml(
+                s,
+                TD_YAML.replace(
+                    "    essential: true\n",
+                    "    essential: true\n    logConfiguration:\n      logDriver: cloudwatch\n",
+                ),
+            )
+        },
+    ),
 ];
 
 fn yaml(s: &mut Setup, td: String) {
@@ -236,18 +347,49 @@ fn yaml(s: &mut Setup, td: String) {
 }
 
 const REFERENCE_CASES: &[Case] = &[
-    case("a name both in env and secrets", USAGE, InConfig("DB: arn"), &["`DB` is set both in `env` and in `secrets`"], NoCalls, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    env: {DB: x}\n    secrets:\n      DB: arn:aws:ssm:us-east-1:000000000000:parameter/db\n")
-    }),
-    case("a secret that is no parameter or secret ARN", USAGE, InConfig("arn:aws:s3"), &["neither an SSM parameter nor a Secrets Manager secret ARN"], NoCalls, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    secrets:\n      DB: arn:aws:s3:::bucket/db\n")
-    }),
-    case("a task's own task definition missing", USAGE, InConfig("task-definition: migrate.json"), &["no task definition file at migrate.json"], NoCalls, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrate}]\ntasks:\n  migrate:\n    command: [m]\n    task-definition: migrate.json\n")
-    }),
-    case("a task's container not in its task definition", USAGE, InConfig("container: migrator"), &["task `migrate` runs container `migrator`"], NoCalls, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrate}]\ntasks:\n  migrate:\n    command: [m]\n    container: migrator\n")
-    }),
+    case(
+        "a name both in env and secrets",
+        USAGE,
+        InConfig("DB: arn"),
+        &["`DB` is set both in `env` and in `secrets`"],
+        NoCalls,
+        |s| {
+            s.config("    strategy: rolling\n", "    strategy: rolling\n    env: {DB: x}\n    secrets:\n      DB: arn:aws:ssm:us-east-1:000000000000:parameter/db\n")
+        },
+    ),
+    case(
+        "a secret that is no parameter or secret ARN",
+        USAGE,
+        InConfig("arn:aws:s3"),
+        &["neither an SSM parameter nor a Secrets Manager secret ARN"],
+        NoCalls,
+        |s| {
+            s.config(
+                "    strategy: rolling\n",
+                "    strategy: rolling\n    secrets:\n      DB: arn:aws:s3:::bucket/db\n",
+            )
+        },
+    ),
+    case(
+        "a task's own task definition missing",
+        USAGE,
+        InConfig("task-definition: migrate.json"),
+        &["no task definition file at migrate.json"],
+        NoCalls,
+        |s| {
+            s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrate}]\ntasks:\n  migrate:\n    command: [m]\n    task-definition: migrate.json\n")
+        },
+    ),
+    case(
+        "a task's container not in its task definition",
+        USAGE,
+        InConfig("container: migrator"),
+        &["task `migrate` runs container `migrator`"],
+        NoCalls,
+        |s| {
+            s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrate}]\ntasks:\n  migrate:\n    command: [m]\n    container: migrator\n")
+        },
+    ),
     case("a lifecycle policy that is not JSON", USAGE, InConfig("lifecycle-policy"), &["is not JSON"], NoCalls, |s| {
         s.config("  repository: web\n", "  repository: web\n  lifecycle-policy: policy.json\n");
         s.files.push(("policy.json", "rules: []".into()));
@@ -255,64 +397,158 @@ const REFERENCE_CASES: &[Case] = &[
 ];
 
 const IMAGE_CASES: &[Case] = &[
-    case("no Dockerfile", USAGE, InConfig("image:"), &["the Dockerfile", "does not exist"], NoCalls, |s| s.remove.push("Dockerfile")),
-    case("a context that does not exist", USAGE, InConfig("context: app"), &["the build context", "app does not exist"], NoCalls, |s| {
-        s.config("  repository: web\n", "  repository: web\n  context: app\n")
+    case("no Dockerfile", USAGE, InConfig("image:"), &["the Dockerfile", "does not exist"], NoCalls, |s| {
+        s.remove.push("Dockerfile")
     }),
-    case("a Dockerfile path that does not exist", USAGE, InConfig("dockerfile: docker/Dockerfile"), &["docker/Dockerfile does not exist"], NoCalls, |s| {
-        s.config("  repository: web\n", "  repository: web\n  dockerfile: docker/Dockerfile\n")
-    }),
-    case("a build secret that is not set", USAGE, Nowhere, &["needs the environment variable NPM_TOKEN"], NoCalls, |s| {
-        s.config("  repository: web\n", "  repository: web\n  secrets: {npm: NPM_TOKEN}\n");
-        s.args = vec!["build", "--version", "1.0.0"];
-    }),
-    case("a build secret not set for a release that builds", USAGE, Nowhere, &["needs the environment variable NPM_TOKEN"], ReadsOnly, |s| {
-        s.config("  repository: web\n", "  repository: web\n  secrets: {npm: NPM_TOKEN}\n")
-    }),
-    case("no Docker engine for a release that builds", FAILURE, Nowhere, &["cannot reach the Docker engine"], ReadsOnly, |s| {
-        s.env.push(("DOCKER_HOST", "unix:///nonexistent/docker.sock"))
-    }),
+    case(
+        "a context that does not exist",
+        USAGE,
+        InConfig("context: app"),
+        &["the build context", "app does not exist"],
+        NoCalls,
+        |s| s.config("  repository: web\n", "  repository: web\n  context: app\n"),
+    ),
+    case(
+        "a Dockerfile path that does not exist",
+        USAGE,
+        InConfig("dockerfile: docker/Dockerfile"),
+        &["docker/Dockerfile does not exist"],
+        NoCalls,
+        |s| s.config("  repository: web\n", "  repository: web\n  dockerfile: docker/Dockerfile\n"),
+    ),
+    case(
+        "a build secret that is not set",
+        USAGE,
+        Nowhere,
+        &["needs the environment variable NPM_TOKEN"],
+        NoCalls,
+        |s| {
+            s.config("  repository: web\n", "  repository: web\n  secrets: {npm: NPM_TOKEN}\n");
+            s.args = vec!["build", "--version", "1.0.0"];
+        },
+    ),
+    case(
+        "a build secret not set for a release that builds",
+        USAGE,
+        Nowhere,
+        &["needs the environment variable NPM_TOKEN"],
+        ReadsOnly,
+        |s| s.config("  repository: web\n", "  repository: web\n  secrets: {npm: NPM_TOKEN}\n"),
+    ),
+    case(
+        "no Docker engine for a release that builds",
+        FAILURE,
+        Nowhere,
+        &["cannot reach the Docker engine"],
+        ReadsOnly,
+        |s| s.env.push(("DOCKER_HOST", "unix:///nonexistent/docker.sock")),
+    ),
 ];
 
 const AWS_CASES: &[Case] = &[
-    case("a cluster that does not exist", USAGE, InConfig("cluster: nope"), &["cluster `nope` does not exist in us-east-1"], ReadsOnly, |s| {
-        s.config("cluster: prod", "cluster: nope")
+    case(
+        "a cluster that does not exist",
+        USAGE,
+        InConfig("cluster: nope"),
+        &["cluster `nope` does not exist in us-east-1"],
+        ReadsOnly,
+        |s| s.config("cluster: prod", "cluster: nope"),
+    ),
+    case(
+        "a service that does not exist",
+        USAGE,
+        InConfig("service: nope"),
+        &["service `nope` does not exist in cluster `prod`"],
+        ReadsOnly,
+        |s| s.config("service: web", "service: nope"),
+    ),
+    case("an empty account", USAGE, InConfig("cluster: prod"), &["cluster `prod` does not exist"], ReadsOnly, |s| {
+        s.world = None
     }),
-    case("a service that does not exist", USAGE, InConfig("service: nope"), &["service `nope` does not exist in cluster `prod`"], ReadsOnly, |s| {
-        s.config("service: web", "service: nope")
-    }),
-    case("an empty account", USAGE, InConfig("cluster: prod"), &["cluster `prod` does not exist"], ReadsOnly, |s| s.world = None),
-    case("codedeploy asked, the service rolls", USAGE, InConfig("strategy: codedeploy"), &["ECS deployment controller"], ReadsOnly, |s| {
-        s.config("strategy: rolling", CODEDEPLOY)
-    }),
-    case("rolling asked, the service uses CodeDeploy", USAGE, InConfig("strategy: rolling"), &["CODE_DEPLOY deployment controller"], ReadsOnly, |s| {
-        s.world = Some(Controller::CodeDeploy)
-    }),
-    case("a deployment group that does not exist", USAGE, InConfig("deployment-group: nope"), &["deployment group `nope` does not exist"], ReadsOnly, |s| {
-        s.world = Some(Controller::CodeDeploy);
-        s.config("strategy: rolling", &CODEDEPLOY.replace("web-prod", "nope"));
-    }),
-    case("a CodeDeploy application that does not exist", USAGE, InConfig("application: nope"), &["CodeDeploy application `nope` does not exist"], ReadsOnly, |s| {
-        s.world = Some(Controller::CodeDeploy);
-        s.config("strategy: rolling", &CODEDEPLOY.replace("application: web", "application: nope"));
-    }),
-    case("a guard alarm that does not exist", USAGE, InConfig("alarms: [nope]"), &["alarm `nope` does not exist"], ReadsOnly, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    guard:\n      alarms: [nope]\n")
-    }),
-    case("a guard alarm already in ALARM", FAILURE, Nowhere, &["guard alarm `web-errors` is already in ALARM"], ReadsOnly, |s| {
-        s.config("    strategy: rolling\n", "    strategy: rolling\n    guard:\n      alarms: [web-errors]\n");
-        s.alarm_firing = true;
-    }),
-    case("a repository that may not be created", USAGE, InConfig("create-repository: false"), &["ECR repository `web` does not exist"], ReadsOnly, |s| {
-        s.config("  repository: web\n", "  repository: web\n  create-repository: false\n")
-    }),
-    case("the load-balanced port missing from the task definition", USAGE, InConfig("task-definition: task-definition.json"), &["container `web` on port 8080"], ReadsOnly, |s| {
-        s.td("\"containerPort\": 8080", "\"containerPort\": 80")
-    }),
-    case("the service's container missing from the task definition", USAGE, InConfig("task-definition: task-definition.json"), &["container `web` on port 8080"], ReadsOnly, |s| {
-        s.td("\"name\": \"web\"", "\"name\": \"app\"");
-        s.config("container: web", "container: app");
-    }),
+    case(
+        "codedeploy asked, the service rolls",
+        USAGE,
+        InConfig("strategy: codedeploy"),
+        &["ECS deployment controller"],
+        ReadsOnly,
+        |s| s.config("strategy: rolling", CODEDEPLOY),
+    ),
+    case(
+        "rolling asked, the service uses CodeDeploy",
+        USAGE,
+        InConfig("strategy: rolling"),
+        &["CODE_DEPLOY deployment controller"],
+        ReadsOnly,
+        |s| s.world = Some(Controller::CodeDeploy),
+    ),
+    case(
+        "a deployment group that does not exist",
+        USAGE,
+        InConfig("deployment-group: nope"),
+        &["deployment group `nope` does not exist"],
+        ReadsOnly,
+        |s| {
+            s.world = Some(Controller::CodeDeploy);
+            s.config("strategy: rolling", &CODEDEPLOY.replace("web-prod", "nope"));
+        },
+    ),
+    case(
+        "a CodeDeploy application that does not exist",
+        USAGE,
+        InConfig("application: nope"),
+        &["CodeDeploy application `nope` does not exist"],
+        ReadsOnly,
+        |s| {
+            s.world = Some(Controller::CodeDeploy);
+            s.config("strategy: rolling", &CODEDEPLOY.replace("application: web", "application: nope"));
+        },
+    ),
+    case(
+        "a guard alarm that does not exist",
+        USAGE,
+        InConfig("alarms: [nope]"),
+        &["alarm `nope` does not exist"],
+        ReadsOnly,
+        |s| s.config("    strategy: rolling\n", "    strategy: rolling\n    guard:\n      alarms: [nope]\n"),
+    ),
+    case(
+        "a guard alarm already in ALARM",
+        FAILURE,
+        Nowhere,
+        &["guard alarm `web-errors` is already in ALARM"],
+        ReadsOnly,
+        |s| {
+            s.config("    strategy: rolling\n", "    strategy: rolling\n    guard:\n      alarms: [web-errors]\n");
+            s.alarm_firing = true;
+        },
+    ),
+    case(
+        "a repository that may not be created",
+        USAGE,
+        InConfig("create-repository: false"),
+        &["ECR repository `web` does not exist"],
+        ReadsOnly,
+        |s| s.config("  repository: web\n", "  repository: web\n  create-repository: false\n"),
+    ),
+    case(
+        "the load-balanced port missing from the task definition",
+        USAGE,
+        InConfig("task-definition: task-definition.json"),
+        &["container `web` on port 8080"],
+        ReadsOnly,
+        |s| s.td("\"containerPort\": 8080", "\"containerPort\": 80"),
+    ),
+    case(
+        "the service's container missing from the task definition",
+        USAGE,
+        InConfig("task-definition: task-definition.json"),
+        &["container `web` on port 8080"],
+        ReadsOnly,
+        |s| {
+            s.td("\"name\": \"web\"", "\"name\": \"app\"");
+            s.config("container: web", "container: app");
+        },
+    ),
     case("no AWS credentials", FAILURE, Nowhere, &["no AWS credentials found", "web identity"], NoCalls, |s| {
         s.aws = false;
         s.env.push(("AWS_REGION", "us-east-1"));
@@ -401,11 +637,8 @@ fn check(
             wrong.push(format!("no {at:?} in the message"));
         }
     }
-    let new: Vec<String> = after
-        .iter()
-        .filter(|(op, n)| before.get(*op).copied().unwrap_or(0) < **n)
-        .map(|(op, _)| op.clone())
-        .collect();
+    let new: Vec<String> =
+        after.iter().filter(|(op, n)| before.get(*op).copied().unwrap_or(0) < **n).map(|(op, _)| op.clone()).collect();
     match case.calls {
         Calls::None if !new.is_empty() => wrong.push(format!("AWS was called before the local checks: {new:?}")),
         _ => {}
@@ -438,7 +671,8 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 /// The sandbox's per-operation call counts (`GET /_sandbox/calls`).
 fn calls(sb: &Sandbox) -> BTreeMap<String, u64> {
     let body = sb.block_on(http_get(&format!("{}/_sandbox/calls", sb.running.endpoint())));
-    let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
+    let value: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
     value["operations"]
         .as_object()
         .map(|ops| ops.iter().map(|(k, v)| (k.clone(), v["count"].as_u64().unwrap_or(0))).collect())
@@ -470,11 +704,8 @@ fn run_table(cases: &[Case]) -> usize {
 
 #[test]
 fn the_table_holds_at_least_forty_bad_inputs() {
-    let total = CONFIG_CASES.len()
-        + TASK_DEFINITION_CASES.len()
-        + REFERENCE_CASES.len()
-        + IMAGE_CASES.len()
-        + AWS_CASES.len();
+    let total =
+        CONFIG_CASES.len() + TASK_DEFINITION_CASES.len() + REFERENCE_CASES.len() + IMAGE_CASES.len() + AWS_CASES.len();
     assert!(total >= 40, "{total} cases");
 }
 

@@ -84,7 +84,11 @@ fn offline(run: &mut Run<'_>, config: &Config, reason: &str) -> Result<(), Error
     let repository = config.image.repository.clone();
     run.reporter.progress(
         Stage::Plan,
-        format!("image: {repository} tagged {}, built unless ECR already has commit {}", run.plan.tags.join(", "), short(&label.commit)),
+        format!(
+            "image: {repository} tagged {}, built unless ECR already has commit {}",
+            run.plan.tags.join(", "),
+            short(&label.commit)
+        ),
     );
     run.plan.image = ImageStep::Offline { repository, commit: label.commit.clone() };
     let Ok((name, env)) = config.environment(run.global.env.as_deref()) else { return Ok(()) };

@@ -1,8 +1,8 @@
 //! `pipeline deploy --image REF`: the deploy half of a release for an image already in ECR
 //! (promotion by digest).
 
-use super::release::deploy_image;
 use super::preflight::Scope;
+use super::release::deploy_image;
 use super::{Run, planning};
 use crate::Error;
 use crate::aws::Aws;

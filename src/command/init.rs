@@ -43,13 +43,16 @@ pub async fn run(run: &mut Run<'_>, force: bool, from_service: Option<&str>) -> 
             starter.context = context;
             starter.dockerfile = dockerfile;
         }
-        None => run.reporter.warn(format!("no Dockerfile found in {}: `image.dockerfile` names one to add", dir.display())),
+        None => {
+            run.reporter.warn(format!("no Dockerfile found in {}: `image.dockerfile` names one to add", dir.display()))
+        }
     }
 
     let mut written = vec![path.clone()];
     let (doc, live) = match from_service {
         Some(spec) => {
-            let (cluster, service) = spec.split_once('/').ok_or_else(|| Error::BadServiceSpec { spec: spec.to_owned() })?;
+            let (cluster, service) =
+                spec.split_once('/').ok_or_else(|| Error::BadServiceSpec { spec: spec.to_owned() })?;
             let aws = Aws::connect(None).await?;
             let live = discover::service(&aws.ecs, cluster, service).await?;
             let (_, doc) = crate::ecs::revision::describe(&aws.ecs, &live.task_definition).await?;
@@ -100,7 +103,8 @@ pub async fn run(run: &mut Run<'_>, force: bool, from_service: Option<&str>) -> 
             .unwrap_or_default();
     }
     if starter.repository.is_empty() {
-        let name = std::fs::canonicalize(&dir).ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+        let name =
+            std::fs::canonicalize(&dir).ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
         starter.repository = name.as_deref().and_then(repository_name).unwrap_or_else(|| "my-service".into());
     }
 
@@ -139,7 +143,8 @@ async fn who_runs(run: &mut Run<'_>, starter: &mut Starter, doc: &Value) -> Opti
     let aws = match Aws::connect(None).await {
         Ok(aws) => aws,
         Err(e) => {
-            run.reporter.warn(format!("AWS not asked which service runs `{family}` ({e}): set `cluster` and `service`"));
+            run.reporter
+                .warn(format!("AWS not asked which service runs `{family}` ({e}): set `cluster` and `service`"));
             return None;
         }
     };
@@ -314,10 +319,7 @@ fn describe(path: &Path, s: &Starter) -> String {
 
 /// What to run next, for the tree as `init` leaves it: new files make it dirty, and a release needs a commit.
 fn next_step(dir: &Path, written: &[PathBuf]) -> String {
-    let files: Vec<String> = written
-        .iter()
-        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
-        .collect();
+    let files: Vec<String> = written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
     let add = format!("git add {}", files.join(" "));
     let commit = "git commit -m \"ci: release with pipeline\"";
     match crate::git::Repo::open(dir) {
@@ -338,8 +340,14 @@ mod tests {
 
     #[test]
     fn the_repository_comes_from_an_ecr_image_or_a_name() {
-        assert_eq!(ecr_repository("111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/web:1.2").as_deref(), Some("team/web"));
-        assert_eq!(ecr_repository("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:ab").as_deref(), Some("web"));
+        assert_eq!(
+            ecr_repository("111122223333.dkr.ecr.eu-west-1.amazonaws.com/team/web:1.2").as_deref(),
+            Some("team/web")
+        );
+        assert_eq!(
+            ecr_repository("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:ab").as_deref(),
+            Some("web")
+        );
         assert_eq!(ecr_repository("nginx:latest"), None);
         assert_eq!(repository_name("My_Service").as_deref(), Some("my_service"));
         assert_eq!(repository_name("x"), None);

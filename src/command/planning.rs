@@ -2,8 +2,8 @@
 //! plan lines, so an error in a later step still reports what was decided before it. The checks of
 //! [`super::preflight`] run first: the local ones before any AWS call, the AWS ones before any write.
 
-use super::preflight::{self, Scope};
 use super::Run;
+use super::preflight::{self, Scope};
 use crate::Error;
 use crate::aws::Aws;
 use crate::config::{Config, Environment};

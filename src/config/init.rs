@@ -38,7 +38,9 @@ impl Starter {
         if !self.found.is_empty() {
             let _ = writeln!(y, "# Written by `pipeline init` from {}.", self.found.join(", "));
         }
-        y.push_str("# Every key is described by `pipeline schema` (JSON Schema; point your editor's YAML plugin at it).\n");
+        y.push_str(
+            "# Every key is described by `pipeline schema` (JSON Schema; point your editor's YAML plugin at it).\n",
+        );
         y.push_str("version: 1\n\nimage:\n");
         kv(&mut y, "  repository", &scalar(&self.repository), "ECR repository; created with IMMUTABLE tags if missing");
         kv(&mut y, "  context", &scalar(&self.context), "build context, relative to this file");
@@ -52,15 +54,35 @@ impl Starter {
             Some(region) => kv(&mut y, "    region", &scalar(region), ""),
             None => y.push_str("    # region: eu-west-1             # default: AWS_REGION or the AWS profile's\n"),
         }
-        kv(&mut y, "    cluster", &or_todo(self.cluster.as_deref()), todo_note(self.cluster.as_deref(), "the ECS cluster"));
-        kv(&mut y, "    service", &or_todo(self.service.as_deref()), todo_note(self.service.as_deref(), "the ECS service"));
-        kv(&mut y, "    task-definition", &scalar(&self.task_definition), "or `from-service` to start from the live one");
+        kv(
+            &mut y,
+            "    cluster",
+            &or_todo(self.cluster.as_deref()),
+            todo_note(self.cluster.as_deref(), "the ECS cluster"),
+        );
+        kv(
+            &mut y,
+            "    service",
+            &or_todo(self.service.as_deref()),
+            todo_note(self.service.as_deref(), "the ECS service"),
+        );
+        kv(
+            &mut y,
+            "    task-definition",
+            &scalar(&self.task_definition),
+            "or `from-service` to start from the live one",
+        );
         let container = todo_note(self.container.as_deref(), "the container to release");
         let container = if container.is_empty() { "the container whose image is replaced" } else { container };
         kv(&mut y, "    container", &or_todo(self.container.as_deref()), container);
         y.push_str("    # env: { FEATURE_X: \"on\" }\n");
         y.push_str("    # secrets: { DB_URL: arn:aws:ssm:eu-west-1:111122223333:parameter/my-service/db }\n");
-        kv(&mut y, "    strategy", &self.strategy, "rolling | codedeploy | ecs-blue-green (as the service's controller)");
+        kv(
+            &mut y,
+            "    strategy",
+            &self.strategy,
+            "rolling | codedeploy | ecs-blue-green (as the service's controller)",
+        );
         if let Some((application, group)) = &self.codedeploy {
             y.push_str("    codedeploy:\n");
             kv(&mut y, "      application", &scalar(application), "");
@@ -69,14 +91,29 @@ impl Starter {
         } else if self.strategy == "codedeploy" {
             y.push_str("    codedeploy:\n");
             kv(&mut y, "      application", &or_todo(None), "the CodeDeploy application: not found; set it");
-            kv(&mut y, "      deployment-group", &or_todo(None), "the deployment group of this service: not found; set it");
+            kv(
+                &mut y,
+                "      deployment-group",
+                &or_todo(None),
+                "the deployment group of this service: not found; set it",
+            );
         }
         y.push_str("    guard:\n");
         if self.alarms.is_empty() {
-            kv(&mut y, "      five-xx", "{ threshold: 5, period: 60s, evaluation-periods: 2 }", "or alarms: [my-existing-alarm]");
+            kv(
+                &mut y,
+                "      five-xx",
+                "{ threshold: 5, period: 60s, evaluation-periods: 2 }",
+                "or alarms: [my-existing-alarm]",
+            );
         } else {
             let list: Vec<String> = self.alarms.iter().map(|a| scalar(a)).collect();
-            kv(&mut y, "      alarms", &format!("[{}]", list.join(", ")), "the alarms the service already deploys with");
+            kv(
+                &mut y,
+                "      alarms",
+                &format!("[{}]", list.join(", ")),
+                "the alarms the service already deploys with",
+            );
             y.push_str("      # five-xx: { threshold: 5, period: 60s, evaluation-periods: 2 }   # a load-balancer 5xx alarm too\n");
         }
         y.push_str("      # bake: 5m                      # keep watching after all traffic moved\n");
@@ -175,8 +212,14 @@ mod tests {
 
     #[test]
     fn what_init_did_not_find_is_a_placeholder_that_still_loads() {
-        let unknown =
-            Starter { region: None, cluster: None, service: None, container: None, strategy: "codedeploy".into(), ..starter() };
+        let unknown = Starter {
+            region: None,
+            cluster: None,
+            service: None,
+            container: None,
+            strategy: "codedeploy".into(),
+            ..starter()
+        };
         let text = unknown.render();
         assert!(text.contains("cluster: TODO"), "{text}");
         let config = from_text(Path::new("/repo/.pipeline.yml"), text, &[]).unwrap();

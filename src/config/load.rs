@@ -103,7 +103,9 @@ enum Fix {
 
 fn fix_for(err: &ConfigError) -> Option<Fix> {
     match err {
-        ConfigError::UnknownKey { section, key, .. } => Some(Fix::Remove { section: section.clone(), key: key.clone() }),
+        ConfigError::UnknownKey { section, key, .. } => {
+            Some(Fix::Remove { section: section.clone(), key: key.clone() })
+        }
         ConfigError::InvalidValue { field, .. } => {
             let (section, key) = field.rsplit_once('.').unwrap_or(("", field));
             Some(Fix::Remove { section: section.to_owned(), key: key.to_owned() })

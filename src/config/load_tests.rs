@@ -404,7 +404,10 @@ fn a_missing_key_does_not_hide_the_next_problem_nor_add_one() {
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(messages.len(), 3, "{messages:#?}");
     assert!(messages[0].ends_with("missing required key `repository` in `image`"), "{messages:#?}");
-    assert!(messages.iter().any(|m| m.ends_with("missing required key `service` in `environments.s`")), "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.ends_with("missing required key `service` in `environments.s`")),
+        "{messages:#?}"
+    );
     assert!(messages.iter().any(|m| m.contains("unknown key `regon`")), "{messages:#?}");
     // The stand-in for `repository` is not reported as a bad repository name.
     assert!(!messages.iter().any(|m| m.contains("ECR repository name")), "{messages:#?}");

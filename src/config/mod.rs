@@ -16,10 +16,10 @@ mod select;
 #[cfg(test)]
 mod load_tests;
 
+pub(crate) use diagnose::{closest, locate};
 pub use environment::{
     BeforeDeployStep, CodeDeploy, Environment, FiveXx, Guard, OnBusy, OnCancel, Strategy, TaskDefinitionSource,
 };
-pub(crate) use diagnose::{closest, locate};
 pub use error::{At, ConfigError};
 pub use init::{INIT_TEMPLATE, Starter};
 pub use load::{from_text, load};

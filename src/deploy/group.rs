@@ -58,7 +58,11 @@ pub async fn read(cd: &aws_sdk_codedeploy::Client, application: &str, group: &st
         .filter(|a| a.enabled())
         .map(|a| a.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
         .unwrap_or_default();
-    Ok(GroupRead::Found(GroupInfo { services, alarms, deployment_config: info.deployment_config_name().map(str::to_owned) }))
+    Ok(GroupRead::Found(GroupInfo {
+        services,
+        alarms,
+        deployment_config: info.deployment_config_name().map(str::to_owned),
+    }))
 }
 
 /// The `(application, group, info)` whose group deploys `cluster/service`, looking through every ECS application.

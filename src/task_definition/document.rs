@@ -196,8 +196,9 @@ impl Text<'_> {
         if wrapped && !top_tags {
             path.0.insert(0, Segment::Key("taskDefinition".to_owned()));
         }
-        locate(self.text, self.format, &path, problem.points_at_key())
-            .or_else(|| locate(self.text, self.format, &FieldPath(path.0[..path.0.len().saturating_sub(1)].to_vec()), false))
+        locate(self.text, self.format, &path, problem.points_at_key()).or_else(|| {
+            locate(self.text, self.format, &FieldPath(path.0[..path.0.len().saturating_sub(1)].to_vec()), false)
+        })
     }
 
     fn offset(&self, (line, column): (usize, usize)) -> Option<usize> {
@@ -268,7 +269,7 @@ fn with_place(
 ) -> TaskDefinitionError {
     let Some(text) = text else { return err };
     let span = problems.first().and_then(place).and_then(|p| text.offset(p)).map(|o| SourceSpan::from((o, 0)));
-    let src = |origin: &str| Some(text.source(origin));
+    let src = |origin: &str| Some(std::sync::Arc::new(text.source(origin)));
     match err {
         TaskDefinitionError::MissingFamily { path, .. } => {
             TaskDefinitionError::MissingFamily { src: src(&path), span: span.or(Some((0, 0).into())), path }
@@ -293,7 +294,11 @@ fn invalid(
         .iter()
         .map(|p| {
             let at = place(p);
-            PlacedProblem { message: p.to_string(), place: at, offset: at.and_then(|at| text.and_then(|t| t.offset(at))) }
+            PlacedProblem {
+                message: p.to_string(),
+                place: at,
+                offset: at.and_then(|at| text.and_then(|t| t.offset(at))),
+            }
         })
         .collect();
     // In the order of the file, as an editor shows them.

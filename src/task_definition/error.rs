@@ -25,8 +25,9 @@ pub enum TaskDefinitionError {
     #[diagnostic(code(pipeline::task_definition::family), help("add `\"family\": \"<name>\"` at the top level"))]
     MissingFamily {
         path: String,
+        /// Shared, not inline: it keeps every Result of this module small.
         #[source_code]
-        src: Option<NamedSource<String>>,
+        src: Option<std::sync::Arc<NamedSource<String>>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -40,8 +41,9 @@ pub enum TaskDefinitionError {
     )]
     MissingContainers {
         path: String,
+        /// Shared, not inline: it keeps every Result of this module small.
         #[source_code]
-        src: Option<NamedSource<String>>,
+        src: Option<std::sync::Arc<NamedSource<String>>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -55,8 +57,9 @@ pub enum TaskDefinitionError {
         path: String,
         index: usize,
         field: &'static str,
+        /// Shared, not inline: it keeps every Result of this module small.
         #[source_code]
-        src: Option<NamedSource<String>>,
+        src: Option<std::sync::Arc<NamedSource<String>>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -173,9 +176,11 @@ impl Diagnostic for InvalidDocument {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         self.src.as_ref()?;
-        Some(Box::new(self.problems.iter().filter_map(|p| {
-            p.offset.map(|o| miette::LabeledSpan::at_offset(o, short_label(&p.message)))
-        })))
+        Some(Box::new(
+            self.problems
+                .iter()
+                .filter_map(|p| p.offset.map(|o| miette::LabeledSpan::at_offset(o, short_label(&p.message)))),
+        ))
     }
 }
 

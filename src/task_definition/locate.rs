@@ -191,8 +191,7 @@ mod tests {
     }
 
     const JSON: &str = "{\n  \"familly\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\", \"image\": \"x\", \"essentail\": true},\n    {\"name\": \"b\",\n     \"cpu\": {\"x\": 1}, \"memory\": 512}\n  ]\n}\n";
-    const YAML: &str =
-        "familly: web\ncontainerDefinitions:\n  - name: web\n    image: x\n    essentail: true\n  - name: b\n    cpu: {x: 1}\n";
+    const YAML: &str = "familly: web\ncontainerDefinitions:\n  - name: web\n    image: x\n    essentail: true\n  - name: b\n    cpu: {x: 1}\n";
 
     #[test]
     fn json_keys_and_values_are_found_at_their_first_character() {

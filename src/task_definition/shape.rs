@@ -16,11 +16,11 @@ use aws_sdk_ecs::types::{
     EnvironmentFileType, EphemeralStorage, FSxWindowsFileServerAuthorizationConfig,
     FSxWindowsFileServerVolumeConfiguration, FirelensConfiguration, FirelensConfigurationType, HealthCheck, HostEntry,
     HostVolumeProperties, InferenceAccelerator, IpcMode, KernelCapabilities, KeyValuePair, LinuxParameters,
-    LogConfiguration, LogDriver, MountPoint, NetworkMode, NvidiaMpsAllocation, OsFamily, PidMode, PortMapping, ProxyConfiguration,
-    ProxyConfigurationType, RepositoryCredentials, ResourceRequirement, ResourceType, RuntimePlatform, S3FilesVolumeConfiguration, Scope, Secret,
-    SharingStrategy,
-    SystemControl, Tag, TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType, Tmpfs,
-    TransportProtocol, Ulimit, UlimitName, VersionConsistency, Volume, VolumeFrom,
+    LogConfiguration, LogDriver, MountPoint, NetworkMode, NvidiaMpsAllocation, OsFamily, PidMode, PortMapping,
+    ProxyConfiguration, ProxyConfigurationType, RepositoryCredentials, ResourceRequirement, ResourceType,
+    RuntimePlatform, S3FilesVolumeConfiguration, Scope, Secret, SharingStrategy, SystemControl, Tag,
+    TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType, Tmpfs, TransportProtocol, Ulimit,
+    UlimitName, VersionConsistency, Volume, VolumeFrom,
 };
 use aws_smithy_schema::{Schema, ShapeType};
 
@@ -94,11 +94,7 @@ fn links() -> &'static [(&'static str, &'static str, Link)] {
             ("Volume", "dockerVolumeConfiguration", S(DockerVolumeConfiguration::SCHEMA)),
             ("Volume", "efsVolumeConfiguration", S(EfsVolumeConfiguration::SCHEMA)),
             ("Volume", "s3filesVolumeConfiguration", S(S3FilesVolumeConfiguration::SCHEMA)),
-            (
-                "Volume",
-                "fsxWindowsFileServerVolumeConfiguration",
-                S(FSxWindowsFileServerVolumeConfiguration::SCHEMA),
-            ),
+            ("Volume", "fsxWindowsFileServerVolumeConfiguration", S(FSxWindowsFileServerVolumeConfiguration::SCHEMA)),
             ("DockerVolumeConfiguration", "scope", Enum(Scope::values())),
             ("EFSVolumeConfiguration", "transitEncryption", Enum(EfsTransitEncryption::values())),
             ("EFSVolumeConfiguration", "authorizationConfig", S(EfsAuthorizationConfig::SCHEMA)),
@@ -208,8 +204,8 @@ mod tests {
         for s in reachable() {
             for m in s.members() {
                 let composite = |t| matches!(t, Some(ShapeType::Structure | ShapeType::Union));
-                let holds_struct = composite(Some(m.shape_type()))
-                    || (m.shape_type() == ShapeType::List && composite(item_type(m)));
+                let holds_struct =
+                    composite(Some(m.shape_type())) || (m.shape_type() == ShapeType::List && composite(item_type(m)));
                 let member = m.member_name().unwrap();
                 if holds_struct {
                     assert!(

@@ -145,7 +145,13 @@ fn present(map: &Map<String, Value>, field: &str) -> bool {
     map.get(field).is_some_and(|v| !v.is_null())
 }
 
-fn check_member(owner: Struct, member: &'static Schema<'static>, value: &Value, path: &FieldPath, out: &mut Vec<Problem>) {
+fn check_member(
+    owner: Struct,
+    member: &'static Schema<'static>,
+    value: &Value,
+    path: &FieldPath,
+    out: &mut Vec<Problem>,
+) {
     let name = member.member_name().unwrap_or_default();
     let link = shape::link(owner, name);
     match member.shape_type() {
