@@ -108,7 +108,10 @@ fn report_deploy(run: &mut Run<'_>, planned: &DeployPlan) {
 /// is also mapped onto the SDK's request now, so a field it cannot send fails the plan, not the release.
 pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
     let (Some(deploy), Some(image)) = (&run.plan.deploy, run.plan.planned_image()) else { return Ok(()) };
-    deploy.render(&image)?.to_sdk_input()?;
+    // Said now, before anything changes, rather than when registering.
+    for warning in deploy.render(&image)?.to_sdk_input()?.warnings {
+        run.reporter.warn(warning);
+    }
     let diff = deploy.diff(&image)?;
     let diff = (!diff.is_empty()).then_some(diff);
     run.reporter.progress(Stage::Plan, plan::describe_diff(diff.as_ref()));

@@ -74,7 +74,9 @@ impl TaskDefinitionDoc {
     }
 
     /// Accepts the bare task definition or DescribeTaskDefinition's `{"taskDefinition": {...}, "tags": [...]}`.
-    /// Also the way in for a document built from the live service ([`super::sdk::from_sdk`]).
+    /// The way in for a revision ECS already holds ([`super::sdk::from_sdk`]): ECS accepted it, so it is not held
+    /// to the shape again (a value newer than this SDK's enums must not stop a release), only to what a release
+    /// needs (a family, named containers with images).
     pub fn from_value(value: Value, origin: &str) -> Result<Loaded, TaskDefinitionError> {
         Self::checked(value, origin, None)
     }
@@ -106,7 +108,7 @@ impl TaskDefinitionDoc {
         // retain, not remove: Map::remove swaps the last key into the hole and would reorder the user's file.
         fields.retain(|k, _| !fields::READ_ONLY.contains(&k.as_str()));
         let fields = Value::Object(fields);
-        let problems = validate(&fields);
+        let problems = if text.is_some() { validate(&fields) } else { Vec::new() };
         let Value::Object(fields) = fields else { unreachable!("built as an object above") };
         let place = |problem: &Problem| text.as_ref().and_then(|t| t.place(problem, wrapped));
         // The structural checks keep their own messages when they are all that is wrong.
@@ -398,6 +400,14 @@ mod tests {
              td.json:5:32: `containerDefinitions[0].cpu`: expected an integer, found an object"
         );
         assert_eq!(err.location(), Some(("td.json".to_owned(), 2, 3)));
+    }
+
+    #[test]
+    fn a_revision_ecs_holds_is_not_held_to_this_sdks_enums() {
+        let live = json!({"family": "web", "containerDefinitions": [{"name": "web", "image": "i",
+            "logConfiguration": {"logDriver": "a-driver-newer-than-this-sdk"}}]});
+        assert!(TaskDefinitionDoc::from_value(live.clone(), "web:3").is_ok());
+        assert!(parse_json(&live).is_err(), "a file is");
     }
 
     #[test]
