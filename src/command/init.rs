@@ -110,7 +110,7 @@ pub async fn run(run: &mut Run<'_>, force: bool, from_service: Option<&str>) -> 
 
     std::fs::write(&path, starter.render()).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
     run.reporter.progress(Stage::Plan, describe(&path, &starter));
-    run.reporter.progress(Stage::Plan, next_step(&dir, &written));
+    run.reporter.progress(Stage::Plan, next_step(&dir, &path, &written));
     Ok(())
 }
 
@@ -318,17 +318,21 @@ fn describe(path: &Path, s: &Starter) -> String {
 }
 
 /// What to run next, for the tree as `init` leaves it: new files make it dirty, and a release needs a commit.
-fn next_step(dir: &Path, written: &[PathBuf]) -> String {
-    let files: Vec<String> = written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
+/// Paths as the user gave them, so the line can be pasted where `init` ran.
+fn next_step(dir: &Path, config: &Path, written: &[PathBuf]) -> String {
+    let files: Vec<String> = written.iter().map(|p| shown(p)).collect();
     let add = format!("git add {}", files.join(" "));
     let commit = "git commit -m \"ci: release with pipeline\"";
+    let plan = if config == Path::new(crate::config::DEFAULT_PATH) {
+        "pipeline plan".to_owned()
+    } else {
+        format!("pipeline plan --config {}", config.display())
+    };
     match crate::git::Repo::open(dir) {
-        Ok(_) => format!(
-            "next: {add} && {commit} && pipeline plan   (to try it before committing: pipeline plan --allow-dirty)"
-        ),
-        Err(_) => format!(
-            "next: git init && git add -A && {commit} && pipeline plan   (the version comes from the git history)"
-        ),
+        Ok(_) => format!("next: {add} && {commit} && {plan}   (to try it before committing: {plan} --allow-dirty)"),
+        Err(_) => {
+            format!("next: git init && git add -A && {commit} && {plan}   (the version comes from the git history)")
+        }
     }
 }
 
