@@ -10,18 +10,27 @@
 #   4. a bad *configuration* release 1.1.0 (HELLO_FAIL=500, same image): the 5xx alarm fires from
 #      real traffic, pipeline stops the deployment and CodeDeploy rolls back (exit code 4);
 #   5. `pipeline status` and the Slack message the sandbox captured.
+#
+# DEMO_PORT picks the sandbox's port (default 4599; 0 = any free port).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 port="${DEMO_PORT:-4599}"
+started=$SECONDS
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step with the time since the demo started, so a long step shows where the time goes.
+say() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$((SECONDS - started))"; }
 
 docker info >/dev/null 2>&1 || { echo "error: the demo needs a running Docker engine" >&2; exit 1; }
 
 say "building hello, pipeline and pipeline-sandbox"
+echo "The first build compiles about 450 crates: roughly 15 minutes on a fresh 2-core machine, a few"
+echo "minutes on 8 cores; seconds once built (after scripts/test.sh too: the demo builds what the tests"
+echo "build). Cargo's progress follows."
 examples/hello/build.sh >/dev/null
-cargo build --quiet -p pipeline -p pipeline-sandbox
+# The workspace's targets as the tests build them, so the same compiled crates serve both.
+cargo build --workspace --all-targets
+say "built"
 pipeline="$root/target/debug/pipeline"
 sandbox="$root/target/debug/pipeline-sandbox"
 # The scenario's service starts on this local image, before any release.
@@ -43,17 +52,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "starting pipeline-sandbox on 127.0.0.1:$port (scenario hello, time scale 60, ${tasks[*]:-simulated tasks})"
+say "starting pipeline-sandbox (scenario hello, time scale 60, ${tasks[*]:-simulated tasks})"
 "$sandbox" --port "$port" --time-scale 60 --scenario hello "${tasks[@]}" >"$work/sandbox.env" 2>"$work/sandbox.log" &
 sandbox_pid=$!
+endpoint() { sed -n 's/^export AWS_ENDPOINT_URL=//p' "$work/sandbox.env" 2>/dev/null; }
 for _ in $(seq 300); do
-  grep -q AWS_ENDPOINT_URL "$work/sandbox.env" 2>/dev/null && curl -fs "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 && break
+  url="$(endpoint)"
+  [ -n "$url" ] && curl -fs "$url/_sandbox/health" >/dev/null 2>&1 && break
   kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log" >&2; echo "error: pipeline-sandbox did not start" >&2; exit 1; }
   sleep 0.1
 done
-grep -q AWS_ENDPOINT_URL "$work/sandbox.env" || { cat "$work/sandbox.log" >&2; echo "error: pipeline-sandbox did not start in 30 s" >&2; exit 1; }
+[ -n "$(endpoint)" ] || { cat "$work/sandbox.log" >&2; echo "error: pipeline-sandbox did not start in 30 s" >&2; exit 1; }
 # shellcheck disable=SC1091
 source "$work/sandbox.env"
+echo "AWS is $AWS_ENDPOINT_URL"
 export AWS_EC2_METADATA_DISABLED=true
 # Slack goes to the sandbox's capture, so the demo shows the one message a release keeps updating.
 export SLACK_BOT_TOKEN=xoxb-demo-token SLACK_API_URL="$AWS_ENDPOINT_URL/slack/api"

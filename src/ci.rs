@@ -159,6 +159,21 @@ impl GithubEvent {
     }
 }
 
+impl GithubEvent {
+    /// In a pull request event, the base commit the PR merges into (`pull_request.base.sha`), when the payload
+    /// names one; what a PR changes is measured against it.
+    pub fn pull_request_base(&self) -> Option<String> {
+        let event = self.name.as_deref()?;
+        if !matches!(event, "pull_request" | "pull_request_target") {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.path.as_ref()?).ok()?;
+        let payload: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let sha = payload.pointer("/pull_request/base/sha")?.as_str()?;
+        is_full_hash(sha).then(|| sha.to_ascii_lowercase())
+    }
+}
+
 /// A pull-request event whose payload does not name the head commit.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("cannot tell which commit the `{event}` event releases: {reason}")]

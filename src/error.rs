@@ -275,6 +275,13 @@ pub enum Error {
     #[diagnostic(code(pipeline::cancelled))]
     Cancelled { what: String },
 
+    #[error("`{spec}` is not CLUSTER/SERVICE")]
+    #[diagnostic(
+        code(pipeline::init::from_service),
+        help("name the live service as `--from-service my-cluster/my-service`")
+    )]
+    BadServiceSpec { spec: String },
+
     #[error("{path} already exists")]
     #[diagnostic(code(pipeline::init::exists), help("run `pipeline init --force` to overwrite it"))]
     InitExists { path: String },
@@ -282,11 +289,46 @@ pub enum Error {
     #[error("cannot read or write {path}: {source}")]
     #[diagnostic(code(pipeline::io), help("check that the path exists and that this user may read and write it"))]
     Io { path: String, source: std::io::Error },
+
+    /// Several problems found by the checks before the first change, reported together.
+    #[error("{} problems found before any change:{}", errors.len(), list(errors))]
+    #[diagnostic(code(pipeline::checks), help("nothing was changed; fix these and run again"))]
+    Checks { errors: Vec<Error> },
+}
+
+/// The errors one per item, continuation lines indented under their item.
+fn list(errors: &[Error]) -> String {
+    errors.iter().map(|e| format!("\n  - {}", e.to_string().replace('\n', "\n    "))).collect()
 }
 
 impl Error {
+    /// The problems found by a check, as one error: none is Ok, one is itself, several are [`Error::Checks`].
+    pub fn from_problems(mut errors: Vec<Error>) -> Result<(), Error> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Checks { errors }),
+        }
+    }
+
+    /// The file, line and column the error points at (the first one's, for several), for annotations.
+    pub fn location(&self) -> Option<(String, usize, usize)> {
+        match self {
+            Error::Config(config) => {
+                config.location().map(|(file, line, column)| (file.display().to_string(), line, column))
+            }
+            Error::TaskDefinition(td) => td.location(),
+            Error::Checks { errors } => errors.iter().find_map(Error::location),
+            _ => None,
+        }
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            // The worst of them: all checks are read-only, so usually "nothing changed" (3).
+            Error::Checks { errors } => {
+                errors.iter().map(Error::exit_code).max_by_key(|c| *c as u8).unwrap_or(ExitCode::Usage)
+            }
             Error::Config(_) | Error::Version(_) | Error::TaskDefinition(_) => ExitCode::Usage,
             Error::Build(
                 BuildError::DockerfileNotFound(_) | BuildError::Context(_) | BuildError::SecretsNeedBuildKit { .. },
@@ -295,6 +337,7 @@ impl Error {
             | Error::RepositoryMissing { .. }
             | Error::MissingSecret { .. }
             | Error::InitExists { .. }
+            | Error::BadServiceSpec { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
             | Error::Unwatched { .. }

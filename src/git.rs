@@ -151,6 +151,14 @@ impl Repo {
         Ok(out.lines().filter_map(|l| l.get(3..)).map(str::to_string).collect())
     }
 
+    /// The text of `path` (relative to the repository's directory) at `rev`; `None` when it did not exist there.
+    pub fn show(&self, rev: &str, path: &str) -> Result<Option<String>, GitError> {
+        if self.run(&["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]).is_err() {
+            return Ok(None);
+        }
+        Ok(self.run(&["show", &format!("{rev}:./{path}")]).ok())
+    }
+
     fn run(&self, args: &[&str]) -> Result<String, GitError> {
         let output = Command::new("git")
             .arg("-C")

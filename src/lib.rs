@@ -21,6 +21,7 @@ pub mod publish_release;
 pub mod report;
 pub mod request;
 mod run;
+pub mod stdio;
 pub mod task_definition;
 pub mod version;
 

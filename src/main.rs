@@ -11,12 +11,13 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     };
     init_logging(verbose, request.global.no_color);
-    // Help texts carry commands to copy (`aws ecr put-image-tag-mutability ...`): never wrap them.
+    // One line per message, however long: `file:line:column` stays greppable, CI logs are wide, and
+    // help texts carry commands to copy (`aws ecr put-image-tag-mutability ...`).
     let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pipeline: cannot start the async runtime: {e}");
+            pipeline::stdio::err(&format!("pipeline: cannot start the async runtime: {e}\n"));
             return pipeline::ExitCode::Failure.into();
         }
     };

@@ -34,6 +34,10 @@ pub struct ReleasePlan {
     /// `run-task`: the job and where it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<JobPlan>,
+    /// Why AWS was not read (`check` without credentials): the plan is the offline one, and its
+    /// task-definition diff is against the committed file's previous version, not what runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<String>,
 }
 
 /// Where the image the service will run comes from.
@@ -51,6 +55,8 @@ pub enum ImageStep {
     Publish(ImagePlan),
     /// `deploy --image`: an image already in ECR, pinned by digest.
     Existing { pinned: String, digest: Digest },
+    /// `check` without AWS credentials: ECR was not asked whether it has this commit's image.
+    Offline { repository: String, commit: String },
 }
 
 impl ReleasePlan {
@@ -58,7 +64,7 @@ impl ReleasePlan {
     pub fn changes(&self) -> bool {
         let image = match &self.image {
             ImageStep::Publish(image) => image.changes(),
-            ImageStep::Local { .. } => true,
+            ImageStep::Local { .. } | ImageStep::Offline { .. } => true,
             ImageStep::None | ImageStep::Existing { .. } => false,
         };
         // The diff is against what runs: a change to deploy shows there, whatever the family's latest is.
@@ -77,6 +83,7 @@ impl ReleasePlan {
                 (_, RepositoryState::Create { name }) => format!("{name}@<digest of the new build>"),
             }),
             ImageStep::Existing { pinned, .. } => Some(pinned.clone()),
+            ImageStep::Offline { repository, .. } => Some(format!("{repository}@<digest of the image>")),
             ImageStep::None | ImageStep::Local { .. } => None,
         }
     }
@@ -96,7 +103,7 @@ impl ReleasePlan {
                 Some(ImageOutcome::PlannedBuild)
             }
             ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { .. }, .. }) => Some(ImageOutcome::PlannedReuse),
-            ImageStep::None | ImageStep::Existing { .. } => None,
+            ImageStep::None | ImageStep::Existing { .. } | ImageStep::Offline { .. } => None,
         }
     }
 }
@@ -156,6 +163,7 @@ mod tests {
             publication: None,
             schedules: None,
             job: None,
+            offline: None,
         }
     }
 

@@ -77,8 +77,8 @@ pub enum Command {
     Check(VersionRequest),
     /// Print the JSON Schema of `.pipeline.yml`.
     Schema,
-    /// Write a starter `.pipeline.yml`.
-    Init { force: bool },
+    /// Write a starter `.pipeline.yml` from the files present or from a live service (`CLUSTER/SERVICE`).
+    Init { force: bool, from_service: Option<String> },
 }
 
 impl Command {

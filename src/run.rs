@@ -33,9 +33,9 @@ pub async fn run(request: Request) -> ExitCode {
     // A sink marked `required` that failed turns a success into a failure; it never hides an error.
     let closed = reporter.close().await;
     match (result, closed) {
-        (Err(e), _) => eprintln!("{:?}", miette::Report::new(e)),
+        (Err(e), _) => crate::stdio::err(&format!("{:?}\n", miette::Report::new(e))),
         (Ok(()), Err(e)) => {
-            eprintln!("{:?}", miette::Report::new(e));
+            crate::stdio::err(&format!("{:?}\n", miette::Report::new(e)));
             code = ExitCode::Failure;
         }
         (Ok(()), Ok(())) => {}
@@ -68,13 +68,13 @@ async fn dispatch(run: &mut Run<'_>, command: &Command) -> Result<(), Error> {
     let planned = match command {
         // Read-only commands: nothing to gate.
         Command::Schema => return schema::run(),
-        Command::Init { force } => return init::run(run.global, *force, run.reporter),
+        Command::Init { force, from_service } => return init::run(run, *force, from_service.as_deref()).await,
         Command::Plan(v) => return plan::run(run, v).await,
         Command::Check(v) => return check::run(run, v).await,
         Command::Status { task } => return status::run(run, task.as_deref()).await,
         Command::Schedules(SchedulesAction::Plan) => return schedules::show(run).await,
         // Commands that change something: plan (read-only) first.
-        Command::Build(v) => Planned::Build(build::plan(run, v)?),
+        Command::Build(v) => Planned::Build(build::plan(run, v).await?),
         Command::Push(v) => Planned::Push(push::plan(run, v).await?),
         Command::Release(v) => Planned::Release(release::plan(run, v).await?),
         Command::Deploy { image } => Planned::Deploy(deploy::plan(run, image).await?),

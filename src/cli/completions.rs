@@ -8,5 +8,7 @@ pub struct CompletionsArgs {
 }
 
 pub fn print_completions(shell: clap_complete::Shell) {
-    clap_complete::generate(shell, &mut super::Cli::command(), "pipeline", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut super::Cli::command(), "pipeline", &mut script);
+    crate::stdio::out(&String::from_utf8_lossy(&script));
 }

@@ -90,7 +90,8 @@ pub enum Commands {
     Check(version::VersionArgs),
     /// Print the JSON Schema of .pipeline.yml (for editors).
     Schema,
-    /// Write a commented starter .pipeline.yml.
+    /// Write a commented .pipeline.yml from the Dockerfile and task definition found here, or from a
+    /// live service (--from-service CLUSTER/SERVICE).
     Init(init::InitArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
@@ -126,7 +127,7 @@ impl Cli {
             Commands::Schedules(SchedulesCommand::Plan) => Command::Schedules(SchedulesAction::Plan),
             Commands::Check(a) => Command::Check(a.into()),
             Commands::Schema => Command::Schema,
-            Commands::Init(a) => Command::Init { force: a.force },
+            Commands::Init(a) => Command::Init { force: a.force, from_service: a.from_service },
             Commands::Completions(a) => {
                 print_completions(a.shell);
                 return None;

@@ -1,5 +1,6 @@
 //! `pipeline build`: build the image on the local engine only, tagged with the release's tags.
 
+use super::preflight::Scope;
 use super::{Run, planning};
 use crate::Error;
 use crate::config::Config;
@@ -14,9 +15,11 @@ pub struct Planned {
     version: ReleaseVersion,
 }
 
-pub fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned, Error> {
+pub async fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned, Error> {
     let config = run.load_config()?;
+    planning::check_locally(run, &config, &Scope { image: true, build_secrets: true, ..Scope::default() })?;
     let version = planning::version(run, &config, request, &[])?.release;
+    crate::image::build::ping(&run.ci.docker_host()).await?;
     run.plan.image = ImageStep::Local { version: version.clone() };
     Ok(Planned { config, version })
 }

@@ -1,6 +1,7 @@
 //! `pipeline deploy --image REF`: the deploy half of a release for an image already in ECR
 //! (promotion by digest).
 
+use super::preflight::Scope;
 use super::release::deploy_image;
 use super::{Run, planning};
 use crate::Error;
@@ -20,8 +21,12 @@ pub struct Planned {
 
 pub async fn plan(run: &mut Run<'_>, image: &str) -> Result<Planned, Error> {
     let config = run.load_config()?;
+    let (name, env) = config.environment(run.global.env.as_deref())?;
+    let mut scope = Scope::release(Some((name, env)));
+    scope.image = false;
+    planning::check_locally(run, &config, &scope)?;
     let (name, env, aws) = planning::environment(run, &config).await?;
-    let deploy = planning::deploy(run, &aws, name, env).await?;
+    let deploy = planning::deploy_checked(run, &aws, &config, name, env).await?;
     let found = existing::find(&aws.ecr, image).await?;
     run.plan.label = Some(found.label.clone());
     run.plan.image = ImageStep::Existing { pinned: found.pinned.clone(), digest: found.digest.clone() };

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod status;
 
 mod planning;
+mod preflight;
 
 use crate::Error;
 use crate::ci::Ci;

@@ -1,16 +1,18 @@
 //! The read-only steps commands plan with. Each fills its part of [`Run::plan`] and reports it as
-//! plan lines, so an error in a later step still reports what was decided before it.
+//! plan lines, so an error in a later step still reports what was decided before it. The checks of
+//! [`super::preflight`] run first: the local ones before any AWS call, the AWS ones before any write.
 
 use super::Run;
+use super::preflight::{self, Scope};
 use crate::Error;
 use crate::aws::Aws;
 use crate::config::{Config, Environment};
 use crate::deploy;
 use crate::deploy::job::Defaults;
 use crate::deploy::plan::DeployPlan;
-use crate::image::ecr;
 use crate::deploy::schedules::Context;
-use crate::image::plan::{ImagePlan, plan_image};
+use crate::image::ecr;
+use crate::image::plan::{ImageAction, ImagePlan, plan_image};
 use crate::image::reference::Repository;
 use crate::image::released;
 use crate::image::tag_policy::Mutability;
@@ -51,8 +53,14 @@ pub async fn environment<'c>(run: &Run<'_>, config: &'c Config) -> Result<(&'c s
     Ok((name, env, aws))
 }
 
+/// The local checks of `scope`: files, task definitions, references. No AWS call yet.
+pub fn check_locally(run: &Run<'_>, config: &Config, scope: &Scope<'_>) -> Result<(), Error> {
+    preflight::local::check(config, run.ci, scope)
+}
+
 /// Build or reuse: decided by what ECR holds for this commit. `found` is the repository (and its
-/// tag mutability) as described while planning the version.
+/// tag mutability) as described while planning the version. A repository that cannot be created,
+/// or build secrets that are not set for a build, stop the run here.
 pub async fn image(
     run: &mut Run<'_>,
     aws: &Aws,
@@ -76,6 +84,16 @@ pub async fn image(
         run.reporter.progress(Stage::Plan, line);
     }
     run.plan.image = ImageStep::Publish(image.clone());
+    preflight::remote::repository(config, &image)?;
+    if let ImageAction::Build { .. } = image.action {
+        let missing = config.image.secrets.iter().filter(|(_, var)| run.ci.secret(var).is_none());
+        let mut problems: Vec<Error> =
+            missing.map(|(id, var)| Error::MissingSecret { id: id.clone(), var: var.clone() }).collect();
+        if let Err(e) = crate::image::build::ping(&run.ci.docker_host()).await {
+            problems.push(e.into());
+        }
+        Error::from_problems(problems)?;
+    }
     Ok(image)
 }
 
@@ -83,19 +101,55 @@ pub async fn image(
 pub async fn deploy(run: &mut Run<'_>, aws: &Aws, name: &str, env: &Environment) -> Result<DeployPlan, Error> {
     run.done.environment = Some(name.to_owned());
     let planned = deploy::plan::plan(aws, name, env).await?;
-    for warning in &planned.warnings {
-        run.reporter.warn(warning.clone());
-    }
-    for line in plan::describe_deploy(&planned) {
-        run.reporter.progress(Stage::Plan, line);
-    }
-    run.plan.deploy = Some(planned.clone());
+    report_deploy(run, &planned);
     Ok(planned)
 }
 
-/// What registering the planned image would change in the task definition.
+/// [`deploy`] for a release: what is missing in AWS named by the config key that points at it, and
+/// what must hold there before anything is registered checked too.
+pub async fn deploy_checked(
+    run: &mut Run<'_>,
+    aws: &Aws,
+    config: &Config,
+    name: &str,
+    env: &Environment,
+) -> Result<DeployPlan, Error> {
+    run.done.environment = Some(name.to_owned());
+    let planned = deploy::plan::plan(aws, name, env)
+        .await
+        .map_err(|e| preflight::remote::place(config, name, env, &aws.region, e))?;
+    report_deploy(run, &planned);
+    preflight::remote::check(aws, config, name, env, &planned).await?;
+    let running = crate::deploy::verified::family_of(&planned.service.task_definition);
+    if let Some(running) = running.filter(|f| *f != planned.template.family()) {
+        run.reporter.warn(format!(
+            "{}/{} runs family `{running}`; this release registers family `{}`",
+            planned.service.cluster,
+            planned.service.name,
+            planned.template.family()
+        ));
+    }
+    Ok(planned)
+}
+
+fn report_deploy(run: &mut Run<'_>, planned: &DeployPlan) {
+    for warning in &planned.warnings {
+        run.reporter.warn(warning.clone());
+    }
+    for line in plan::describe_deploy(planned) {
+        run.reporter.progress(Stage::Plan, line);
+    }
+    run.plan.deploy = Some(planned.clone());
+}
+
+/// What registering the planned image would change in the task definition; the rendered document
+/// is also mapped onto the SDK's request now, so a field it cannot send fails the plan, not the release.
 pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
     let (Some(deploy), Some(image)) = (&run.plan.deploy, run.plan.planned_image()) else { return Ok(()) };
+    // Said now, before anything changes, rather than when registering.
+    for warning in deploy.render(&image)?.to_sdk_input()?.warnings {
+        run.reporter.warn(warning);
+    }
     let diff = deploy.diff(&image)?;
     let diff = (!diff.is_empty()).then_some(diff);
     run.reporter.progress(Stage::Plan, plan::describe_diff(diff.as_ref()));
@@ -123,8 +177,8 @@ pub async fn schedules(
     Ok(())
 }
 
-/// `release`, `plan`, `check` (with the deploy half) and `push` (without): version (from git and
-/// the releases in ECR), AWS, image, and the deploy half of the chosen environment.
+/// `release`, `plan`, `check` (with the deploy half) and `push` (without): local checks, version
+/// (from git and the releases in ECR), AWS, image, and the deploy half of the chosen environment.
 pub async fn release(
     run: &mut Run<'_>,
     config: &Config,
@@ -137,6 +191,7 @@ pub async fn release(
     let wants_environment =
         (with_deploy && !config.environments.is_empty()) || run.global.env.is_some() || config.environments.len() == 1;
     let environment = if wants_environment { Some(config.environment(run.global.env.as_deref())?) } else { None };
+    check_locally(run, config, &Scope::release(environment.filter(|_| with_deploy)))?;
     let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
     let found = ecr::describe_repository(&aws.ecr, &config.image.repository).await?;
     let registry = match &found {
@@ -163,7 +218,7 @@ pub async fn release(
         run.plan.publication = Some(publication);
     }
     if let (true, Some((name, env))) = (with_deploy, environment) {
-        deploy(run, &aws, name, env).await?;
+        deploy_checked(run, &aws, config, name, env).await?;
         diff(run)?;
         schedules(run, &aws, config, name, env).await?;
     }

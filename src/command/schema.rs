@@ -4,6 +4,6 @@ use crate::Error;
 use crate::config;
 
 pub fn run() -> Result<(), Error> {
-    println!("{}", serde_json::to_string_pretty(&config::schema()).unwrap_or_default());
+    crate::stdio::out(&format!("{}\n", serde_json::to_string_pretty(&config::schema()).unwrap_or_default()));
     Ok(())
 }

@@ -79,6 +79,37 @@ pub enum ConfigError {
 
     #[error("unknown task `{name}`{}", did_you_mean(suggestion))]
     UnknownTask { name: String, known: Vec<String>, suggestion: Option<String> },
+
+    /// Every problem of one file, so a user fixes them in one go (at most [`MAX_PROBLEMS`], more are counted).
+    #[error("{}", several(file, errors, *more))]
+    Several { file: PathBuf, errors: Vec<ConfigError>, more: usize },
+}
+
+/// How many problems of one config file are listed.
+pub const MAX_PROBLEMS: usize = 20;
+
+fn several(file: &Path, errors: &[ConfigError], more: usize) -> String {
+    let mut text = format!("{}: {} problems:", file.display(), errors.len() + more);
+    for e in errors {
+        text.push_str(&format!("\n  {e}"));
+    }
+    if more > 0 {
+        text.push_str(&format!("\n  (and {more} more)"));
+    }
+    text
+}
+
+impl ConfigError {
+    /// One error as it is, several as [`ConfigError::Several`]; `None` when there is none.
+    pub fn from_problems(file: &Path, mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        let more = errors.len().saturating_sub(MAX_PROBLEMS);
+        errors.truncate(MAX_PROBLEMS);
+        match errors.len() {
+            0 => None,
+            1 if more == 0 => errors.pop(),
+            _ => Some(ConfigError::Several { file: file.to_path_buf(), errors, more }),
+        }
+    }
 }
 
 fn in_section(section: &str) -> String {
@@ -104,6 +135,7 @@ impl ConfigError {
             | ConfigError::UnknownKey { at, .. }
             | ConfigError::MissingKey { at, .. }
             | ConfigError::InvalidValue { at, .. } => Some(at),
+            ConfigError::Several { errors, .. } => errors.iter().find_map(ConfigError::at),
             _ => None,
         }
     }
@@ -142,6 +174,14 @@ impl ConfigError {
                 "define the task under `tasks:` in the config".into()
             }
             ConfigError::UnknownTask { known, .. } => format!("the tasks defined under `tasks:` are: {}", known.join(", ")),
+            ConfigError::Several { errors, .. } => errors
+                .iter()
+                .map(|e| match e.at() {
+                    Some(at) => format!("line {}: {}", at.line, e.help_text()),
+                    None => e.help_text(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 }
@@ -160,6 +200,12 @@ impl Diagnostic for ConfigError {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if let ConfigError::Several { errors, .. } = self {
+            let first = self.at()?.file.clone();
+            // One source per diagnostic: label the problems of the file the first one is in.
+            let spans = errors.iter().filter_map(ConfigError::at).filter(move |at| at.file == first);
+            return Some(Box::new(spans.map(|at| LabeledSpan::at_offset(at.offset, format!("line {}", at.line)))));
+        }
         let at = self.at()?;
         Some(Box::new(std::iter::once(LabeledSpan::at_offset(at.offset, "here"))))
     }

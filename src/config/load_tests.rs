@@ -67,8 +67,13 @@ fn error_of(text: &str) -> ConfigError {
     }
 }
 
-/// Asserts the message (after the `file:line:col: ` prefix) and the place.
+/// Asserts the message (after the `file:line:col: ` prefix) and the place; of the first problem when the file has
+/// several (every problem is reported at once; these fixtures show one each and leave out unrelated keys).
 fn assert_error(err: &ConfigError, line: usize, column: usize, message: &str) {
+    let err = match err {
+        ConfigError::Several { errors, .. } => &errors[0],
+        one => one,
+    };
     let (file, l, c) = err.location().unwrap_or_else(|| panic!("no location in {err}"));
     assert_eq!(file.file_name().and_then(|f| f.to_str()), Some(".pipeline.yml"));
     assert_eq!((l, c), (line, column), "place of: {err}");
@@ -387,4 +392,45 @@ fn moving_tags_are_latest_and_the_named_ones_and_never_look_like_releases() {
     }
     let err = load("tags: [semver, latest]\nmoving-tags: [a, b, c, d, e]\n").unwrap_err().to_string();
     assert!(err.contains("more than five"), "{err}");
+}
+
+#[test]
+fn every_problem_of_the_file_is_reported_at_once() {
+    let text = "version: 1\nimage:\n  repository: web\n  contxt: .\n  create-repository: maybe\nenvironments:\n  s:\n    cluster: c\n    service: s\n    task-definition: td.json\n    container: c\n    stratgy: rolling\n    timeout: 0s\n";
+    let err = error_of(text);
+    let ConfigError::Several { errors, more, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(*more, 0);
+    let places: Vec<(usize, usize)> = errors.iter().map(|e| e.location().map(|(_, l, c)| (l, c)).unwrap()).collect();
+    assert_eq!(places, vec![(4, 3), (5, 3), (12, 5), (13, 5)], "{err}");
+    let text = err.to_string();
+    assert!(text.contains(".pipeline.yml: 4 problems:"), "{text}");
+    assert!(text.contains("unknown key `contxt` in `image`; did you mean `context`?"), "{text}");
+    assert!(text.contains("unknown key `stratgy` in `environments.s`; did you mean `strategy`?"), "{text}");
+    assert!(text.contains("`environments.s.timeout`: the timeout is zero"), "{text}");
+    assert_eq!(err.location().map(|(_, l, c)| (l, c)), Some((4, 3)));
+    assert!(help_of(&err).contains("line 4: rename `contxt` to `context`"), "{}", help_of(&err));
+}
+
+#[test]
+fn a_missing_key_does_not_hide_the_next_problem_nor_add_one() {
+    let text = "version: 1\nimage:\n  context: .\nenvironments:\n  s:\n    cluster: c\n    task-definition: td.json\n    container: c\n    regon: x\n";
+    let err = error_of(text);
+    let ConfigError::Several { errors, .. } = &err else { panic!("{err:?}") };
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(messages[0].ends_with("missing required key `repository` in `image`"), "{messages:#?}");
+    assert!(
+        messages.iter().any(|m| m.ends_with("missing required key `service` in `environments.s`")),
+        "{messages:#?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("unknown key `regon`")), "{messages:#?}");
+    // The stand-in for `repository` is not reported as a bad repository name.
+    assert!(!messages.iter().any(|m| m.contains("ECR repository name")), "{messages:#?}");
+}
+
+#[test]
+fn a_misspelt_required_key_is_one_problem() {
+    let text = "version: 1\nimage: {repository: web}\nenvironments:\n  s:\n    cluster: c\n    servce: s\n    task-definition: td.json\n    container: c\n";
+    assert_error(&error_of(text), 6, 5, "unknown key `servce` in `environments.s`; did you mean `service`?");
+    assert!(!matches!(error_of(text), ConfigError::Several { .. }));
 }

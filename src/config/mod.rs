@@ -18,11 +18,12 @@ pub mod task;
 #[cfg(test)]
 mod load_tests;
 
+pub(crate) use diagnose::{closest, locate};
 pub use environment::{
     BeforeDeployStep, CodeDeploy, Environment, FiveXx, Guard, OnBusy, OnCancel, Strategy, TaskDefinitionSource,
 };
 pub use error::{At, ConfigError};
-pub use init::INIT_TEMPLATE;
+pub use init::{INIT_TEMPLATE, Starter};
 pub use load::{from_text, load};
 pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
 pub use schedule::{Schedule, SchedulerSettings};

@@ -9,7 +9,9 @@ use super::environment::{Environment, FiveXx, Strategy, TaskDefinitionSource};
 use super::error::ConfigError;
 use super::model::{Config, Slack};
 
-pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
+/// Fills defaults and resolves paths; returns every problem found (none when the config is good).
+pub(crate) fn normalize(config: &mut Config) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
     let dir = match config.source.path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -24,17 +26,16 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         fresh
     });
     if config.tags.is_empty() {
-        return Err(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
+        problems.push(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
     }
 
     check_moving_tags(config)?;
 
     let repository = &config.image.repository;
     if repository.trim().is_empty() {
-        return Err(invalid(config, &["image", "repository"], "the value is empty", "give the ECR repository name"));
-    }
-    if !is_repository_name(repository) {
-        return Err(invalid(
+        problems.push(invalid(config, &["image", "repository"], "the value is empty", "give the ECR repository name"));
+    } else if !is_repository_name(repository) {
+        problems.push(invalid(
             config,
             &["image", "repository"],
             &format!(
@@ -54,7 +55,7 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
 
     let names: Vec<String> = config.environments.keys().cloned().collect();
     for name in &names {
-        check_environment(config, name)?;
+        check_environment(config, name, &mut problems);
         let Some(env) = config.environments.get_mut(name) else { continue };
         if let TaskDefinitionSource::File(file) = &mut env.task_definition {
             *file = resolve(&dir, file);
@@ -69,7 +70,7 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
         && slack.token_env.is_some()
         && slack.webhook_env.is_some()
     {
-        return Err(invalid(
+        problems.push(invalid(
             config,
             &["notify", "slack", "webhook-env"],
             "`token-env` and `webhook-env` are both given",
@@ -82,7 +83,7 @@ pub(crate) fn normalize(config: &mut Config) -> Result<(), ConfigError> {
     {
         slack.token_env = Some(Slack::DEFAULT_TOKEN_ENV.to_string());
     }
-    Ok(())
+    problems
 }
 
 /// Moving tags are ECR tags that must never look like a version or commit tag, and ECR takes at most
@@ -137,11 +138,11 @@ fn is_repository_name(name: &str) -> bool {
         })
 }
 
-fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
-    let Some(env) = config.environments.get(name) else { return Ok(()) };
+fn check_environment(config: &Config, name: &str, problems: &mut Vec<ConfigError>) {
+    let Some(env) = config.environments.get(name) else { return };
     for (key, value) in [("cluster", &env.cluster), ("service", &env.service), ("container", &env.container)] {
         if value.trim().is_empty() {
-            return Err(invalid(
+            problems.push(invalid(
                 config,
                 &["environments", name, key],
                 "the value is empty",
@@ -153,7 +154,7 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
     let Environment { strategy, codedeploy, guard, before_deploy, timeout, .. } = env;
 
     if *strategy == Strategy::Codedeploy && codedeploy.is_none() {
-        return Err(invalid(
+        problems.push(invalid(
             config,
             &key("strategy"),
             "strategy `codedeploy` needs a `codedeploy:` section",
@@ -168,7 +169,7 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
                 None if task_names.is_empty() => "define it under `tasks:`".to_string(),
                 None => format!("the tasks defined under `tasks:` are: {}", task_names.join(", ")),
             };
-            return Err(invalid(
+            problems.push(invalid(
                 config,
                 &key("before-deploy"),
                 &format!("`run-task: {}` names no task under `tasks:`", step.run_task),
@@ -177,10 +178,10 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
         }
     }
     if *timeout == Duration::ZERO {
-        return Err(invalid(config, &key("timeout"), "the timeout is zero", "give a timeout such as `30m`"));
+        problems.push(invalid(config, &key("timeout"), "the timeout is zero", "give a timeout such as `30m`"));
     }
     if guard.poll_interval == Duration::ZERO {
-        return Err(invalid(
+        problems.push(invalid(
             config,
             &["environments", name, "guard", "poll-interval"],
             "the poll interval is zero",
@@ -192,7 +193,7 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
         // CloudWatch accepts these periods for standard-resolution metrics such as the ALB's.
         let secs = five_xx.period.as_secs();
         if five_xx.period.subsec_nanos() != 0 || !(secs == 10 || secs == 30 || (secs > 0 && secs % 60 == 0)) {
-            return Err(invalid(
+            problems.push(invalid(
                 config,
                 &at,
                 "`period` must be 10s, 30s or a multiple of 60s (CloudWatch's alarm periods)",
@@ -200,12 +201,11 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
             ));
         }
         if five_xx.evaluation_periods == 0 {
-            return Err(invalid(config, &at, "`evaluation-periods` is zero", "use at least 1"));
-        }
-        if let Some(n) = five_xx.datapoints_to_alarm
+            problems.push(invalid(config, &at, "`evaluation-periods` is zero", "use at least 1"));
+        } else if let Some(n) = five_xx.datapoints_to_alarm
             && (n == 0 || n > five_xx.evaluation_periods)
         {
-            return Err(invalid(
+            problems.push(invalid(
                 config,
                 &at,
                 &format!(
@@ -216,10 +216,9 @@ fn check_environment(config: &Config, name: &str) -> Result<(), ConfigError> {
             ));
         }
         if five_xx.threshold.is_nan() || five_xx.threshold < 0.0 {
-            return Err(invalid(config, &at, "`threshold` must be zero or more", "use e.g. `threshold: 5`"));
+            problems.push(invalid(config, &at, "`threshold` must be zero or more", "use e.g. `threshold: 5`"));
         }
     }
-    Ok(())
 }
 
 fn invalid(config: &Config, path: &[&str], message: &str, help: &str) -> ConfigError {

@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod ecs_deployment;
 pub mod job;
 pub mod payload;
+pub mod group;
 pub mod plan;
 pub mod rollback_target;
 pub mod run_task;

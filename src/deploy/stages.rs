@@ -34,10 +34,8 @@ pub async fn register(
     tags.insert(verified::VERSION.into(), label.version.clone());
     tags.insert(verified::COMMIT.into(), label.commit.clone());
     doc.set_tags(&tags);
+    // Its warnings (fields this version does not send) were reported with the plan.
     let input = doc.to_sdk_input()?;
-    for warning in &input.warnings {
-        reporter.warn(warning.clone());
-    }
     reporter.started(Stage::Register, format!("registering {}", doc.family()));
     // RegisterTaskDefinition is rate-limited (REFERENCE 2.1): a throttled call is repeated, within the window.
     let transient = Transient::new(plan.watch.transient_window);

@@ -110,6 +110,17 @@ pub fn connect(host: &str) -> Result<Docker, BuildError> {
         .map_err(|err| BuildError::EngineUnavailable { host: host.to_string(), reason: engine_reason(&err) })
 }
 
+/// Asks the engine at `host` whether it answers (read-only), so a release that will build finds out
+/// before the first change rather than after creating the repository.
+pub async fn ping(host: &str) -> Result<(), BuildError> {
+    let docker = connect(host)?;
+    docker
+        .negotiate_version()
+        .await
+        .map(drop)
+        .map_err(|err| BuildError::EngineUnavailable { host: host.to_string(), reason: engine_reason(&err) })
+}
+
 /// The engine stopped answering; [`BuildError::on_host`] names which one.
 fn unavailable(reason: &str) -> BuildError {
     BuildError::EngineUnavailable { host: String::new(), reason: reason.to_string() }

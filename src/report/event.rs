@@ -175,12 +175,7 @@ impl ErrorReportExt for crate::Error {
             code: e.code().map(|c| c.to_string()),
             help: e.help().map(|h| h.to_string()),
             exit_code: e.exit_code().code(),
-            location: match e {
-                crate::Error::Config(config) => {
-                    config.location().map(|(file, line, column)| (file.display().to_string(), line, column))
-                }
-                _ => None,
-            },
+            location: e.location(),
         }
     }
 }

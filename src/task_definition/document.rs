@@ -1,6 +1,9 @@
 //! A task definition as users keep it in their repository (the aws-actions `task-definition.json`, or the output of
-//! `aws ecs describe-task-definition`), in the AWS JSON wire shape, loaded leniently: AWS adds fields over time, so
-//! unknown keys are kept and reported rather than rejected (STYLE 10).
+//! `aws ecs describe-task-definition`), in the AWS JSON wire shape. Checked as ECS checks it: a field the
+//! RegisterTaskDefinition shape does not have, a value of the wrong type or outside an enum is an error with its
+//! file:line:column and a did-you-mean (this overrides STYLE 10: ECS rejects unknown fields, so keeping them only moved
+//! the failure to after the image was pushed). What `describe-task-definition` adds is still accepted: its read-only
+//! fields are stripped, and keys next to `taskDefinition` are ignored with a warning.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,8 +11,10 @@ use std::path::Path;
 use miette::{NamedSource, SourceSpan};
 use serde_json::{Map, Value};
 
-use super::error::{SyntaxError, TaskDefinitionError};
+use super::error::{InvalidDocument, MAX_PROBLEMS, PlacedProblem, SyntaxError, TaskDefinitionError};
 use super::fields;
+use super::locate::locate;
+use super::validate::{FieldPath, Problem, ProblemKind, Segment, validate};
 
 /// A task definition document ready for RegisterTaskDefinition: read-only fields and nulls removed, `family` and
 /// named containers with images guaranteed. `tags`, when present, are the request's `[{key, value}]`.
@@ -19,7 +24,7 @@ pub struct TaskDefinitionDoc {
     fields: Map<String, Value>,
 }
 
-/// A loaded document and what the user should hear about it (unknown fields kept as they are).
+/// A loaded document and what the user should hear about it (keys ignored next to `taskDefinition`).
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub doc: TaskDefinitionDoc,
@@ -65,16 +70,23 @@ impl TaskDefinitionDoc {
                 syntax_error(origin, text, "YAML", line, column, e.to_string())
             })?,
         };
-        Self::from_value(value, origin)
+        Self::checked(value, origin, Some(Text { text, format }))
     }
 
     /// Accepts the bare task definition or DescribeTaskDefinition's `{"taskDefinition": {...}, "tags": [...]}`.
-    /// Also the way in for a document built from the live service ([`super::sdk::from_sdk`]).
+    /// The way in for a revision ECS already holds ([`super::sdk::from_sdk`]): ECS accepted it, so it is not held
+    /// to the shape again (a value newer than this SDK's enums must not stop a release), only to what a release
+    /// needs (a family, named containers with images).
     pub fn from_value(value: Value, origin: &str) -> Result<Loaded, TaskDefinitionError> {
+        Self::checked(value, origin, None)
+    }
+
+    fn checked(value: Value, origin: &str, text: Option<Text<'_>>) -> Result<Loaded, TaskDefinitionError> {
         let mut warnings = Vec::new();
         let Value::Object(mut top) = strip_nulls(value) else {
             return Err(TaskDefinitionError::NotAnObject { path: origin.to_owned(), found: "a non-object" });
         };
+        let wrapped = matches!(top.get("taskDefinition"), Some(Value::Object(_))) && !top.contains_key("family");
         let mut fields = match top.remove("taskDefinition") {
             Some(Value::Object(inner)) if !top.contains_key("family") => {
                 let mut inner = inner;
@@ -95,8 +107,16 @@ impl TaskDefinitionDoc {
         };
         // retain, not remove: Map::remove swaps the last key into the hole and would reorder the user's file.
         fields.retain(|k, _| !fields::READ_ONLY.contains(&k.as_str()));
-        validate(&fields, origin)?;
-        warnings.extend(unknown_fields(&fields));
+        let fields = Value::Object(fields);
+        let problems = if text.is_some() { validate(&fields) } else { Vec::new() };
+        let Value::Object(fields) = fields else { unreachable!("built as an object above") };
+        let place = |problem: &Problem| text.as_ref().and_then(|t| t.place(problem, wrapped));
+        // The structural checks keep their own messages when they are all that is wrong.
+        if problems.iter().all(is_structural) {
+            check_structure(&fields, origin).map_err(|e| with_place(e, text.as_ref(), &problems, &place))?;
+        } else {
+            return Err(invalid(origin, text.as_ref(), &problems, &place));
+        }
         Ok(Loaded { doc: TaskDefinitionDoc { fields }, warnings })
     }
 
@@ -147,6 +167,12 @@ impl TaskDefinitionDoc {
         &self.fields
     }
 
+    /// A document taken as it is, unchecked: for tests of what later stages do with fields loading refuses.
+    #[cfg(test)]
+    pub(crate) fn unchecked(value: Value) -> Self {
+        TaskDefinitionDoc { fields: value.as_object().cloned().unwrap_or_default() }
+    }
+
     pub(crate) fn containers(&self) -> &[Value] {
         self.fields.get("containerDefinitions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
     }
@@ -157,42 +183,135 @@ impl TaskDefinitionDoc {
     }
 }
 
-fn validate(fields: &Map<String, Value>, origin: &str) -> Result<(), TaskDefinitionError> {
+/// The text a document was parsed from, to place its problems.
+struct Text<'a> {
+    text: &'a str,
+    format: Format,
+}
+
+impl Text<'_> {
+    /// Line and column of a problem in the file. In DescribeTaskDefinition's output the fields sit under
+    /// `taskDefinition` (its `tags` next to it).
+    fn place(&self, problem: &Problem, wrapped: bool) -> Option<(usize, usize)> {
+        let mut path = problem.path.clone();
+        let top_tags = matches!(path.0.first(), Some(Segment::Key(k)) if k == "tags");
+        if wrapped && !top_tags {
+            path.0.insert(0, Segment::Key("taskDefinition".to_owned()));
+        }
+        locate(self.text, self.format, &path, problem.points_at_key()).or_else(|| {
+            locate(self.text, self.format, &FieldPath(path.0[..path.0.len().saturating_sub(1)].to_vec()), false)
+        })
+    }
+
+    fn offset(&self, (line, column): (usize, usize)) -> Option<usize> {
+        offset_of(self.text, line, column)
+    }
+
+    fn source(&self, origin: &str) -> NamedSource<String> {
+        let language = if self.format == Format::Json { "json" } else { "yaml" };
+        NamedSource::new(origin, self.text.to_owned()).with_language(language)
+    }
+}
+
+/// The problems the structural checks below report with their own messages.
+fn is_structural(problem: &Problem) -> bool {
+    let path = &problem.path.0;
+    let top = |k: &str| matches!(path.as_slice(), [Segment::Key(x)] if x == k);
+    let container = matches!(path.as_slice(), [Segment::Key(x), Segment::Index(_)] if x == "containerDefinitions");
+    match &problem.kind {
+        ProblemKind::Missing { field } if path.is_empty() => field == "family" || field == "containerDefinitions",
+        ProblemKind::Missing { field } if container => field == "name" || field == "image",
+        ProblemKind::Empty | ProblemKind::WrongType { .. } => {
+            top("family") || top("containerDefinitions") || container || {
+                let named = matches!(path.as_slice(), [Segment::Key(x), Segment::Index(_), Segment::Key(f)]
+                    if x == "containerDefinitions" && (f == "name" || f == "image"));
+                named
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `family`, at least one container, and a name and an image for each: what a release cannot do without.
+fn check_structure(fields: &Map<String, Value>, origin: &str) -> Result<(), TaskDefinitionError> {
     let path = || origin.to_owned();
     match fields.get("family").and_then(Value::as_str) {
         Some(f) if !f.trim().is_empty() => {}
-        _ => return Err(TaskDefinitionError::MissingFamily { path: path() }),
+        _ => return Err(TaskDefinitionError::MissingFamily { path: path(), src: None, span: None }),
     }
     let containers = match fields.get("containerDefinitions").and_then(Value::as_array) {
         Some(c) if !c.is_empty() => c,
-        _ => return Err(TaskDefinitionError::MissingContainers { path: path() }),
+        _ => return Err(TaskDefinitionError::MissingContainers { path: path(), src: None, span: None }),
     };
     for (index, container) in containers.iter().enumerate() {
         for field in ["name", "image"] {
             match container.get(field).and_then(Value::as_str) {
                 Some(v) if !v.trim().is_empty() => {}
-                _ => return Err(TaskDefinitionError::InvalidContainer { path: path(), index, field }),
+                _ => {
+                    return Err(TaskDefinitionError::InvalidContainer {
+                        path: path(),
+                        index,
+                        field,
+                        src: None,
+                        span: None,
+                    });
+                }
             }
         }
     }
     Ok(())
 }
 
-fn unknown_fields(fields: &Map<String, Value>) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for key in fields.keys().filter(|k| !fields::REQUEST.contains(&k.as_str())) {
-        warnings.push(format!("unknown field `{key}` in the task definition (kept)"));
-    }
-    let containers =
-        fields.get("containerDefinitions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    for (index, container) in containers.iter().enumerate() {
-        for key in container.as_object().into_iter().flat_map(Map::keys) {
-            if !fields::CONTAINER.contains(&key.as_str()) {
-                warnings.push(format!("unknown field `{key}` in containerDefinitions[{index}] (kept)"));
-            }
+/// A structural error pointed at its place in the file (the first structural problem's).
+fn with_place(
+    err: TaskDefinitionError,
+    text: Option<&Text<'_>>,
+    problems: &[Problem],
+    place: &dyn Fn(&Problem) -> Option<(usize, usize)>,
+) -> TaskDefinitionError {
+    let Some(text) = text else { return err };
+    let span = problems.first().and_then(place).and_then(|p| text.offset(p)).map(|o| SourceSpan::from((o, 0)));
+    let src = |origin: &str| Some(std::sync::Arc::new(text.source(origin)));
+    match err {
+        TaskDefinitionError::MissingFamily { path, .. } => {
+            TaskDefinitionError::MissingFamily { src: src(&path), span: span.or(Some((0, 0).into())), path }
         }
+        TaskDefinitionError::MissingContainers { path, .. } => {
+            TaskDefinitionError::MissingContainers { src: src(&path), span: span.or(Some((0, 0).into())), path }
+        }
+        TaskDefinitionError::InvalidContainer { path, index, field, .. } => {
+            TaskDefinitionError::InvalidContainer { src: src(&path), span, path, index, field }
+        }
+        other => other,
     }
-    warnings
+}
+
+fn invalid(
+    origin: &str,
+    text: Option<&Text<'_>>,
+    problems: &[Problem],
+    place: &dyn Fn(&Problem) -> Option<(usize, usize)>,
+) -> TaskDefinitionError {
+    let mut placed: Vec<PlacedProblem> = problems
+        .iter()
+        .map(|p| {
+            let at = place(p);
+            PlacedProblem {
+                message: p.to_string(),
+                place: at,
+                offset: at.and_then(|at| text.and_then(|t| t.offset(at))),
+            }
+        })
+        .collect();
+    // In the order of the file, as an editor shows them.
+    placed.sort_by_key(|p| p.place.unwrap_or((usize::MAX, 0)));
+    placed.truncate(MAX_PROBLEMS);
+    TaskDefinitionError::Invalid(Box::new(InvalidDocument {
+        path: origin.to_owned(),
+        problems: placed,
+        more: problems.len().saturating_sub(MAX_PROBLEMS),
+        src: text.map(|t| t.source(origin)),
+    }))
 }
 
 /// Removes JSON nulls at every depth: the CLI prints them for unset members, and RegisterTaskDefinition would
@@ -253,10 +372,8 @@ mod tests {
     }
 
     #[test]
-    fn describe_output_loads_with_read_only_fields_stripped_and_unknown_fields_kept_with_a_warning() {
+    fn describe_output_loads_with_read_only_fields_stripped_and_extra_keys_ignored_with_a_warning() {
         let mut described = described_json();
-        described["taskDefinition"]["containerDefinitions"][0]["futureKnob"] = json!({"level": 3});
-        described["taskDefinition"]["brandNewTopLevel"] = json!(true);
         described["ResponseMetadata"] = json!({"RequestId": "x"});
 
         let loaded = parse_json(&described).unwrap();
@@ -265,19 +382,40 @@ mod tests {
             assert!(!map.contains_key(*key), "{key} should be stripped");
         }
         assert!(!map.contains_key("taskRoleArn"), "nulls are stripped");
-        assert_eq!(map["containerDefinitions"][0]["futureKnob"], json!({"level": 3}));
-        assert_eq!(map["brandNewTopLevel"], json!(true));
         assert_eq!(loaded.doc.tags(), BTreeMap::from([("pipeline:version".to_owned(), "1.4.0".to_owned())]));
-        assert_eq!(
-            loaded.warnings,
-            vec![
-                "ignored `ResponseMetadata` next to `taskDefinition` in td.json".to_owned(),
-                "unknown field `brandNewTopLevel` in the task definition (kept)".to_owned(),
-                "unknown field `futureKnob` in containerDefinitions[0] (kept)".to_owned(),
-            ]
-        );
+        assert_eq!(loaded.warnings, vec!["ignored `ResponseMetadata` next to `taskDefinition` in td.json".to_owned()]);
         assert_eq!(loaded.doc.family(), "web");
         assert_eq!(loaded.doc.container_names(), vec!["web", "otel"]);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_their_place_and_a_suggestion_as_ecs_rejects_them() {
+        let text = "{\n  \"familly\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\", \"image\": \"x\",\n     \"essentail\": true, \"cpu\": {\"x\": 1}}\n  ]\n}\n";
+        let err = TaskDefinitionDoc::parse(text, "td.json", Format::Json).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "td.json: 3 problems in the task definition:\n  \
+             td.json:2:3: unknown field `familly` in the task definition; did you mean `family`?\n  \
+             td.json:5:6: unknown field `essentail` in containerDefinitions[0]; did you mean `essential`?\n  \
+             td.json:5:32: `containerDefinitions[0].cpu`: expected an integer, found an object"
+        );
+        assert_eq!(err.location(), Some(("td.json".to_owned(), 2, 3)));
+    }
+
+    #[test]
+    fn a_revision_ecs_holds_is_not_held_to_this_sdks_enums() {
+        let live = json!({"family": "web", "containerDefinitions": [{"name": "web", "image": "i",
+            "logConfiguration": {"logDriver": "a-driver-newer-than-this-sdk"}}]});
+        assert!(TaskDefinitionDoc::from_value(live.clone(), "web:3").is_ok());
+        assert!(parse_json(&live).is_err(), "a file is");
+    }
+
+    #[test]
+    fn describe_output_problems_are_placed_inside_task_definition() {
+        let text = "taskDefinition:\n  family: web\n  containerDefinitions:\n    - name: web\n      image: x\n      essential: yes please\ntags:\n  - {key: a, valu: b}\n";
+        let err = TaskDefinitionDoc::parse(text, "td.yml", Format::Yaml).unwrap_err().to_string();
+        assert!(err.contains("td.yml:6:18: `containerDefinitions[0].essential`: expected true or false"), "{err}");
+        assert!(err.contains("td.yml:8:14: unknown field `valu` in tags[0]; did you mean `value`?"), "{err}");
     }
 
     #[test]

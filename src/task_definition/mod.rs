@@ -5,17 +5,21 @@ mod diff;
 mod document;
 mod error;
 mod fields;
+mod locate;
 mod normalize;
 mod render;
 mod sdk;
 mod sdk_reader;
+mod shape;
+mod validate;
 
 pub use diff::{Change, ChangeKind, TaskDefinitionDiff, diff};
 pub use document::{Format, Loaded, TaskDefinitionDoc};
-pub use error::{SyntaxError, TaskDefinitionError};
+pub use error::{InvalidDocument, PlacedProblem, SyntaxError, TaskDefinitionError};
 pub use normalize::normalize;
 pub use render::{RenderInput, render};
 pub use sdk::{SdkInput, from_sdk, tags_from_sdk};
+pub use validate::{FieldPath, Problem, ProblemKind, Segment};
 
 #[cfg(test)]
 mod fixtures;

@@ -754,7 +754,8 @@ mod tests {
                 "portMappings": [{"containerPort": 80, "newPortThing": "x"}]
             }]
         });
-        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        // Loading refuses unknown fields now; the mapping must still never drop one silently.
+        let doc = TaskDefinitionDoc::unchecked(value);
         let mut warnings = doc.to_sdk_input().unwrap().warnings;
         warnings.sort();
         assert_eq!(
@@ -772,7 +773,7 @@ mod tests {
     #[test]
     fn a_field_of_the_wrong_type_is_an_error_naming_it() {
         let value = json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "memory": "lots"}]});
-        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        let doc = TaskDefinitionDoc::unchecked(value);
         let err = doc.to_sdk_input().unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -784,7 +785,7 @@ mod tests {
     fn a_missing_required_member_is_an_error_naming_it() {
         let value =
             json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "secrets": [{"name": "S"}]}]});
-        let doc = TaskDefinitionDoc::parse(&value.to_string(), "f.json", Format::Json).unwrap().doc;
+        let doc = TaskDefinitionDoc::unchecked(value);
         let err = doc.to_sdk_input().unwrap_err().to_string();
         assert!(err.starts_with("task definition field `containerDefinitions[0].secrets[0]` is invalid"), "{err}");
     }

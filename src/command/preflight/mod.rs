@@ -1,0 +1,45 @@
+//! Checked before changed. A command that changes something first checks, read-only, everything it will use:
+//! locally ([`local`]: files, task definitions, references) before the first AWS call, then in AWS ([`remote`]: the
+//! cluster, service, controller, CodeDeploy group, alarms, repository) before the first write. Every problem names
+//! the config key (file:line) that points at what is wrong, and a failed check changes nothing.
+
+pub mod local;
+pub mod remote;
+
+use crate::Error;
+use crate::config::{self, Config, ConfigError, Environment};
+
+/// What a command is about to use, and so what must be checked.
+#[derive(Default)]
+pub struct Scope<'c> {
+    /// It builds the image: the context and Dockerfile must exist.
+    pub image: bool,
+    /// It builds on the local engine for sure (`build`): the build secrets must be set now.
+    pub build_secrets: bool,
+    /// The environments it deploys to (all of them for `check`).
+    pub environments: Vec<(&'c str, &'c Environment)>,
+    /// Tasks it runs, with the environment whose container they default to.
+    pub tasks: Vec<(&'c str, &'c Environment)>,
+}
+
+impl<'c> Scope<'c> {
+    /// A release (or plan, check) to `environment`: the image, the environment and its before-deploy tasks.
+    pub fn release(environment: Option<(&'c str, &'c Environment)>) -> Self {
+        let mut scope = Scope { image: true, ..Scope::default() };
+        if let Some((name, env)) = environment {
+            scope.environments.push((name, env));
+            scope.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+        }
+        scope
+    }
+}
+
+/// A problem placed at a key of the config file (or the deepest of its parents the file has).
+pub fn at(config: &Config, key: &[&str], message: &str, help: &str) -> Error {
+    Error::Config(ConfigError::InvalidValue {
+        at: Box::new(config::locate(&config.source.path, &config.source.text, key)),
+        field: key.join("."),
+        message: message.to_owned(),
+        help: help.to_owned(),
+    })
+}

@@ -1,0 +1,145 @@
+//! The AWS half, read-only: what the deploy plan found missing placed at the config key that names it, and the
+//! reads the plan itself does not make (the CodeDeploy group serves this service, the named alarms exist and are
+//! quiet, the load balancer's container is in the task definition, the repository may be created).
+
+use super::at;
+use crate::Error;
+use crate::aws::Aws;
+use crate::config::{Config, Environment};
+use crate::deploy::group::{self, GroupRead};
+use crate::deploy::plan::DeployPlan;
+use crate::deploy::strategy::Strategy;
+use crate::guard::state::{AlarmState, states};
+use crate::image::plan::{ImagePlan, RepositoryState};
+
+/// An error of the deploy plan's reads, placed at the key of the resource that is missing when it is one.
+pub fn place(config: &Config, name: &str, env: &Environment, region: &str, err: Error) -> Error {
+    let key = |k: &str| ["environments", name, k].map(str::to_owned);
+    let (path, message, help): ([String; 3], String, &str) = match &err {
+        Error::Aws { operation: "DescribeServices", code, .. } if code == "ClusterNotFoundException" => (
+            key("cluster"),
+            format!("cluster `{}` does not exist in {region}", env.cluster),
+            "check `cluster` (and `region`); `aws ecs list-clusters` lists the clusters",
+        ),
+        Error::ServiceNotFound { cluster, service } => (
+            key("service"),
+            format!("service `{service}` does not exist in cluster `{cluster}` ({region})"),
+            "check `service`; `aws ecs list-services --cluster CLUSTER` lists the services",
+        ),
+        Error::StrategyMismatch { message, help } => {
+            return at(config, &["environments", name, "strategy"], message, help);
+        }
+        Error::Aws { operation: "GetDeploymentGroup", code, .. } if code == "ApplicationDoesNotExistException" => {
+            return missing_application(config, name, env);
+        }
+        Error::Aws { operation: "GetDeploymentGroup", code, .. } if code == "DeploymentGroupDoesNotExistException" => {
+            return missing_group(config, name, env);
+        }
+        _ => return err,
+    };
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    at(config, &path, &message, help)
+}
+
+fn missing_application(config: &Config, name: &str, env: &Environment) -> Error {
+    let app = env.codedeploy.as_ref().map(|c| c.application.as_str()).unwrap_or_default();
+    at(
+        config,
+        &["environments", name, "codedeploy", "application"],
+        &format!("CodeDeploy application `{app}` does not exist"),
+        "check `codedeploy.application`; `aws deploy list-applications` lists them",
+    )
+}
+
+fn missing_group(config: &Config, name: &str, env: &Environment) -> Error {
+    let (app, group) =
+        env.codedeploy.as_ref().map(|c| (c.application.as_str(), c.deployment_group.as_str())).unwrap_or_default();
+    at(
+        config,
+        &["environments", name, "codedeploy", "deployment-group"],
+        &format!("deployment group `{group}` does not exist in CodeDeploy application `{app}`"),
+        "check `codedeploy.deployment-group`; `aws deploy list-deployment-groups --application-name APP` lists them",
+    )
+}
+
+/// A repository that is missing may only be planned for creation when the config allows it.
+pub fn repository(config: &Config, image: &ImagePlan) -> Result<(), Error> {
+    match &image.repository {
+        RepositoryState::Create { name } if !config.image.create_repository => Err(at(
+            config,
+            &["image", "create-repository"],
+            &format!("ECR repository `{name}` does not exist, and `create-repository` is false"),
+            "create the repository, or set `image.create-repository: true` so pipeline creates it (IMMUTABLE)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The reads beyond the deploy plan's, all before the first write; every problem at once.
+pub async fn check(aws: &Aws, config: &Config, name: &str, env: &Environment, plan: &DeployPlan) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    let svc = &plan.service;
+    if let (Strategy::CodeDeploy, Some(cd)) = (plan.strategy, &plan.codedeploy) {
+        match group::read(&aws.codedeploy, &cd.application, &cd.deployment_group).await? {
+            GroupRead::NoApplication => problems.push(missing_application(config, name, env)),
+            GroupRead::NoGroup => problems.push(missing_group(config, name, env)),
+            GroupRead::Found(info) if !info.deploys(&svc.cluster, &svc.name) => problems.push(at(
+                config,
+                &["environments", name, "codedeploy", "deployment-group"],
+                &format!(
+                    "deployment group `{}` deploys {}, not {}/{}",
+                    cd.deployment_group,
+                    list(info.services.iter().map(|(c, s)| format!("{c}/{s}"))),
+                    svc.cluster,
+                    svc.name
+                ),
+                "name the deployment group of this service",
+            )),
+            GroupRead::Found(_) => {}
+        }
+    }
+
+    // Named alarms must exist; none may fire now (the 5xx alarms the release creates may not exist yet).
+    let found = states(&aws.cloudwatch, &plan.alarms).await?;
+    for alarm in env.guard.alarms.iter().filter(|a| !found.contains_key(*a)) {
+        problems.push(at(
+            config,
+            &["environments", name, "guard", "alarms"],
+            &format!("alarm `{alarm}` does not exist in CloudWatch"),
+            "name an existing alarm (`aws cloudwatch describe-alarms`), or drop it from `guard.alarms`",
+        ));
+    }
+    if let Some((alarm, (_, reason))) = found.iter().find(|(_, (state, _))| *state == AlarmState::Alarm) {
+        problems.push(Error::GuardBlocked { reason: format!("guard alarm `{alarm}` is already in ALARM ({reason})") });
+    }
+
+    // The load balancer sends traffic to a container and port the new revision must have.
+    for tg in &svc.target_groups {
+        let has = plan.template.containers().iter().any(|c| {
+            c.get("name").and_then(serde_json::Value::as_str) == Some(tg.container_name.as_str())
+                && c.get("portMappings").and_then(serde_json::Value::as_array).is_some_and(|ports| {
+                    ports.iter().any(|p| {
+                        p.get("containerPort").and_then(serde_json::Value::as_i64) == Some(i64::from(tg.container_port))
+                    })
+                })
+        });
+        if !has {
+            problems.push(at(
+                config,
+                &["environments", name, "task-definition"],
+                &format!(
+                    "the service's load balancer sends traffic to container `{}` on port {}, which the task \
+                     definition does not have",
+                    tg.container_name, tg.container_port
+                ),
+                "keep that container and its `portMappings` entry in the task definition",
+            ));
+        }
+    }
+    Error::from_problems(problems)
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() { "no service".to_owned() } else { items.join(", ") }
+}
