@@ -327,7 +327,7 @@ impl Error {
         match self {
             // The worst of them: all checks are read-only, so usually "nothing changed" (3).
             Error::Checks { errors } => {
-                errors.iter().map(Error::exit_code).max_by_key(|c| *c as u8).unwrap_or(ExitCode::Usage)
+                errors.iter().map(Error::exit_code).max_by_key(|c| c.code()).unwrap_or(ExitCode::Usage)
             }
             Error::Config(_) | Error::Version(_) | Error::TaskDefinition(_) => ExitCode::Usage,
             Error::Build(

@@ -49,7 +49,11 @@ pub async fn plan(run: &mut Run<'_>, request: &JobRequest) -> Result<Planned, Er
     let env = environment(run, &config, task)?;
     if let Some((_, e)) = env {
         // Only the task's own references are checked: it runs the service's revision or its own file.
-        super::planning::check_locally(run, &config, &Scope { tasks: vec![(request.name.as_str(), e)], ..Scope::default() })?;
+        super::planning::check_locally(
+            run,
+            &config,
+            &Scope { tasks: vec![(request.name.as_str(), e)], ..Scope::default() },
+        )?;
     }
     let aws = Aws::connect(env.and_then(|(_, e)| e.region.as_deref())).await?;
     if let Some((name, _)) = env {

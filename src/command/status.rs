@@ -3,11 +3,11 @@
 
 use super::{Run, planning};
 use crate::Error;
-use crate::deploy::strategy::ControllerKind;
-use crate::deploy::plan::short_arn;
 use crate::aws::Aws;
 use crate::deploy::job;
+use crate::deploy::plan::short_arn;
 use crate::deploy::run_task::TaskEnd;
+use crate::deploy::strategy::ControllerKind;
 use crate::deploy::verdict::RolloutState;
 use crate::deploy::{detach, verified};
 use crate::ecs::{revision, service};

@@ -29,7 +29,9 @@ pub(crate) fn normalize(config: &mut Config) -> Vec<ConfigError> {
         problems.push(invalid(config, &["tags"], "the list is empty", "list at least one of: semver, sha, latest"));
     }
 
-    check_moving_tags(config)?;
+    if let Err(e) = check_moving_tags(config) {
+        problems.push(e);
+    }
 
     let repository = &config.image.repository;
     if repository.trim().is_empty() {
@@ -51,7 +53,9 @@ pub(crate) fn normalize(config: &mut Config) -> Vec<ConfigError> {
     if let Some(policy) = &mut config.image.lifecycle_policy {
         *policy = resolve(&dir, policy);
     }
-    super::schedule::normalize(config, &dir)?;
+    if let Err(e) = super::schedule::normalize(config, &dir) {
+        problems.push(e);
+    }
 
     let names: Vec<String> = config.environments.keys().cloned().collect();
     for name in &names {

@@ -48,6 +48,7 @@ pub struct JobPlan {
     pub launch: Launch,
     pub timeout: Duration,
     pub poll: Duration,
+    pub transient_window: Duration,
 }
 
 impl JobPlan {
@@ -64,6 +65,7 @@ impl JobPlan {
             launch: self.launch.clone(),
             poll: self.poll,
             timeout: self.timeout,
+            transient_window: self.transient_window,
         }
     }
 
@@ -96,6 +98,8 @@ pub struct Defaults {
     pub cluster: Option<String>,
     pub container: Option<String>,
     pub poll: Option<Duration>,
+    /// How long transient AWS faults are retried while the job runs (`guard.transient-window`).
+    pub transient_window: Option<Duration>,
 }
 
 impl Defaults {
@@ -104,6 +108,7 @@ impl Defaults {
             cluster: env.map(|e| e.cluster.clone()),
             container: env.map(|e| e.container.clone()),
             poll: env.map(|e| e.guard.poll_interval),
+            transient_window: env.map(|e| e.guard.transient_window),
         }
     }
 }
@@ -206,6 +211,7 @@ pub async fn plan(
         launch,
         timeout: task.timeout,
         poll: defaults.poll.unwrap_or(Duration::from_secs(1)),
+        transient_window: defaults.transient_window.unwrap_or(crate::config::Guard::default().transient_window),
     })
 }
 

@@ -73,6 +73,7 @@ pub async fn before_deploy(
             cluster: Some(plan.service.cluster.clone()),
             container: Some(plan.container.clone()),
             poll: Some(plan.watch.poll),
+            transient_window: Some(plan.watch.transient_window),
         };
         let job = job::plan(&aws.ecs, name, task, &defaults, Some(&plan.service), &BTreeMap::new(), true).await?;
         let arn = job::ensure_registered(&aws.ecs, &job, Some(task_definition)).await?;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Scope, at};
 use crate::Error;
-use crate::config::{Config, Environment, TaskDefinitionSource};
+use crate::config::{Config, Environment, TaskDefinitionRef, TaskDefinitionSource};
 use crate::task_definition::{self, RenderInput, TaskDefinitionDoc};
 
 /// Runs every local check of `scope`; all problems are returned together.
@@ -134,7 +134,7 @@ fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Ve
 /// A task's own task definition, and that its container is in the task definition it runs with.
 fn task(config: &Config, name: &str, env: &Environment, problems: &mut Vec<Error>) {
     let Some(task) = config.tasks.get(name) else { return };
-    let Some(path) = &task.task_definition else {
+    let Some(task_definition) = &task.task_definition else {
         // Runs with the environment's task definition, checked with the environment.
         if let Some(container) = &task.container
             && let TaskDefinitionSource::File(td) = &env.task_definition
@@ -145,6 +145,8 @@ fn task(config: &Config, name: &str, env: &Environment, problems: &mut Vec<Error
         }
         return;
     };
+    // A registered family is AWS's to check; a file is checked here.
+    let TaskDefinitionRef::File(path) = task_definition else { return };
     let Some(doc) = load(config, path, &["tasks", name, "task-definition"], problems) else { return };
     let container = task.container(env);
     if !doc.container_names().contains(&container) {
