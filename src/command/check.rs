@@ -67,15 +67,24 @@ async fn plan(run: &mut Run<'_>, config: &Config, request: &VersionRequest) -> R
     }
     planning::check_locally(run, config, &everything)?;
     match planning::release(run, config, request, true).await {
-        Err(Error::Credentials { reason }) => offline(run, config, &format!("no AWS credentials ({reason})")),
-        Err(Error::NoRegion) => offline(run, config, "no AWS region (AWS_REGION, or `region` in the config)"),
+        Err(Error::Credentials { reason }) => {
+            offline(run, config, request, &format!("no AWS credentials ({reason})"))
+        }
+        Err(Error::NoRegion) => {
+            offline(run, config, request, "no AWS region (AWS_REGION, or `region` in the config)")
+        }
         other => other.map(drop),
     }
 }
 
-/// The plan without AWS: the version and tags are known, the image and the live task definition are not.
-fn offline(run: &mut Run<'_>, config: &Config, reason: &str) -> Result<(), Error> {
+/// The plan without AWS: the version (from git alone) and tags are known, the image and the live
+/// task definition are not.
+fn offline(run: &mut Run<'_>, config: &Config, request: &VersionRequest, reason: &str) -> Result<(), Error> {
     run.plan.offline = Some(reason.to_owned());
+    if run.plan.label.is_none() {
+        // The releases in ECR cannot be read: the git tags alone give the version.
+        planning::version(run, config, request, &[])?;
+    }
     run.reporter.progress(
         Stage::Plan,
         format!("live diff skipped: {reason}; ECR and ECS were not read, so what runs now is not compared"),
