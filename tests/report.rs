@@ -148,9 +148,7 @@ fn check_posts_the_plan_on_the_pr_head_and_annotates_config_errors() {
 /// capture answers in the shapes octocrab reads (REFERENCE 6.3, A4).
 #[test]
 fn the_github_client_publishes_tags_releases_and_deployments_to_the_capture() {
-    use pipeline::report::{
-        DeploymentState, GithubApi, GithubSettings, NewRelease, ReleaseOutcome, TagOutcome,
-    };
+    use pipeline::report::{DeploymentState, GithubApi, GithubSettings, NewRelease, ReleaseOutcome, TagOutcome};
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
     const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba98";
     let sb = Sandbox::start();
@@ -193,15 +191,15 @@ fn the_github_client_publishes_tags_releases_and_deployments_to_the_capture() {
         let second = api.create_deployment(OTHER, "prod", "pipeline rollback v0.9.0").await.unwrap();
         api.set_deployment_status(second, DeploymentState::Success, "rolled back to v0.9.0").await.unwrap();
         let listed = api.deployments("prod").await.unwrap();
-        assert_eq!(
-            listed.iter().map(|d| (d.id, d.sha.as_str())).collect::<Vec<_>>(),
-            [(second, OTHER), (first, SHA)]
-        );
+        assert_eq!(listed.iter().map(|d| (d.id, d.sha.as_str())).collect::<Vec<_>>(), [(second, OTHER), (first, SHA)]);
         assert_eq!(api.inactivate_previous("prod", second).await.unwrap(), [first]);
     });
 
     let captured = sb.captured();
-    assert_eq!(captured["refs"], serde_json::json!([{"repository": "acme/web", "ref": "refs/tags/v1.0.0", "sha": SHA}]));
+    assert_eq!(
+        captured["refs"],
+        serde_json::json!([{"repository": "acme/web", "ref": "refs/tags/v1.0.0", "sha": SHA}])
+    );
     assert_eq!(captured["releases"][0]["tag_name"], "v1.0.0");
     assert_eq!(captured["releases"][0]["body"], "## Features\n\n- checkout (0123456)\n");
     let deployments = captured["deployments"].as_array().unwrap();

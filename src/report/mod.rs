@@ -7,8 +7,8 @@
 
 mod console;
 mod event;
-mod github_actions;
 mod github;
+mod github_actions;
 mod http;
 mod json;
 mod mask;
@@ -30,11 +30,11 @@ mod snapshot_tests;
 
 pub use console::{Captured, Console};
 pub use event::{ErrorReport, ErrorReportExt, Event, Outcome, Stage, Status};
-pub use github_actions::{GithubActionsEnv, GithubActionsSink};
 pub use github::{
     Annotation, AnnotationLevel, CONTENTS_WRITE, CheckConclusion, CheckPosted, Deployment, DeploymentId,
     DeploymentState, GithubApi, GithubDeploymentSink, MissingPermission, NewRelease, ReleaseOutcome, TagOutcome,
 };
+pub use github_actions::{GithubActionsEnv, GithubActionsSink};
 pub use json::JsonSink;
 pub use mask::Redactor;
 pub use plan_recorder::PlanRecorder;

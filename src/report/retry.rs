@@ -90,10 +90,8 @@ mod tests {
     #[test]
     fn server_errors_back_off_exponentially_then_give_up() {
         let mut retries = Retries::default();
-        let waits: Vec<Duration> = std::iter::from_fn(|| {
-            retries.after_response(StatusCode::BAD_GATEWAY, &HeaderMap::new())
-        })
-        .collect();
+        let waits: Vec<Duration> =
+            std::iter::from_fn(|| retries.after_response(StatusCode::BAD_GATEWAY, &HeaderMap::new())).collect();
         assert_eq!(waits.len(), 3);
         for (wait, base) in waits.iter().zip([200, 400, 800]) {
             let base = Duration::from_millis(base);

@@ -153,7 +153,8 @@ async fn deployments_are_listed_per_environment_newest_first() {
     assert_eq!(ids, [second, first]);
     let (_, by_sha) = call(&sb, "GET", &format!("/github/repos/acme/web/deployments?sha={OTHER}"), None).await;
     assert_eq!(by_sha.as_array().unwrap().len(), 1);
-    let (_, staged) = call(&sb, "GET", "/github/repos/acme/web/deployments?environment=staging&task=deploy", None).await;
+    let (_, staged) =
+        call(&sb, "GET", "/github/repos/acme/web/deployments?environment=staging&task=deploy", None).await;
     assert_eq!(staged[0]["id"], staging);
     let (_, one) = call(&sb, "GET", "/github/repos/acme/web/deployments?per_page=1", None).await;
     assert_eq!(one.as_array().unwrap().len(), 1);
@@ -201,7 +202,8 @@ async fn a_success_retires_earlier_non_production_deployments_only() {
 #[tokio::test]
 async fn check_runs_and_commit_statuses_are_validated_and_answered_in_githubs_shape() {
     let sb = common::TestSandbox::start().await;
-    let annotation = json!({"path": ".pipeline.yml", "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "x"});
+    let annotation =
+        json!({"path": ".pipeline.yml", "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "x"});
     let body = json!({
         "name": "pipeline plan", "head_sha": SHA, "status": "completed", "conclusion": "failure",
         "output": {"title": "plan", "summary": "s", "annotations": [annotation]},
@@ -216,7 +218,10 @@ async fn check_runs_and_commit_statuses_are_validated_and_answered_in_githubs_sh
     let update = json!({"output": {"title": "plan", "summary": "s", "annotations": [annotation, annotation]}});
     let (status, updated) = call(&sb, "PATCH", &format!("/github/repos/acme/web/check-runs/{id}"), Some(update)).await;
     assert_eq!(status, 200);
-    assert_eq!((updated["output"]["annotations_count"].as_u64(), updated["name"].as_str()), (Some(3), Some("pipeline plan")));
+    assert_eq!(
+        (updated["output"]["annotations_count"].as_u64(), updated["name"].as_str()),
+        (Some(3), Some("pipeline plan"))
+    );
     assert_eq!(call(&sb, "PATCH", "/github/repos/acme/web/check-runs/9999", Some(json!({}))).await.0, 404);
     for bad in [
         json!({"name": "x", "head_sha": SHA, "status": "completed"}),
@@ -227,8 +232,12 @@ async fn check_runs_and_commit_statuses_are_validated_and_answered_in_githubs_sh
     }
 
     let path = format!("/github/repos/acme/web/statuses/{SHA}");
-    let (status, posted) = call(&sb, "POST", &path, Some(json!({"state": "success", "context": "pipeline/plan"}))).await;
-    assert_eq!((status, posted["state"].as_str(), posted["context"].as_str()), (201, Some("success"), Some("pipeline/plan")));
+    let (status, posted) =
+        call(&sb, "POST", &path, Some(json!({"state": "success", "context": "pipeline/plan"}))).await;
+    assert_eq!(
+        (status, posted["state"].as_str(), posted["context"].as_str()),
+        (201, Some("success"), Some("pipeline/plan"))
+    );
     assert_eq!(call(&sb, "POST", &path, Some(json!({"state": "neutral"}))).await.0, 422);
     assert_eq!(captured(&sb).await["check_runs"].as_array().unwrap().len(), 2, "the create and the update");
 }
@@ -252,7 +261,8 @@ async fn a_denied_route_answers_403_until_spent_or_cleared() {
     let rule = r#"{"route": "POST /repos/acme/web/releases", "status": 404}"#;
     assert_eq!(sb.control("/_sandbox/github/deny", rule).await, 204);
     for _ in 0..2 {
-        let (status, answer) = call(&sb, "POST", "/github/repos/acme/web/releases", Some(json!({"tag_name": "v2"}))).await;
+        let (status, answer) =
+            call(&sb, "POST", "/github/repos/acme/web/releases", Some(json!({"tag_name": "v2"}))).await;
         assert_eq!((status, answer["message"].as_str()), (404, Some("Not Found")));
     }
     let (_, rules) = call(&sb, "GET", "/_sandbox/github/deny", None).await;

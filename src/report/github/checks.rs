@@ -116,10 +116,11 @@ impl GithubApi {
         conclusion: CheckConclusion,
         annotations: &[Annotation],
     ) -> Result<CheckPosted, ReportError> {
-        let sha = self.settings.commit_sha.clone().ok_or_else(|| ReportError::Api {
-            sink: SINK,
-            reason: "no commit sha to check".into(),
-        })?;
+        let sha = self
+            .settings
+            .commit_sha
+            .clone()
+            .ok_or_else(|| ReportError::Api { sink: SINK, reason: "no commit sha to check".into() })?;
         self.check_run(&sha, plan_markdown, conclusion, annotations).await.map_err(|e| e.report(SINK))
     }
 

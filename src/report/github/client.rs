@@ -62,10 +62,11 @@ impl GithubApi {
     }
 
     pub(super) fn crab(&self) -> Result<&Octocrab, ApiError> {
-        self.crab
-            .get_or_init(|| transport::octocrab(&self.api_url, &self.token))
-            .as_ref()
-            .map_err(|reason| ApiError { doing: "connecting to GitHub", status: None, message: reason.clone() })
+        self.crab.get_or_init(|| transport::octocrab(&self.api_url, &self.token)).as_ref().map_err(|reason| ApiError {
+            doing: "connecting to GitHub",
+            status: None,
+            message: reason.clone(),
+        })
     }
 
     /// `/repos/{owner}/{repo}/{path}`, for the calls octocrab has no typed API for.

@@ -94,8 +94,7 @@ impl GithubApi {
         description_text: &str,
     ) -> Result<DeploymentId, ApiError> {
         const DOING: &str = "creating the deployment";
-        let production =
-            self.settings.production_environment.unwrap_or(matches!(environment, "production" | "prod"));
+        let production = self.settings.production_environment.unwrap_or(matches!(environment, "production" | "prod"));
         let body = self.clean_json(json!({
             "ref": sha,
             "task": "deploy",
@@ -107,8 +106,7 @@ impl GithubApi {
             "transient_environment": false,
         }));
         let crab = self.crab()?;
-        let response =
-            crab._post(self.route("deployments"), Some(&body)).await.map_err(|e| self.failed(DOING, e))?;
+        let response = crab._post(self.route("deployments"), Some(&body)).await.map_err(|e| self.failed(DOING, e))?;
         // 202 is GitHub's "merged the default branch into the ref instead" (REFERENCE 6.3).
         if response.status() == http::StatusCode::ACCEPTED {
             return Err(ApiError {
@@ -118,7 +116,8 @@ impl GithubApi {
             });
         }
         let response = octocrab::map_github_error(response).await.map_err(|e| self.failed(DOING, e))?;
-        let created = <Value as octocrab::FromResponse>::from_response(response).await.map_err(|e| self.failed(DOING, e))?;
+        let created =
+            <Value as octocrab::FromResponse>::from_response(response).await.map_err(|e| self.failed(DOING, e))?;
         let id = created.get("id").and_then(Value::as_u64).ok_or_else(|| ApiError {
             doing: DOING,
             status: None,

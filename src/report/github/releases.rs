@@ -40,7 +40,9 @@ pub enum TagOutcome {
     /// The tag exists and names the same commit (a re-run).
     AlreadyThere,
     /// The tag exists and names another commit (`sha`, the tag's commit).
-    PointsElsewhere { sha: String },
+    PointsElsewhere {
+        sha: String,
+    },
     MissingPermission(MissingPermission),
 }
 
@@ -59,7 +61,10 @@ pub struct NewRelease<'a> {
 /// What creating the Release did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseOutcome {
-    Created { id: u64, html_url: String },
+    Created {
+        id: u64,
+        html_url: String,
+    },
     /// The tag already has a Release (a re-run).
     AlreadyThere,
     MissingPermission(MissingPermission),
@@ -116,8 +121,7 @@ impl GithubApi {
         let repos = crab.repos(&self.owner, &self.repo);
         let releases = repos.releases();
         let (name, body) = (self.clean(release.name), self.clean(release.body));
-        let sent =
-            releases.create(release.tag).name(&name).body(&body).prerelease(release.prerelease).send().await;
+        let sent = releases.create(release.tag).name(&name).body(&body).prerelease(release.prerelease).send().await;
         match sent {
             Ok(created) => {
                 let octocrab::models::ReleaseId(id) = created.id;

@@ -92,8 +92,7 @@ fn matches(route: &str, method: &Method, path: &str) -> bool {
     }
     let want: Vec<&str> = pattern.trim_matches('/').split('/').collect();
     let got: Vec<&str> = path.trim_matches('/').split('/').collect();
-    want.len() == got.len()
-        && want.iter().zip(&got).all(|(w, g)| (w.starts_with('{') && w.ends_with('}')) || w == g)
+    want.len() == got.len() && want.iter().zip(&got).all(|(w, g)| (w.starts_with('{') && w.ends_with('}')) || w == g)
 }
 
 /// What GitHub answers with these statuses.

@@ -43,8 +43,13 @@ pub fn handle(
         (&Method::POST, ["deployments", id, "statuses"]) => create_deployment_status(capture, &repo, id, body),
         (&Method::GET, ["deployments", id, "statuses"]) => {
             let Some(deployment) = find_deployment(capture, &repo, id) else { return not_found() };
-            let list: Vec<Value> =
-                deployment.statuses.iter().rev().take(per_page).map(|s| repo.deployment_status(deployment, s)).collect();
+            let list: Vec<Value> = deployment
+                .statuses
+                .iter()
+                .rev()
+                .take(per_page)
+                .map(|s| repo.deployment_status(deployment, s))
+                .collect();
             ok(StatusCode::OK, Value::Array(list))
         }
         (&Method::POST, ["check-runs"]) => create_check_run(capture, &repo, body),
