@@ -145,7 +145,7 @@ impl GithubApi {
             .conclusion(conclusion.octocrab())
             .output(self.output(title, &summary, chunks.next().unwrap_or_default()));
         if let Some(url) = &self.settings.run_url {
-            create = create.details_url(url);
+            create = create.details_url(self.clean(url));
         }
         let run = match create.send().await {
             Ok(run) => run,
@@ -217,7 +217,7 @@ impl GithubApi {
             .context(STATUS_CONTEXT.to_owned())
             .description(description(&self.clean(&format!("{first} (details in the job summary)"))));
         if let Some(url) = &self.settings.run_url {
-            status = status.target(url.clone());
+            status = status.target(self.clean(url));
         }
         status
             .send()
