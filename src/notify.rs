@@ -2,12 +2,16 @@
 //! sinks (Slack, GitHub Deployments) and the secrets they must mask. `report/` knows nothing of
 //! the config; this is the one place that maps one onto the other.
 
+use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
 
 use crate::ci::Ci;
 use crate::config::{Config, Environment, SlackAuth};
-use crate::publish_release::ReleasePublisher;
-use crate::report::{GithubSettings, NotifySettings, ReleaseContext, Reporter, SlackSettings, sinks_for_release};
+use crate::publish_release::{GithubRelease, PublishError, ReleasePublisher};
+use crate::report::{
+    GithubApi, GithubSettings, NewRelease, NotifySettings, ReleaseContext, ReleaseOutcome, Reporter, SlackSettings,
+    TagOutcome, sinks_for_release,
+};
 
 /// The secrets every run masks before anything is printed: the GitHub token and the Slack
 /// variables the config may name (read before the config is, so a config error cannot leak one).
@@ -19,18 +23,50 @@ pub fn known_secrets(ci: &Ci) -> Vec<String> {
         .collect()
 }
 
-/// Who publishes the git tag and the GitHub Release of a verified release (`notify.github.tags`,
-/// `notify.github.releases`): the GitHub client, in GitHub Actions with a token.
-///
-/// Not wired yet: the GitHub client implementing [`ReleasePublisher`] (octocrab's `create_ref` and
-/// `releases().create`) is being introduced on its own; until then nothing is published and the plan
-/// still shows what would be.
+/// The GitHub client that publishes a verified release's git tag (and Release), when the config
+/// and the CI context allow it: a repository and a token.
 pub fn release_publisher(config: &Config, ci: &Ci) -> Option<Box<dyn ReleasePublisher>> {
     let github = &config.notify.github;
-    if !github.tags || ci.repository().is_none() || ci.github_token().is_none() {
+    if !github.tags {
         return None;
     }
-    None
+    let settings = GithubSettings {
+        token: ci.github_token(),
+        api_url: ci.github_api_url(),
+        repository: ci.repository()?.to_owned(),
+        ..GithubSettings::default()
+    };
+    GithubApi::from_settings(&settings).map(|api| Box::new(GithubPublisher(api)) as Box<dyn ReleasePublisher>)
+}
+
+/// [`ReleasePublisher`] over the octocrab client: its outcomes mapped onto the decisions'.
+struct GithubPublisher(GithubApi);
+
+impl ReleasePublisher for GithubPublisher {
+    fn create_tag<'a>(&'a self, tag: &'a str, commit: &'a str) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            match self.0.create_tag(tag, commit).await {
+                Ok(TagOutcome::Created) => Ok(()),
+                Ok(TagOutcome::AlreadyThere) => Err(PublishError::Exists),
+                Ok(TagOutcome::PointsElsewhere { sha }) => Err(PublishError::Elsewhere(sha)),
+                Ok(TagOutcome::MissingPermission(m)) => Err(PublishError::Forbidden(m.message)),
+                Err(e) => Err(PublishError::Failed(e.to_string())),
+            }
+        })
+    }
+
+    fn create_release<'a>(&'a self, release: &'a GithubRelease) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            let new =
+                NewRelease { tag: &release.tag_name, name: &release.name, body: &release.body, prerelease: false };
+            match self.0.create_release(&new).await {
+                Ok(ReleaseOutcome::Created { .. }) => Ok(()),
+                Ok(ReleaseOutcome::AlreadyThere) => Err(PublishError::Exists),
+                Ok(ReleaseOutcome::MissingPermission(m)) => Err(PublishError::Forbidden(m.message)),
+                Err(e) => Err(PublishError::Failed(e.to_string())),
+            }
+        })
+    }
 }
 
 /// The environment a release or rollback goes to, for its notifications.

@@ -141,3 +141,77 @@ fn check_posts_the_plan_on_the_pr_head_and_annotates_config_errors() {
     assert_eq!(annotation["start_line"], 4);
     assert!(annotation["message"].as_str().unwrap().contains("contxt"), "{annotation}");
 }
+
+/// The GitHub client (octocrab, typed models) against the sandbox's capture: the tag and the
+/// Release a verified release publishes (issue 11), a 403 on the tag as a typed missing
+/// permission, and Deployments for explicit commits with the earlier one retired. Shows that the
+/// capture answers in the shapes octocrab reads (REFERENCE 6.3, A4).
+#[test]
+fn the_github_client_publishes_tags_releases_and_deployments_to_the_capture() {
+    use pipeline::report::{DeploymentState, GithubApi, GithubSettings, NewRelease, ReleaseOutcome, TagOutcome};
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba98";
+    let sb = Sandbox::start();
+    let api_url = format!("{}/github", sb.running.endpoint());
+    let settings = GithubSettings {
+        token: Some(GITHUB_TOKEN.into()),
+        api_url: api_url.clone(),
+        repository: "acme/web".into(),
+        run_url: Some("https://github.com/acme/web/actions/runs/42".into()),
+        ..GithubSettings::default()
+    };
+    let deny = format!("{}/_sandbox/github/deny", sb.running.endpoint());
+    sb.block_on(async {
+        let api = GithubApi::from_settings(&settings).unwrap();
+        assert_eq!(api.create_tag("v1.0.0", SHA).await.unwrap(), TagOutcome::Created);
+        assert_eq!(api.create_tag("v1.0.0", SHA).await.unwrap(), TagOutcome::AlreadyThere);
+        assert_eq!(api.create_tag("v1.0.0", OTHER).await.unwrap(), TagOutcome::PointsElsewhere { sha: SHA.into() });
+
+        let rule = r#"{"route": "POST /repos/{owner}/{repo}/git/refs", "count": 1}"#;
+        assert_eq!(crate::harness::http_post(&deny, rule).await, 204);
+        match api.create_tag("v1.1.0", OTHER).await.unwrap() {
+            TagOutcome::MissingPermission(missing) => {
+                assert_eq!((missing.permission, missing.status), ("Contents: write", 403));
+                assert_eq!(missing.message, "Resource not accessible by integration");
+            }
+            other => panic!("expected a missing permission, got {other:?}"),
+        }
+
+        let notes = "## Features\n\n- checkout (0123456)\n";
+        let release = NewRelease { tag: "v1.0.0", name: "v1.0.0", body: notes, prerelease: false };
+        let ReleaseOutcome::Created { html_url, .. } = api.create_release(&release).await.unwrap() else {
+            panic!("the release is created")
+        };
+        assert_eq!(html_url, "https://github.com/acme/web/releases/tag/v1.0.0");
+        assert_eq!(api.create_release(&release).await.unwrap(), ReleaseOutcome::AlreadyThere);
+
+        let first = api.create_deployment(SHA, "prod", "pipeline release v1.0.0").await.unwrap();
+        api.set_deployment_status(first, DeploymentState::Success, "released v1.0.0").await.unwrap();
+        // A rollback deploys the commit the task definition's tags name.
+        let second = api.create_deployment(OTHER, "prod", "pipeline rollback v0.9.0").await.unwrap();
+        api.set_deployment_status(second, DeploymentState::Success, "rolled back to v0.9.0").await.unwrap();
+        let listed = api.deployments("prod").await.unwrap();
+        assert_eq!(listed.iter().map(|d| (d.id, d.sha.as_str())).collect::<Vec<_>>(), [(second, OTHER), (first, SHA)]);
+        assert_eq!(api.inactivate_previous("prod", second).await.unwrap(), [first]);
+    });
+
+    let captured = sb.captured();
+    assert_eq!(
+        captured["refs"],
+        serde_json::json!([{"repository": "acme/web", "ref": "refs/tags/v1.0.0", "sha": SHA}])
+    );
+    assert_eq!(captured["releases"][0]["tag_name"], "v1.0.0");
+    assert_eq!(captured["releases"][0]["body"], "## Features\n\n- checkout (0123456)\n");
+    let deployments = captured["deployments"].as_array().unwrap();
+    let states = |d: &serde_json::Value| -> Vec<String> {
+        d["statuses"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(deployments[0]["ref"], SHA);
+    assert_eq!(states(&deployments[0]), ["success", "inactive"]);
+    assert_eq!(deployments[1]["ref"], OTHER);
+    assert_eq!(states(&deployments[1]), ["success"]);
+    for request in captured["requests"].as_array().unwrap() {
+        assert_eq!(request["authorized"], true, "{request}");
+    }
+    assert!(!captured.to_string().contains(GITHUB_TOKEN));
+}

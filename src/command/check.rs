@@ -67,12 +67,8 @@ async fn plan(run: &mut Run<'_>, config: &Config, request: &VersionRequest) -> R
     }
     planning::check_locally(run, config, &everything)?;
     match planning::release(run, config, request, true).await {
-        Err(Error::Credentials { reason }) => {
-            offline(run, config, request, &format!("no AWS credentials ({reason})"))
-        }
-        Err(Error::NoRegion) => {
-            offline(run, config, request, "no AWS region (AWS_REGION, or `region` in the config)")
-        }
+        Err(Error::Credentials { reason }) => offline(run, config, request, &format!("no AWS credentials ({reason})")),
+        Err(Error::NoRegion) => offline(run, config, request, "no AWS region (AWS_REGION, or `region` in the config)"),
         other => other.map(drop),
     }
 }

@@ -66,7 +66,8 @@ async fn mock_everything(server: &MockServer) {
         .await;
     Mock::given(method("POST"))
         .and(path("/repos/acme/web/check-runs"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        // GitHub's shape: octocrab reads the check run typed.
+        .respond_with(ResponseTemplate::new(201).set_body_json(super::github::test_support::check_run(1, None)))
         .mount(server)
         .await;
 }

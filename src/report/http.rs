@@ -1,14 +1,22 @@
-//! The HTTP client shared by the GitHub and Slack sinks: bounded timeouts, `Retry-After` on 429,
-//! and errors that never carry the URL (a Slack webhook URL is a secret).
+//! The Slack sink's HTTP client: bounded timeouts, retries on 429, 5xx and network errors (see
+//! [`super::retry`]), and errors that never carry the URL (a Slack webhook URL is a secret).
+//! GitHub goes through octocrab (`report/github/`), on a client built by [`client`].
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use super::retry::Retries;
 
-/// Attempts per request when the server says "slow down" (HTTP 429 with Retry-After).
-const ATTEMPTS: u32 = 3;
-/// Longest wait we honour: reporting must finish within the reporter's 10 s close budget.
-const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The reqwest client both Slack and octocrab's transport use: one TLS stack (rustls).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(Duration::from_secs(8))
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap_or_default()
+}
+
+pub const USER_AGENT: &str = concat!("pipeline/", env!("CARGO_PKG_VERSION"), " (+https://github.com/features/actions)");
 
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -34,45 +42,36 @@ impl Reply {
 
 impl Http {
     pub fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("pipeline/", env!("CARGO_PKG_VERSION"), " (+https://github.com/features/actions)"))
-            .timeout(Duration::from_secs(8))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .unwrap_or_default();
-        Self { client }
+        Self { client: client() }
     }
 
-    /// Sends the request `build` makes, again after `Retry-After` while the server answers 429.
+    /// Sends the request `build` makes, again while the answer is transient (429, 5xx, a network
+    /// error), after `Retry-After` or a backoff, a few times at most.
     pub async fn send(&self, build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder) -> Result<Reply, String> {
-        let mut attempt = 1;
+        let mut retries = Retries::default();
         loop {
-            let response = build(&self.client).send().await.map_err(describe)?;
-            let status = response.status().as_u16();
-            if status == 429 && attempt < ATTEMPTS {
-                tokio::time::sleep(retry_after(response.headers())).await;
-                attempt += 1;
+            let response = match build(&self.client).send().await {
+                Ok(response) => response,
+                Err(e) => match retries.after_error() {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => return Err(describe(e)),
+                },
+            };
+            let status = response.status();
+            if let Some(wait) = retries.after_response(status, response.headers()) {
+                tokio::time::sleep(wait).await;
                 continue;
             }
             let body = response.text().await.map_err(describe)?;
-            if status == 429 {
-                return Err(format!("rate limited (HTTP 429) after {ATTEMPTS} attempts"));
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err("rate limited (HTTP 429)".into());
             }
-            return Ok(Reply { status, body });
+            return Ok(Reply { status: status.as_u16(), body });
         }
     }
-}
-
-/// `Retry-After` in seconds (the form Slack and GitHub send), capped; 1 s when absent.
-fn retry_after(headers: &HeaderMap) -> Duration {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(1))
-        .min(MAX_WAIT)
 }
 
 /// The error and its causes, without the URL.

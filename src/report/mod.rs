@@ -1,20 +1,21 @@
 //! One place reports: the pipeline emits typed events, sinks render them: the terminal, the JSON
-//! document, the GitHub Actions runtime (commands, outputs, job summary), the GitHub API
-//! (Deployments, PR check runs) and Slack (one message per release, updated in place).
+//! document, the GitHub Actions runtime (commands, outputs, job summary), the GitHub API through
+//! octocrab (Deployments, PR check runs, tags and Releases) and Slack (one message per release, updated in place).
 //!
 //! Sinks never fail a run unless their config says `required: true`; then [`Reporter::close`]
 //! returns a [`ReportError`].
 
 mod console;
 mod event;
+mod github;
 mod github_actions;
-mod github_api;
 mod http;
 mod json;
 mod mask;
 mod plan_recorder;
 mod record;
 mod reporter;
+mod retry;
 mod settings;
 mod slack;
 mod slack_blocks;
@@ -29,8 +30,11 @@ mod snapshot_tests;
 
 pub use console::{Captured, Console};
 pub use event::{ErrorReport, ErrorReportExt, Event, ImageOutcome, Outcome, Stage, Status};
+pub use github::{
+    Annotation, AnnotationLevel, CONTENTS_WRITE, CheckConclusion, CheckPosted, Deployment, DeploymentId,
+    DeploymentState, GithubApi, GithubDeploymentSink, MissingPermission, NewRelease, ReleaseOutcome, TagOutcome,
+};
 pub use github_actions::GithubActionsSink;
-pub use github_api::{Annotation, AnnotationLevel, CheckConclusion, CheckPosted, GithubApi, GithubDeploymentSink};
 pub use json::JsonSink;
 pub use mask::Redactor;
 pub use plan_recorder::PlanRecorder;

@@ -1,6 +1,7 @@
 //! The Slack sink. With a bot token: one message per release (chat.postMessage at the start,
 //! chat.update at each phase, at most one update per interval and always the final state), the
-//! details as a thread reply. With only an incoming webhook: a start and an end message.
+//! details as a thread reply. With only an incoming webhook: a start and an end message. Every
+//! call is retried on 429, 5xx and network errors, within bounds (`http.rs`).
 
 use std::time::Duration;
 
@@ -424,6 +425,46 @@ mod tests {
         assert_eq!(body(&requests[0]), body(&requests[1]));
         assert!(started.elapsed() >= Duration::from_secs(1));
         assert_eq!(captured.text(), "");
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_with_backoff() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/chat.postMessage"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        ok_api(&server).await;
+        let (mut sink, captured) = sink(api_settings(&server, 10));
+        let started = std::time::Instant::now();
+        sink.emit(&Event::RunStarted { command: "release".into() });
+        sink.close().await.unwrap();
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(body(&requests[0]), body(&requests[2]));
+        // 200 ms then 400 ms of backoff, at least.
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert_eq!(captured.text(), "");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_cannot_be_reached_is_retried_and_its_url_stays_secret() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/services/T000/B000/hooksecret", closed.local_addr().unwrap());
+        drop(closed);
+        let settings = SlackSettings { webhook: Some(url.into()), ..SlackSettings::default() };
+        let (mut sink, captured) = sink(settings);
+        let started = std::time::Instant::now();
+        sink.emit(&Event::RunStarted { command: "release".into() });
+        sink.close().await.unwrap();
+        // Four attempts: three backoffs of at least 200, 400 and 800 ms.
+        assert!(started.elapsed() >= Duration::from_millis(1400));
+        let text = captured.text();
+        assert!(text.starts_with("warning: slack: webhook failed: "), "{text}");
+        assert!(!text.contains("hooksecret") && !text.contains("/services/"), "{text}");
     }
 
     #[tokio::test]
