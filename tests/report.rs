@@ -215,3 +215,55 @@ fn the_github_client_publishes_tags_releases_and_deployments_to_the_capture() {
     }
     assert!(!captured.to_string().contains(GITHUB_TOKEN));
 }
+
+/// Issue 11: a verified release publishes its `vX.Y.Z` git tag on the released commit and, with
+/// `notify.github.releases`, a GitHub Release whose notes group the commits since the last release;
+/// a token that may not write contents is a warning naming the permission, never a failed release.
+#[test]
+fn a_verified_release_publishes_its_git_tag_and_release_and_a_refused_tag_only_warns() {
+    let sb = Sandbox::start();
+    sb.service(Controller::Rolling);
+    let repo = repo_for(Controller::Rolling, "    guard:\n      poll-interval: 50ms\n");
+    let config = std::fs::read_to_string(repo.path().join(".pipeline.yml")).unwrap();
+    repo.write(".pipeline.yml", &format!("{config}notify:\n  github:\n    releases: true\n"));
+    repo.commit("chore: publish releases");
+    repo.write("checkout.txt", "one\n");
+    let head = repo.commit("feat: checkout");
+    let api = sb.running.endpoint();
+    let release = |version: &str| {
+        Pipeline::new(&repo)
+            .sandbox(&sb)
+            .env("GITHUB_REPOSITORY", "acme/web")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_TOKEN", GITHUB_TOKEN)
+            .env("GITHUB_API_URL", format!("{api}/github"))
+            .args(&["--output", "json", "release", "--version", version])
+            .run()
+    };
+
+    release("1.0.0").code(0);
+    let captured = sb.captured();
+    let refs = captured["refs"].as_array().unwrap();
+    assert_eq!(refs.len(), 1, "{captured:#}");
+    assert_eq!(refs[0]["ref"], "refs/tags/v1.0.0");
+    assert_eq!(refs[0]["sha"], head.as_str(), "the tag names the released commit");
+    let releases = captured["releases"].as_array().unwrap();
+    assert_eq!(releases.len(), 1, "{captured:#}");
+    assert_eq!(releases[0]["tag_name"], "v1.0.0");
+    let body = releases[0]["body"].as_str().unwrap();
+    assert!(body.contains("checkout"), "the notes list the feature: {body}");
+
+    // A token without Contents: write: the release still succeeds, and says which permission it lacks.
+    let status = sb.block_on(crate::harness::http_post(
+        &format!("{api}/_sandbox/github/deny"),
+        r#"{"route":"POST /repos/{owner}/{repo}/git/refs"}"#,
+    ));
+    assert_eq!(status, 204);
+    repo.write("checkout.txt", "two\n");
+    repo.commit("fix: checkout total");
+    let run = release("1.0.1");
+    run.code(0).stderr_has("Contents: write");
+    let captured = sb.captured();
+    assert_eq!(captured["refs"].as_array().unwrap().len(), 1, "no second tag was created: {captured:#}");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
