@@ -55,7 +55,13 @@ pub async fn fired_since(
             .send()
             .await
             .map_err(|e| Error::aws("DescribeAlarmHistory", names.join(", "), e))?;
+        let start = aws_smithy_types::DateTime::from(since);
         for item in out.alarm_history_items() {
+            // StartDate bounds the answer; the timestamp is checked here too, so an ALARM from before
+            // this deployment (an earlier release's) can never stop this one.
+            if item.timestamp().is_some_and(|t| t.as_secs_f64() < start.as_secs_f64()) {
+                continue;
+            }
             let Some(name) = item.alarm_name().filter(|n| names.iter().any(|x| x == n)) else { continue };
             if let Some(reason) = item.history_data().and_then(entered_alarm) {
                 return Ok(Some((name.to_owned(), reason)));

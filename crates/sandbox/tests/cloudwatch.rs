@@ -540,6 +540,18 @@ async fn alarm_history_records_every_transition_even_one_shorter_than_a_poll() {
         (Some("ALARM"), Some("OK"))
     );
 
+    // A StartDate after the transitions leaves them out: a later deployment's watch never sees them.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let later = cw
+        .describe_alarm_history()
+        .history_item_type(HistoryItemType::StateUpdate)
+        .start_date(DateTime::from_secs_f64(now() - 0.5))
+        .scan_by(ScanBy::TimestampAscending)
+        .send()
+        .await
+        .unwrap();
+    assert!(later.alarm_history_items().is_empty(), "{:?}", later.alarm_history_items());
+
     // Newest first by default; one record per page.
     let page = cw.describe_alarm_history().alarm_name("web-5xx").max_records(1).send().await.unwrap();
     assert_eq!(page.alarm_history_items().len(), 1);
