@@ -26,6 +26,12 @@ impl Sandbox {
                 .region(aws_config::Region::new(running.sandbox.ctx.region.clone()))
                 .endpoint_url(running.endpoint())
                 .credentials_provider(aws_sdk_ecr::config::Credentials::new("sandbox", "sandbox", None, None, "tests"))
+                // A test's own call (SetAlarmState ALARM, then OK) must reach the sandbox once, in order: on a
+                // loaded machine a slow answer would otherwise count as a stalled stream and be sent again,
+                // and the first attempt could land after the test had moved on.
+                .stalled_stream_protection(
+                    aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+                )
                 .load(),
         );
         Self { running, runtime, sdk }
