@@ -1,8 +1,7 @@
 //! Finding a service and what it deploys with, for `pipeline init`: by name (`--from-service CLUSTER/SERVICE`) or by
 //! the family of a task definition file (which service runs it). Read-only.
 
-use aws_sdk_ecs::types::Service;
-
+use super::service::{self, ServiceInfo};
 use crate::Error;
 
 /// What `init` needs to know of a live service.
@@ -22,40 +21,23 @@ pub struct Discovered {
     pub load_balanced_container: Option<String>,
 }
 
-impl Discovered {
-    fn from(cluster: &str, svc: &Service) -> Self {
-        let config = svc.deployment_configuration();
-        let alarms = config
-            .and_then(|c| c.alarms())
-            .filter(|a| a.enable())
-            .map(|a| a.alarm_names().to_vec())
-            .unwrap_or_default();
+impl From<ServiceInfo> for Discovered {
+    fn from(info: ServiceInfo) -> Self {
         Discovered {
-            cluster: cluster.to_owned(),
-            service: svc.service_name().unwrap_or_default().to_owned(),
-            task_definition: svc.task_definition().unwrap_or_default().to_owned(),
-            controller: svc.deployment_controller().map_or("ECS", |c| c.r#type().as_str()).to_owned(),
-            ecs_strategy: config.and_then(|c| c.strategy()).map(|s| s.as_str().to_owned()),
-            alarms,
-            load_balanced_container: svc.load_balancers().iter().find_map(|l| l.container_name()).map(str::to_owned),
+            controller: info.controller.kind.to_string(),
+            ecs_strategy: info.controller.ecs_strategy,
+            alarms: info.deployment_alarms.filter(|a| a.enable).map(|a| a.names).unwrap_or_default(),
+            load_balanced_container: info.target_groups.first().map(|t| t.container_name.clone()),
+            cluster: info.cluster,
+            service: info.name,
+            task_definition: info.task_definition,
         }
     }
 }
 
 /// `cluster/service`, as `--from-service` names it.
 pub async fn service(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<Discovered, Error> {
-    let out = ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeServices", format!("{cluster}/{service}"), e))?;
-    out.services()
-        .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-        .map(|s| Discovered::from(cluster, s))
-        .ok_or_else(|| Error::ServiceNotFound { cluster: cluster.to_owned(), service: service.to_owned() })
+    service::describe(ecs, cluster, service).await.map(Discovered::from)
 }
 
 /// The active services, in every cluster of the region, whose running revision is of `family`.
@@ -90,7 +72,7 @@ pub async fn running_family(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<V
             for svc in out.services() {
                 let runs = svc.task_definition().and_then(crate::deploy::verified::family_of) == Some(family);
                 if runs && svc.status() == Some("ACTIVE") {
-                    found.push(Discovered::from(&name, svc));
+                    found.push(Discovered::from(service::info(&name, svc)));
                 }
             }
         }

@@ -82,7 +82,8 @@ pub async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -
     Ok(info(cluster, svc))
 }
 
-fn info(cluster: &str, svc: &Service) -> ServiceInfo {
+/// What the tool reads of a described service.
+pub(crate) fn info(cluster: &str, svc: &Service) -> ServiceInfo {
     let config = svc.deployment_configuration();
     let controller = Controller {
         kind: svc.deployment_controller().map_or(ControllerKind::Ecs, |c| ControllerKind::parse(c.r#type().as_str())),
