@@ -388,7 +388,7 @@ environments:
         let mixed = messages(&TWO.replace("    strategy: rolling\n", "    strategy: rolling\n    service: web\n"));
         assert_eq!(mixed.len(), 1, "{mixed:#?}");
         assert!(
-            mixed[0].contains(":6:5:") && mixed[0].contains("`service` and `services` are both given"),
+            mixed[0].contains(":7:5:") && mixed[0].contains("`service` and `services` are both given"),
             "{mixed:?}"
         );
 
