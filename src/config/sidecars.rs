@@ -39,7 +39,7 @@ pub struct Sidecar {
 /// Where a sidecar's image comes from, once normalised.
 pub enum SidecarSource<'a> {
     /// Built: the image settings to build it with (its context, Dockerfile and repository).
-    Build(Image),
+    Build(Box<Image>),
     /// Already in ECR.
     Pinned(&'a str),
 }
@@ -53,7 +53,7 @@ impl Config {
             .map(|(name, sidecar)| {
                 let source = match (&sidecar.image, &sidecar.context) {
                     (Some(image), _) => SidecarSource::Pinned(image),
-                    (None, context) => SidecarSource::Build(Image {
+                    (None, context) => SidecarSource::Build(Box::new(Image {
                         repository: sidecar.repository.clone().unwrap_or_else(|| default_repository(self, name)),
                         context: context.clone().unwrap_or_default(),
                         dockerfile: sidecar.dockerfile.clone().unwrap_or_else(|| PathBuf::from("Dockerfile")),
@@ -63,7 +63,7 @@ impl Config {
                         sidecars: Default::default(),
                         lifecycle_policy: None,
                         ..self.image.clone()
-                    }),
+                    })),
                 };
                 (name.as_str(), source)
             })

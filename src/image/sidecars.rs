@@ -140,7 +140,7 @@ pub async fn publish(
                 };
                 reporter.progress(Stage::Build, format!("sidecar `{}`", sidecar.container));
                 // The same build and push as the app image's, with the sidecar's own image settings.
-                let own = Config { image: settings.clone(), ..config.clone() };
+                let own = Config { image: (**settings).clone(), ..config.clone() };
                 let result = publish::execute(plan, aws, &own, ci, reporter).await?;
                 result.repository.pinned(&result.digest)
             }
