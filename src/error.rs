@@ -157,6 +157,10 @@ pub enum Error {
     #[diagnostic(code(pipeline::deploy::strategy), help("{help}"))]
     StrategyMismatch { message: String, help: String },
 
+    #[error("environment `{environment}` lists several services under `services:`; `pipeline {command}` works on one")]
+    #[diagnostic(code(pipeline::services::one), help("{help}"))]
+    SeveralServices { environment: String, command: &'static str, help: String },
+
     #[error("refusing to deploy: {reason}")]
     #[diagnostic(
         code(pipeline::guard::precheck),
@@ -340,6 +344,7 @@ impl Error {
             | Error::BadServiceSpec { .. }
             | Error::ServiceNotFound { .. }
             | Error::StrategyMismatch { .. }
+            | Error::SeveralServices { .. }
             | Error::Unwatched { .. }
             | Error::BakeNotCovered { .. }
             | Error::BadImageRef { .. }

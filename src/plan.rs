@@ -8,8 +8,10 @@ use serde::Serialize;
 use crate::deploy::job::JobPlan;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::schedules::SchedulesPlan;
+use crate::deploy::services::ServicesPlan;
 use crate::image::plan::{ImageAction, ImagePlan, RepositoryState};
 use crate::image::reference::Digest;
+use crate::image::sidecars::SidecarPlan;
 use crate::publish_release::Publication;
 use crate::report::ImageOutcome;
 use crate::task_definition::TaskDefinitionDiff;
@@ -23,7 +25,14 @@ pub struct ReleasePlan {
     /// Every tag the image will carry, the commit tag first.
     pub tags: Vec<String>,
     pub image: ImageStep,
+    /// The sidecars (`image.sidecars`), pinned beside the image in the task definitions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<SidecarPlan>,
     pub deploy: Option<DeployPlan>,
+    /// An environment with `services:`: each service's deploy plan (then `deploy` and `task_definition_diff` are
+    /// `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<ServicesPlan>,
     /// What registering would change in the task definition; `None` when nothing would.
     pub task_definition_diff: Option<TaskDefinitionDiff>,
     /// The git tag (and GitHub Release) published once the release is verified.
@@ -70,7 +79,9 @@ impl ReleasePlan {
         // The diff is against what runs: a change to deploy shows there, whatever the family's latest is.
         let undeployed = self.deploy.as_ref().is_some_and(|d| d.running_doc.is_none());
         let schedules = self.schedules.as_ref().is_some_and(SchedulesPlan::changes);
-        image || self.task_definition_diff.is_some() || undeployed || schedules
+        let services = self.services.as_ref().is_some_and(ServicesPlan::changes);
+        let sidecars = self.sidecars.iter().any(SidecarPlan::changes);
+        image || self.task_definition_diff.is_some() || undeployed || schedules || services || sidecars
     }
 
     /// The image the task definition will pin: known for a reuse or an existing image, a
@@ -86,6 +97,11 @@ impl ReleasePlan {
             ImageStep::Offline { repository, .. } => Some(format!("{repository}@<digest of the image>")),
             ImageStep::None | ImageStep::Local { .. } => None,
         }
+    }
+
+    /// The sidecars' images by container, as planned (placeholders until built).
+    pub fn planned_sidecars(&self) -> std::collections::BTreeMap<String, String> {
+        self.sidecars.iter().map(|s| (s.container.clone(), s.planned_image())).collect()
     }
 
     /// The digest known before execution (reuse, existing image).
@@ -158,7 +174,9 @@ mod tests {
                 moving: Vec::new(),
                 overwritable: Vec::new(),
             }),
+            sidecars: Vec::new(),
             deploy: None,
+            services: None,
             task_definition_diff: None,
             publication: None,
             schedules: None,

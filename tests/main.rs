@@ -19,4 +19,5 @@ mod month;
 mod preflight;
 mod real_traffic;
 mod report;
+mod services;
 mod workflows;

@@ -18,6 +18,7 @@ pub mod status;
 
 mod planning;
 mod preflight;
+mod services;
 
 use crate::Error;
 use crate::ci::Ci;
@@ -55,6 +56,10 @@ pub struct Done {
     pub running_now: Option<String>,
     /// `plan`: the release would change something (exit 2).
     pub changes: bool,
+    /// The sidecars as published: pinned image by container.
+    pub sidecar_images: std::collections::BTreeMap<String, String>,
+    /// A release of several services: what became of each.
+    pub services: Vec<crate::report::ServiceLine>,
     /// `run-task`, `status --task`: the job's task, its last status and exit code.
     pub task_arn: Option<String>,
     pub task_status: Option<String>,
@@ -93,6 +98,7 @@ impl<'a> Run<'a> {
             deployment_id: done.deployment_id.clone(),
             rolled_back: done.rolled_back,
             running_now: done.running_now.clone(),
+            services: done.services.clone(),
             task_arn: done.task_arn.clone(),
             task_status: done.task_status.clone(),
             task_exit_code: done.task_exit_code,

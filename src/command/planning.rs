@@ -97,6 +97,20 @@ pub async fn image(
     Ok(image)
 }
 
+/// `rollback` and `status` work on one service: an environment with `services:` is refused, saying so.
+pub fn one_service(name: &str, env: &Environment, command: &'static str) -> Result<(), Error> {
+    if !env.has_services() {
+        return Ok(());
+    }
+    Err(Error::SeveralServices {
+        environment: name.to_owned(),
+        command,
+        help: "a failed release returns each of its services to what ran before by itself; to look at one, use \
+               `aws ecs describe-services`"
+            .into(),
+    })
+}
+
 /// The deploy half: the service, its strategy, the template, the guard and the rollback target.
 pub async fn deploy(run: &mut Run<'_>, aws: &Aws, name: &str, env: &Environment) -> Result<DeployPlan, Error> {
     run.done.environment = Some(name.to_owned());
@@ -145,6 +159,10 @@ fn report_deploy(run: &mut Run<'_>, planned: &DeployPlan) {
 /// What registering the planned image would change in the task definition; the rendered document
 /// is also mapped onto the SDK's request now, so a field it cannot send fails the plan, not the release.
 pub fn diff(run: &mut Run<'_>) -> Result<(), Error> {
+    let sidecars = run.plan.planned_sidecars();
+    if let Some(deploy) = run.plan.deploy.as_mut() {
+        deploy.sidecars = sidecars;
+    }
     let (Some(deploy), Some(image)) = (&run.plan.deploy, run.plan.planned_image()) else { return Ok(()) };
     // Said now, before anything changes, rather than when registering.
     for warning in deploy.render(&image)?.to_sdk_input()?.warnings {
@@ -191,7 +209,14 @@ pub async fn release(
     let wants_environment =
         (with_deploy && !config.environments.is_empty()) || run.global.env.is_some() || config.environments.len() == 1;
     let environment = if wants_environment { Some(config.environment(run.global.env.as_deref())?) } else { None };
-    check_locally(run, config, &Scope::release(environment.filter(|_| with_deploy)))?;
+    // Each service of `services:` is checked as the one-service environment it is deployed as.
+    let each = environment.filter(|_| with_deploy).map(|(name, env)| (name, env.each_service()));
+    let mut scope = Scope::release(None);
+    for (name, env) in each.iter().flat_map(|(name, all)| all.iter().map(move |(_, env)| (*name, env))) {
+        scope.environments.push((name, env));
+        scope.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+    }
+    check_locally(run, config, &scope)?;
     let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
     let found = ecr::describe_repository(&aws.ecr, &config.image.repository).await?;
     let registry = match &found {
@@ -200,6 +225,12 @@ pub async fn release(
     };
     let resolved = version(run, config, request, &registry)?;
     let image = image(run, &aws, config, resolved.release.clone(), found).await?;
+    if !config.image.sidecars.is_empty() {
+        run.plan.sidecars = crate::image::sidecars::plan(&aws, config, &resolved.release, &image.tags).await?;
+        for line in run.plan.sidecars.iter().flat_map(|s| s.describe()) {
+            run.reporter.progress(Stage::Plan, line);
+        }
+    }
     let settings = publish_release::PublishSettings {
         tags: config.notify.github.tags && run.ci.repository().is_some(),
         releases: config.notify.github.releases,
@@ -217,7 +248,11 @@ pub async fn release(
         run.reporter.progress(Stage::Plan, publish_release::describe(&publication));
         run.plan.publication = Some(publication);
     }
-    if let (true, Some((name, env))) = (with_deploy, environment) {
+    if let (true, Some((name, env))) = (with_deploy, environment)
+        && env.has_services()
+    {
+        super::services::plan(run, &aws, config, name, env).await?;
+    } else if let (true, Some((name, env))) = (with_deploy, environment) {
         deploy_checked(run, &aws, config, name, env).await?;
         diff(run)?;
         schedules(run, &aws, config, name, env).await?;

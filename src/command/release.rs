@@ -31,12 +31,14 @@ pub async fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned
 }
 
 pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned) -> Result<(), Error> {
-    let deploy = run.plan.deploy.clone();
+    let mut deploy = run.plan.deploy.clone();
+    let mut services = run.plan.services.clone();
     let label = run.plan.label.clone();
-    if let Some(deploy) = &deploy {
-        let env = &config.environments[&deploy.environment];
+    let environment = deploy.as_ref().map(|d| &d.environment).or(services.as_ref().map(|s| &s.environment));
+    if let Some(name) = environment {
+        let env = &config.environments[name];
         let target = Target {
-            name: &deploy.environment,
+            name,
             env,
             version: label.as_ref().map(|l| l.version.clone()),
             commit: label.as_ref().map(|l| l.commit.clone()),
@@ -45,24 +47,35 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, image }: Planned)
     }
     let published = publish_image(run, &aws, &config, &image).await?;
     let pinned = published.repository.pinned(&published.digest);
-    if let (Some(deploy), Some(label)) = (&deploy, &label) {
+    // The sidecars as published, by digest, beside the image.
+    let pins = &run.done.sidecar_images;
+    deploy
+        .iter_mut()
+        .chain(services.iter_mut().flat_map(|s| s.services.iter_mut().map(|s| &mut s.deploy)))
+        .for_each(|d| d.sidecars = pins.clone());
+    let Some(label) = &label else { return Ok(()) };
+    if let Some(deploy) = &deploy {
         deploy_image(run, &aws, &config, deploy, &pinned, label).await?;
         if !deploy.watch.wait && run.done.deployment_id.is_some() {
             // Detached: not verified yet, so nothing that follows a verified release moves.
             return Ok(());
         }
-        // Verified: now the moving tags follow it, and the git tag (and Release) say it.
-        let moved = publish::move_tags(&aws, &image, &published.repository, &published.manifest, run.reporter).await?;
-        run.done.tags_added.extend(moved);
-        if let (Some(publication), Some(publisher)) =
-            (run.plan.publication.clone(), notify::release_publisher(&config, run.ci))
-        {
-            publish_release::publish(publisher.as_ref(), &publication, run.reporter).await;
-        }
-        // Scheduled jobs run the revision this release deployed.
-        if let Some(planned) = run.plan.schedules.clone() {
-            schedules::apply(&aws, &planned, run.done.task_definition_arn.as_deref(), run.reporter).await?;
-        }
+    } else if let Some(services) = &services {
+        super::services::deploy_all(run, &aws, &config, services, &pinned, label).await?;
+    } else {
+        return Ok(());
+    }
+    // Verified: now the moving tags follow it, and the git tag (and Release) say it.
+    let moved = publish::move_tags(&aws, &image, &published.repository, &published.manifest, run.reporter).await?;
+    run.done.tags_added.extend(moved);
+    if let (Some(publication), Some(publisher)) =
+        (run.plan.publication.clone(), notify::release_publisher(&config, run.ci))
+    {
+        publish_release::publish(publisher.as_ref(), &publication, run.reporter).await;
+    }
+    // Scheduled jobs run the revision this release deployed.
+    if let (Some(planned), Some(_)) = (run.plan.schedules.clone(), &deploy) {
+        schedules::apply(&aws, &planned, run.done.task_definition_arn.as_deref(), run.reporter).await?;
     }
     Ok(())
 }
@@ -76,12 +89,20 @@ pub(super) async fn publish_image(
 ) -> Result<ImageResult, Error> {
     let mut cancel = run.cancel.clone();
     // A cancel during the build or the push stops it there: nothing was deployed.
-    let result = tokio::select! {
-        result = publish::execute(image, aws, config, run.ci, run.reporter) => result?,
+    let sidecars = run.plan.sidecars.clone();
+    let (ci, reporter) = (run.ci, &mut *run.reporter);
+    let work = async {
+        let result = publish::execute(image, aws, config, ci, reporter).await?;
+        let pins = crate::image::sidecars::publish(&sidecars, aws, config, ci, reporter).await?;
+        Ok::<_, Error>((result, pins))
+    };
+    let (result, pins) = tokio::select! {
+        result = work => result?,
         _ = cancel.cancelled() => {
             return Err(Error::Cancelled { what: "during the image build and push: nothing was deployed".into() });
         }
     };
+    run.done.sidecar_images = pins;
     run.done.image_uri = Some(result.repository.pinned(&result.digest));
     run.done.image_digest = Some(result.digest.to_string());
     run.done.image = Some(if result.built { ImageOutcome::Built } else { ImageOutcome::Reused });

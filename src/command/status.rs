@@ -19,6 +19,7 @@ pub async fn run(run: &mut Run<'_>, task: Option<&str>) -> Result<(), Error> {
     }
     let config = run.load_config()?;
     let (name, env, aws) = planning::environment(run, &config).await?;
+    planning::one_service(name, env, "status")?;
     run.done.environment = Some(name.to_owned());
     let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;
     let running_arn = svc.running().to_owned();

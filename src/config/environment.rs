@@ -12,23 +12,40 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::{self, DurationSchema};
 use super::model::ScalarString;
+use super::services::{DeployOrder, ServiceSpec};
 
-/// Where the service runs and how a release reaches it.
+/// Where the service runs and how a release reaches it: one service (`service`, `task-definition`, `container`), or
+/// several under `services:`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(extend("oneOf" = [
+    { "required": ["cluster", "service", "task-definition", "container"] },
+    { "required": ["services"] }
+]))]
 pub struct Environment {
     /// AWS region, e.g. `eu-west-1`; default: the AWS SDK's own (`AWS_REGION`, the profile).
     #[serde(default)]
     pub region: Option<String>,
-    /// ECS cluster name.
+    /// ECS cluster name (with `services:`, the default of each service).
+    #[serde(default)]
     pub cluster: String,
-    /// ECS service name.
+    /// ECS service name. Not with `services:`.
+    #[serde(default)]
     pub service: String,
     /// Task definition to deploy: a JSON or YAML file (relative to this config file), or `from-service` to start from
-    /// the service's live task definition.
+    /// the service's live task definition. Not with `services:`.
+    #[serde(default)]
     pub task_definition: TaskDefinitionSource,
-    /// The container whose image is replaced by the released one.
+    /// The container whose image is replaced by the released one. Not with `services:`.
+    #[serde(default)]
     pub container: String,
+    /// Several ECS services released from one image and one version, by name; each takes the environment's keys it
+    /// does not give itself. All or nothing: when one fails, those that moved return to what ran before.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSpec>,
+    /// With `services:`, the order they deploy in: `parallel` (default), or stages such as `[[worker], [web]]`.
+    #[serde(default, deserialize_with = "super::services::deserialize_order")]
+    pub order: DeployOrder,
     /// Environment variables merged into the container.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, ScalarString>")]
@@ -76,8 +93,11 @@ fn default_timeout() -> Duration {
 }
 
 /// A task definition file, or the live service's own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TaskDefinitionSource {
+    /// Not given: an environment with `services:` has none of its own (`load` refuses it anywhere else).
+    #[default]
+    Unset,
     /// A file; relative paths are resolved against the config file's directory when loading.
     File(PathBuf),
     /// `from-service`: describe the service's current task definition and start from it.

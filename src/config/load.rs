@@ -84,7 +84,10 @@ pub fn from_text(path: &Path, text: String, overrides: &[String]) -> Result<Conf
         for err in normalize(&mut config) {
             // A key stood in for a missing one has no value of the user's to complain about.
             let stood_in = super::diagnose::key_path(&err).is_some_and(|k| stand_ins.iter().any(|s| k.starts_with(s)));
-            if !stood_in {
+            // A key required by the one-service form is checked here (`services.rs`): `servce:` is still one mistake.
+            let misspelt = matches!(&err, ConfigError::MissingKey { section, key, .. }
+                if problems.iter().any(|p| suggests(p, section, key)));
+            if !stood_in && !misspelt {
                 problems.push(blame_override(err, &overrides));
             }
         }

@@ -13,6 +13,8 @@ mod overrides;
 pub mod schedule;
 mod schema;
 mod select;
+pub mod services;
+pub mod sidecars;
 pub mod task;
 
 #[cfg(test)]
@@ -28,6 +30,8 @@ pub use load::{from_text, load};
 pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
 pub use schedule::{Schedule, SchedulerSettings};
 pub use schema::schema;
+pub use services::{DeployOrder, ServiceSpec};
+pub use sidecars::{Sidecar, SidecarSource};
 pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
 
 /// The config file used when `--config` is not given.

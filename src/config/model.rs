@@ -160,6 +160,10 @@ pub struct Image {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, ScalarString>")]
     pub labels: BTreeMap<String, String>,
+    /// More containers of the released task definitions, by container name, each pinned by digest: built from its
+    /// own Dockerfile (`context`) into its own repository, or an image already in ECR (`image`).
+    #[serde(default)]
+    pub sidecars: BTreeMap<String, super::sidecars::Sidecar>,
 }
 
 fn default_context() -> PathBuf {

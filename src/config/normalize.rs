@@ -53,12 +53,14 @@ pub(crate) fn normalize(config: &mut Config) -> Vec<ConfigError> {
     if let Some(policy) = &mut config.image.lifecycle_policy {
         *policy = resolve(&dir, policy);
     }
+    super::sidecars::normalize(config, &dir, &mut problems);
     if let Err(e) = super::schedule::normalize(config, &dir) {
         problems.push(e);
     }
 
     let names: Vec<String> = config.environments.keys().cloned().collect();
     for name in &names {
+        super::services::normalize(config, name, &dir, &mut problems);
         check_environment(config, name, &mut problems);
         let Some(env) = config.environments.get_mut(name) else { continue };
         if let TaskDefinitionSource::File(file) = &mut env.task_definition {
@@ -143,17 +145,8 @@ fn is_repository_name(name: &str) -> bool {
 }
 
 fn check_environment(config: &Config, name: &str, problems: &mut Vec<ConfigError>) {
+    // Which of `cluster`, `service`, `container` must be given is checked with `services:` (`services.rs`).
     let Some(env) = config.environments.get(name) else { return };
-    for (key, value) in [("cluster", &env.cluster), ("service", &env.service), ("container", &env.container)] {
-        if value.trim().is_empty() {
-            problems.push(invalid(
-                config,
-                &["environments", name, key],
-                "the value is empty",
-                &format!("give the ECS {key} name"),
-            ));
-        }
-    }
     let key = |k: &'static str| ["environments", name, k];
     let Environment { strategy, codedeploy, guard, before_deploy, timeout, .. } = env;
 

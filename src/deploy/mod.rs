@@ -13,6 +13,7 @@ pub mod plan;
 pub mod rollback_target;
 pub mod run_task;
 pub mod schedules;
+pub mod services;
 pub mod stages;
 pub mod strategy;
 pub mod transient;

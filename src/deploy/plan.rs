@@ -23,6 +23,8 @@ pub struct DeployPlan {
     pub strategy: Strategy,
     pub template: TaskDefinitionDoc,
     pub container: String,
+    /// Sidecar images by container (`image.sidecars`), pinned by digest where the template has that container.
+    pub sidecars: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     /// What runs now: the service's PRIMARY deployment, or for CodeDeploy its PRIMARY (blue) task
@@ -50,7 +52,13 @@ impl DeployPlan {
     /// The task definition this release would register for `image`.
     pub fn render(&self, image: &str) -> Result<TaskDefinitionDoc, Error> {
         let input = RenderInput { container: &self.container, image, env: &self.env, secrets: &self.secrets };
-        Ok(task_definition::render(&self.template, &input)?)
+        let mut doc = task_definition::render(&self.template, &input)?;
+        let none = BTreeMap::new();
+        let names: Vec<String> = doc.container_names().iter().map(|n| n.to_string()).collect();
+        for (container, image) in self.sidecars.iter().filter(|(c, _)| names.contains(c)) {
+            doc = task_definition::render(&doc, &RenderInput { container, image, env: &none, secrets: &none })?;
+        }
+        Ok(doc)
     }
 
     /// What deploying `image` would change against what runs now.
@@ -135,6 +143,14 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             Some(doc) => doc.clone(),
             None => describe(&aws.ecs, &svc.task_definition).await?.1,
         },
+        // Only an environment with `services:` has none; it is planned service by service (`services.rs`).
+        TaskDefinitionSource::Unset => {
+            return Err(Error::SeveralServices {
+                environment: name.to_owned(),
+                command: "deploy",
+                help: "plan each service of `services:` on its own".into(),
+            });
+        }
     };
     let latest = match describe(&aws.ecs, template.family()).await {
         Ok((arn, doc)) => Some((arn, doc.to_register_json())),
@@ -174,6 +190,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         environment: name.to_owned(),
         strategy,
         container: env.container.clone(),
+        sidecars: BTreeMap::new(),
         env: env.env.clone(),
         secrets: env.secrets.clone(),
         running,
@@ -349,6 +366,7 @@ mod tests {
             strategy: Strategy::Rolling,
             template,
             container: "web".into(),
+            sidecars: BTreeMap::new(),
             env: BTreeMap::new(),
             secrets: BTreeMap::new(),
             running: format!("{ARN}:2"),

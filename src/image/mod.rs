@@ -12,4 +12,5 @@ pub mod publish;
 pub mod push;
 pub mod reference;
 pub mod released;
+pub mod sidecars;
 pub mod tag_policy;

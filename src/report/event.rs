@@ -126,6 +126,9 @@ pub struct Outcome {
     /// After a failure: what serves traffic now (e.g. "web:41 (v1.3.0), the last verified release").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running_now: Option<String>,
+    /// A release of several services (`services:`): one line per service.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<super::ServiceLine>,
     /// `run-task`: the job's task; `status --task`: the task asked about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,

@@ -16,6 +16,7 @@ mod plan_recorder;
 mod record;
 mod reporter;
 mod retry;
+mod service_line;
 mod settings;
 mod slack;
 mod slack_blocks;
@@ -40,6 +41,7 @@ pub use mask::Redactor;
 pub use plan_recorder::PlanRecorder;
 pub use record::RunRecord;
 pub use reporter::{ReportError, Reporter, Sink};
+pub use service_line::{ServiceLine, ServiceState};
 pub use settings::{
     GITHUB_API_URL, GithubSettings, NotifySettings, ReleaseContext, SlackSettings, sinks_for_release,
     sinks_for_release_to,

@@ -92,6 +92,10 @@ pub fn details(record: &RunRecord) -> Option<(String, Value)> {
             sections.push(format!("*Task definition changes*\n```{}```", diff.trim_end().replace("```", "'''")));
         }
     }
+    if !outcome.services.is_empty() {
+        let lines: Vec<String> = outcome.services.iter().map(|s| format!("• {}", s.describe())).collect();
+        sections.push(format!("*Services*\n{}", lines.join("\n")));
+    }
     if sections.is_empty() {
         return None;
     }

@@ -24,6 +24,13 @@ pub fn job_summary(record: &RunRecord) -> String {
         }
         md.push('\n');
     }
+    if !outcome.services.is_empty() {
+        md.push_str("| Service | Result |\n| --- | --- |\n");
+        for line in &outcome.services {
+            let _ = writeln!(md, "| `{}` | {} |", line.name, escape_cell(&line.describe()));
+        }
+        md.push('\n');
+    }
     if let Some(diff) = &outcome.task_definition_diff {
         diff_block(&mut md, "Task definition changes", diff);
     }

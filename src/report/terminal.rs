@@ -76,11 +76,18 @@ impl TerminalSink {
             Event::RolledBack { reason } => format!("{} {reason}", self.paint("33;1", "rolled back:")),
             Event::Warning { message } => format!("{} {message}", self.paint("33", "warning:")),
             Event::Summary { .. } => return None,
-            Event::RunFinished { outcome } => match (&outcome.error, outcome.status) {
-                (Some(_), _) => return None, // the error itself is rendered once, by main
-                (None, Some(Status::Changes)) => self.paint("33", "plan: changes pending"),
-                (None, _) => self.paint("32;1", "done"),
-            },
+            Event::RunFinished { outcome } => {
+                // A release of several services: one line each, on every path (the error follows from main).
+                let services: String =
+                    outcome.services.iter().map(|s| format!("  service {}\n", s.describe())).collect();
+                let end = match (&outcome.error, outcome.status) {
+                    (Some(_), _) if services.is_empty() => return None, // the error itself is rendered once, by main
+                    (Some(_), _) => return Some(services.trim_end().to_owned()),
+                    (None, Some(Status::Changes)) => self.paint("33", "plan: changes pending"),
+                    (None, _) => self.paint("32;1", "done"),
+                };
+                format!("{services}{end}")
+            }
         })
     }
 

@@ -72,7 +72,7 @@ async fn deployment_task(
             Event::RolledBack { reason } => rollback = Some(reason),
             Event::RunFinished { outcome } => {
                 let Some(id) = id else { continue };
-                let (state, text) = match (&outcome.error, &rollback) {
+                let (state, mut text) = match (&outcome.error, &rollback) {
                     (None, _) => (
                         DeploymentState::Success,
                         outcome.version.as_deref().map_or_else(|| "released".to_owned(), |v| format!("released {v}")),
@@ -80,6 +80,12 @@ async fn deployment_task(
                     (Some(_), Some(reason)) => (DeploymentState::Failure, format!("rolled back: {reason}")),
                     (Some(e), None) => (DeploymentState::Failure, e.message.clone()),
                 };
+                // Several services: each named with what became of it (the description is cut at 140 characters).
+                if !outcome.services.is_empty() {
+                    let each: Vec<String> =
+                        outcome.services.iter().map(|s| format!("{} {}", s.name, s.state.name())).collect();
+                    text = format!("{text} [{}]", each.join(", "));
+                }
                 api.deployment_status(id, state, &text).await.map_err(|e| e.to_string())?;
                 if state == DeploymentState::Success {
                     api.retire(&environment, id).await.map_err(|e| e.to_string())?;

@@ -1,0 +1,322 @@
+//! Several services from one release (`services:`): a web service (CodeDeploy) and a worker (rolling) released from
+//! one image, all or nothing, over a history of releases; and bad `services:` config refused before any write.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
+    DeploymentControllerType,
+};
+
+use crate::fixture::{Controller, Service, TASK_DEFINITION};
+use crate::harness::{Pipeline, Repo, Run, Sandbox, http_get, remove_local_images};
+
+const ROLLED_BACK: i32 = 4;
+const USAGE: i32 = 3;
+
+const WORKER_TASK_DEFINITION: &str = r#"{
+  "family": "worker",
+  "containerDefinitions": [ { "name": "worker", "image": "placeholder", "essential": true } ]
+}"#;
+
+impl Sandbox {
+    /// Service `worker` (1 task, rolling, circuit breaker with rollback, no load balancer) in `cluster`, on
+    /// `worker:1`.
+    fn worker(&self, cluster: &str) -> Service {
+        let ecs = self.ecs();
+        self.block_on(async {
+            let td = ecs
+                .register_task_definition()
+                .family("worker")
+                .container_definitions(
+                    ContainerDefinition::builder().name("worker").image("worker:initial").essential(true).build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let initial_td = td.task_definition().unwrap().task_definition_arn().unwrap().to_owned();
+            ecs.create_service()
+                .cluster(cluster)
+                .service_name("worker")
+                .task_definition(&initial_td)
+                .desired_count(1)
+                .deployment_controller(
+                    DeploymentController::builder().r#type(DeploymentControllerType::Ecs).build().unwrap(),
+                )
+                .deployment_configuration(
+                    DeploymentConfiguration::builder()
+                        .deployment_circuit_breaker(
+                            DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            Service { cluster: cluster.into(), name: "worker".into(), initial_td, target_groups: Vec::new() }
+        })
+    }
+
+    /// Every image of every container of a revision, by container name.
+    fn td_images(&self, arn: &str) -> BTreeMap<String, String> {
+        let ecs = self.ecs();
+        self.block_on(async {
+            let out = ecs.describe_task_definition().task_definition(arn).send().await.unwrap();
+            let containers = out.task_definition().unwrap().container_definitions();
+            containers.iter().map(|c| (c.name().unwrap().to_owned(), c.image().unwrap().to_owned())).collect()
+        })
+    }
+}
+
+/// The config of a web service (CodeDeploy) and a worker (rolling) in `prod`; `worker_env` is YAML under the worker's
+/// `env:` (or empty), `order` the environment's `order`.
+fn config(order: &str, worker_env: &str) -> String {
+    let worker_env = if worker_env.is_empty() { String::new() } else { format!("        env: {{ {worker_env} }}\n") };
+    format!(
+        "version: 1
+image:
+  repository: web
+environments:
+  prod:
+    cluster: prod
+    timeout: 2m
+    guard:
+      poll-interval: 50ms
+    order: {order}
+    services:
+      web:
+        task-definition: task-definition.json
+        container: web
+        strategy: codedeploy
+        codedeploy:
+          application: web
+          deployment-group: web-prod
+          config: CodeDeployDefault.ECSCanary10Percent5Minutes
+      worker:
+        task-definition: worker.json
+        container: worker
+{worker_env}"
+    )
+}
+
+fn repo(config_text: &str) -> Repo {
+    let repo = Repo::tiny("web", "v1");
+    repo.write("task-definition.json", TASK_DEFINITION);
+    repo.write("worker.json", WORKER_TASK_DEFINITION);
+    repo.write(".pipeline.yml", config_text);
+    repo.commit("feat: web and worker");
+    repo
+}
+
+fn release(repo: &Repo, sb: &Sandbox, version: &str) -> Run {
+    Pipeline::new(repo).sandbox(sb).args(&["--output", "json", "release", "--version", version]).run()
+}
+
+/// The outcome's line for service `name`.
+fn line<'a>(out: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let lines = out["services"].as_array().unwrap_or_else(|| panic!("a line per service: {out}"));
+    lines.iter().find(|l| l["name"] == name).unwrap_or_else(|| panic!("no line for {name}: {out}"))
+}
+
+#[test]
+fn a_web_service_and_a_worker_release_from_one_image_all_or_nothing_release_after_release() {
+    let sb = Sandbox::start();
+    let web = sb.service(Controller::CodeDeploy);
+    let worker = sb.worker("prod");
+    let repo = repo(&config("parallel", ""));
+
+    // The plan: a section per service, one image.
+    let plan = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "plan", "--version", "1.0.0"]).run();
+    plan.code(2);
+    assert!(plan.stderr.contains("service `web`:") && plan.stderr.contains("service `worker`:"), "{}", plan.stderr);
+    let planned = plan.json();
+    let services = planned["plan"]["services"]["services"].as_array().expect("the plan holds each service");
+    let names: Vec<&str> = services.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["web", "worker"]);
+    assert_eq!(services[0]["deploy"]["strategy"], "CodeDeploy");
+    assert_eq!(services[1]["deploy"]["strategy"], "Rolling");
+    assert_eq!(planned["plan"]["services"]["order"], serde_json::json!([["web", "worker"]]));
+
+    // 1.0.0: both services run the image's digest.
+    let first = release(&repo, &sb, "1.0.0");
+    first.code(0);
+    let out = first.json();
+    let image = out["image_uri"].as_str().expect("the pushed image").to_owned();
+    assert!(image.contains("/web@sha256:"), "{image}");
+    let (web_1, worker_1) = (sb.running_td(&web), sb.running_td(&worker));
+    assert_ne!(web_1, web.initial_td);
+    assert_ne!(worker_1, worker.initial_td);
+    assert_eq!(sb.td_image(&web_1), image, "web pins the digest");
+    assert_eq!(sb.td_image(&worker_1), image, "worker pins the same digest");
+    for td in [&web_1, &worker_1] {
+        let tags = sb.td_tags(td);
+        assert!(tags.contains(&"pipeline:verified=true".to_owned()), "{td}: {tags:?}");
+        assert!(tags.contains(&"pipeline:version=1.0.0".to_owned()), "{td}: {tags:?}");
+    }
+    assert_eq!(line(&out, "web")["state"], "released");
+    assert_eq!(line(&out, "web")["task_definition_arn"], web_1.as_str());
+    assert!(line(&out, "web")["deployment_id"].as_str().is_some_and(|d| d.starts_with("d-")), "{out}");
+    assert_eq!(line(&out, "worker")["state"], "released");
+    assert_eq!(line(&out, "worker")["task_definition_arn"], worker_1.as_str());
+    assert!(first.stderr.contains("worker: deployment ecs-svc/"), "events named by service:\n{}", first.stderr);
+
+    // 1.1.0: web first, then a worker whose tasks crash. The worker goes back by its circuit breaker, and web, which
+    // had moved, is returned: both run 1.0.0's revisions again.
+    repo.write(".pipeline.yml", &config("[[web], [worker]]", "SANDBOX_EXIT_CODE: \"3\""));
+    repo.write("content.txt", "v2");
+    repo.commit("feat: v2 with a crashing worker");
+    let failed = release(&repo, &sb, "1.1.0");
+    failed.code(ROLLED_BACK).stderr_has("rolled back").stderr_has("`worker`").stderr_has("`web` returned to web:");
+    let out = failed.json();
+    assert_eq!(out["rolled_back"], true);
+    assert_eq!(sb.running_td(&worker), worker_1, "the worker runs what it ran before");
+    assert_eq!(sb.running_td(&web), web_1, "web was returned to what it ran before");
+    assert_eq!(sb.td_image(&sb.running_td(&web)), image, "on 1.0.0's digest");
+    assert_eq!(line(&out, "worker")["state"], "rolled-back");
+    assert_eq!(line(&out, "web")["state"], "returned");
+    assert_eq!(line(&out, "web")["running_now"], web_1.as_str());
+    let web_failed = line(&out, "web")["task_definition_arn"].as_str().unwrap().to_owned();
+    assert_ne!(web_failed, web_1, "web had a revision of its own for 1.1.0");
+    assert!(!sb.td_tags(&web_failed).contains(&"pipeline:verified=true".to_owned()), "1.1.0 is not verified");
+
+    // 1.2.0 with the worker fixed: the history goes on, both on the new digest.
+    repo.write(".pipeline.yml", &config("[[worker], [web]]", ""));
+    repo.write("content.txt", "v3");
+    repo.commit("fix: the worker starts");
+    let fixed = release(&repo, &sb, "1.2.0");
+    fixed.code(0);
+    let out = fixed.json();
+    let image_3 = out["image_uri"].as_str().unwrap().to_owned();
+    assert_ne!(image_3, image);
+    let (web_3, worker_3) = (sb.running_td(&web), sb.running_td(&worker));
+    assert_ne!(web_3, web_1);
+    assert_ne!(worker_3, worker_1);
+    assert_eq!(sb.td_image(&web_3), image_3);
+    assert_eq!(sb.td_image(&worker_3), image_3);
+    assert!(sb.td_tags(&worker_3).contains(&"pipeline:version=1.2.0".to_owned()));
+    assert_eq!(line(&out, "web")["state"], "released");
+    assert_eq!(line(&out, "worker")["state"], "released");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+/// The sandbox's write calls so far, with their counts (`GET /_sandbox/calls`).
+fn writes(sb: &Sandbox) -> BTreeMap<String, u64> {
+    let body = sb.block_on(http_get(&format!("{}/_sandbox/calls", sb.running.endpoint())));
+    let value: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
+    let ops = value["operations"].as_object().cloned().unwrap_or_default();
+    let read = |op: &str| {
+        let name = op.split_once(':').map_or(op, |(_, n)| n);
+        ["Describe", "List", "Get", "BatchGet"].iter().any(|p| name.starts_with(p))
+    };
+    ops.iter().filter(|(op, _)| !read(op)).map(|(op, v)| (op.clone(), v["count"].as_u64().unwrap_or(0))).collect()
+}
+
+#[test]
+fn bad_services_config_is_refused_before_the_first_write() {
+    let sb = Sandbox::start();
+    sb.service(Controller::CodeDeploy);
+    sb.worker("prod");
+    let good = config("parallel", "");
+    let cases: [(&str, String, &[&str]); 5] = [
+        (
+            "both forms",
+            good.replace("    order: parallel\n", "    order: parallel\n    service: web\n    container: web\n"),
+            &["`service`, `container` and `services` are both given", ".pipeline.yml:"],
+        ),
+        (
+            "an order naming no service",
+            good.replace("order: parallel", "order: [[worker], [wbe]]"),
+            &["`wbe` is not under `services:`", "`web` is under `services:` but in no stage"],
+        ),
+        ("an order that is no order", good.replace("order: parallel", "order: sideways"), &["expected `parallel`"]),
+        (
+            "codedeploy without its section",
+            good.replace("        container: worker\n", "        container: worker\n        strategy: codedeploy\n"),
+            &["environments.prod.services.worker.strategy", "needs a `codedeploy:` section"],
+        ),
+        (
+            "a sidecar both built and pinned",
+            good.replace(
+                "  repository: web\n",
+                "  repository: web\n  sidecars:\n    proxy: { context: proxy, image: \"web:v1\" }\n",
+            ),
+            &["`image.sidecars.proxy`: `context` and `image` are both given"],
+        ),
+    ];
+    let before = writes(&sb);
+    for (what, text, needles) in cases {
+        let repo = repo(&text);
+        let run = release(&repo, &sb, "1.0.0");
+        assert_eq!(run.code, USAGE, "{what}: exit code\n{}", run.stderr);
+        for needle in needles {
+            assert!(run.stderr.contains(needle), "{what}: stderr lacks {needle:?}\n{}", run.stderr);
+        }
+    }
+    assert_eq!(writes(&sb), before, "no write call reached the sandbox");
+}
+
+#[test]
+fn sidecars_are_pinned_by_digest_beside_the_app_container_built_or_resolved_when_planning() {
+    let sb = Sandbox::start();
+    let svc = sb.service(Controller::Rolling);
+    let repo = Repo::tiny("web", "v1");
+    let task_definition = |extra: &str| {
+        format!(
+            r#"{{"family": "web", "containerDefinitions": [
+  {{"name": "web", "image": "placeholder", "essential": true, "portMappings": [{{"containerPort": 8080}}]}},
+  {{"name": "proxy", "image": "placeholder", "essential": false}}{extra}]}}"#
+        )
+    };
+    let config = |sidecars: &str| {
+        format!(
+            "version: 1\nimage:\n  repository: web\n  sidecars:\n    proxy: {{ context: proxy }}\n{sidecars}\
+             environments:\n  prod:\n    cluster: prod\n    service: web\n    task-definition: task-definition.json\n    \
+             container: web\n    timeout: 2m\n    guard:\n      poll-interval: 50ms\n"
+        )
+    };
+    repo.write("task-definition.json", &task_definition(""));
+    repo.write("proxy/Dockerfile", "FROM scratch\nCOPY proxy.txt /proxy.txt\n");
+    repo.write("proxy/proxy.txt", "proxy v1");
+    repo.write(".pipeline.yml", &config(""));
+    let commit = repo.commit("feat: a proxy sidecar");
+
+    // The proxy is built from its own Dockerfile into web-proxy, with the release's tags.
+    let first = release(&repo, &sb, "1.0.0");
+    first.code(0);
+    let out = first.json();
+    let app = out["image_uri"].as_str().unwrap().to_owned();
+    let td = sb.running_td(&svc);
+    assert_eq!(out["task_definition_arn"], td.as_str());
+    let images = sb.td_images(&td);
+    assert_eq!(images["web"], app);
+    let proxy = sb.digest("web-proxy", "v1.0.0").expect("the sidecar is in its own repository, tagged v1.0.0");
+    assert_eq!(sb.digest("web-proxy", &format!("sha-{}", &commit[..12])).as_deref(), Some(proxy.as_str()));
+    assert_eq!(images["proxy"], format!("{}/web-proxy@{proxy}", sb.running.registry_host()), "pinned by digest");
+    assert!(!app.ends_with(&proxy), "its own image");
+
+    // A pinned sidecar: an image already in ECR (1.0.0's app image, by tag), resolved to its digest in the plan.
+    repo.write(
+        "task-definition.json",
+        &task_definition(r#", {"name": "log", "image": "placeholder", "essential": false}"#),
+    );
+    repo.write(".pipeline.yml", &config("    log: { image: \"web:v1.0.0\" }\n"));
+    repo.write("content.txt", "v2");
+    repo.commit("feat: a log sidecar");
+    let plan = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "plan", "--version", "1.1.0"]).run();
+    plan.code(2);
+    let planned = plan.json();
+    let sidecars = planned["plan"]["sidecars"].as_array().expect("the plan holds the sidecars");
+    let log = sidecars.iter().find(|s| s["container"] == "log").expect("log is planned");
+    assert_eq!(log["image"]["kind"], "pinned");
+    assert_eq!(log["image"]["pinned"], app.as_str(), "web:v1.0.0 resolved to its digest when planning");
+    let second = release(&repo, &sb, "1.1.0");
+    second.code(0);
+    let td = sb.running_td(&svc);
+    let images = sb.td_images(&td);
+    assert_eq!(images["log"], app);
+    assert_eq!(images["web"], second.json()["image_uri"].as_str().unwrap());
+    let proxy = sb.digest("web-proxy", "v1.1.0").expect("the proxy of 1.1.0");
+    assert_eq!(images["proxy"], format!("{}/web-proxy@{proxy}", sb.running.registry_host()));
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
