@@ -157,6 +157,8 @@ mod tests {
                 mutability: crate::image::tag_policy::Mutability::for_new_repository(&[]),
                 moving: Vec::new(),
                 overwritable: Vec::new(),
+                cache: Default::default(),
+                platform: None,
             }),
             deploy: None,
             task_definition_diff: None,

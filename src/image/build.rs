@@ -8,7 +8,7 @@
 //!   after the build; it never becomes a build arg, a label or a log line. That route reports no progress, only
 //!   the outcome.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use bollard::Docker;
@@ -19,6 +19,8 @@ use miette::Diagnostic;
 use secrecy::SecretString;
 
 use super::build_log::BuildLog;
+pub use super::cache::{CachePlan, INLINE_CACHE_ARG};
+use super::reference::RegistryAuth;
 use super::context::{self, ContextError, ContextTar};
 
 mod secrets;
@@ -43,6 +45,10 @@ pub struct BuildRequest {
     pub tags: Vec<String>,
     /// e.g. `linux/amd64`.
     pub platform: Option<String>,
+    /// Images to take layer cache from (BuildKit only), and whether to write inline cache metadata.
+    pub cache: CachePlan,
+    /// Credentials for the registry the cache sources live in (pulls only).
+    pub registry_auth: Option<RegistryAuth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +102,24 @@ pub enum BuildError {
         )
     )]
     SecretsNeedBuildKit { ids: Vec<String> },
+
+    #[error("cannot build for {platform} ({from}) on the Docker engine at {host} ({engine}): {reason}")]
+    #[diagnostic(
+        code(pipeline::build::platform),
+        help(
+            "register QEMU emulation on the runner (GitHub Actions: the `docker/setup-qemu-action` step before \
+             pipeline; Debian/Ubuntu: `apt-get install qemu-user-static binfmt-support`), or build on a runner of \
+             that architecture; the platform follows the task definition's `runtimePlatform` (or `image.platform`)"
+        )
+    )]
+    PlatformUnsupported { platform: String, from: String, host: String, engine: String, reason: String },
+
+    #[error("image.platform is {configured}, but the task definition's runtimePlatform asks for {task_definition}")]
+    #[diagnostic(
+        code(pipeline::build::platform_conflict),
+        help("remove `image.platform` from .pipeline.yml (the task definition decides), or make the two agree")
+    )]
+    PlatformConflict { configured: String, task_definition: String },
 
     #[error("the Docker engine refused the build: {0}")]
     #[diagnostic(code(pipeline::build::engine))]
@@ -181,8 +205,21 @@ pub async fn build_with(
             on_log(&format!("BuildKit unavailable ({message}); building with the classic builder"));
             stream_build(&docker, req, pack_context(req).await?, false, on_log).await
         }
+        // An engine whose builder takes no registry cache (e.g. a driver without cache import): said once, and
+        // the same build runs without it. The cache only ever saves work, so the result is the same.
+        Err(BuildError::Engine(message)) if req.cache != CachePlan::default() && refuses_cache(&message) => {
+            on_log(&format!("the engine cannot use the registry layer cache ({message}): building without it"));
+            let plain = BuildRequest { cache: CachePlan::default(), ..req.clone() };
+            stream_build(&docker, &plain, pack_context(req).await?, buildkit, on_log).await
+        }
         other => other,
     }
+}
+
+/// Engine answers that refuse the cache options themselves, as opposed to a build that failed.
+fn refuses_cache(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("cache") && ["not supported", "unsupported", "unknown cache"].iter().any(|n| message.contains(n))
 }
 
 /// Packs the context off the async threads (it reads the whole tree).
@@ -225,10 +262,13 @@ async fn stream_build(
     buildkit: bool,
     on_log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<BuiltImage, BuildError> {
-    let labels: std::collections::HashMap<&str, &str> =
+    let labels: HashMap<&str, &str> =
         req.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let build_args: std::collections::HashMap<&str, &str> =
+    let mut build_args: HashMap<&str, &str> =
         req.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if buildkit && req.cache.inline {
+        build_args.insert(INLINE_CACHE_ARG, "1");
+    }
     let mut options = BuildImageOptionsBuilder::default()
         .dockerfile(&tar.dockerfile)
         .labels(&labels)
@@ -249,11 +289,20 @@ async fn stream_build(
     }
     if buildkit {
         options = options.version(BuilderVersion::BuilderBuildKit).session(&session_id());
+        if !req.cache.from.is_empty() {
+            options = options.cachefrom(&req.cache.from);
+        }
     } else {
         options = options.version(BuilderVersion::BuilderV1);
+        if !req.cache.from.is_empty() {
+            // The classic builder only reuses cache images already pulled; it cannot fetch them itself.
+            on_log("the classic builder cannot take layer cache from the registry: building without it");
+        }
     }
     let body = bollard::body_full(tar.bytes.into());
-    let mut stream = docker.build_image(options.build(), None, Some(body));
+    // BuildKit asks the session for registry credentials when it pulls a cache source (or a base image).
+    let credentials = req.registry_auth.as_ref().map(|auth| HashMap::from([(auth.server.clone(), credentials(auth))]));
+    let mut stream = docker.build_image(options.build(), credentials, Some(body));
 
     let mut log = BuildLog::default();
     let mut image_id = None;
@@ -273,6 +322,16 @@ async fn stream_build(
     };
     apply_extra_tags(docker, &id, req.tags.iter().skip(1)).await?;
     Ok(BuiltImage { id })
+}
+
+/// The engine's form of ECR credentials (they stay in memory: the session hands them to BuildKit).
+fn credentials(auth: &RegistryAuth) -> bollard::auth::DockerCredentials {
+    bollard::auth::DockerCredentials {
+        username: Some(auth.username.clone()),
+        password: Some(secrecy::ExposeSecret::expose_secret(&auth.password).to_owned()),
+        serveraddress: Some(auth.server.clone()),
+        ..Default::default()
+    }
 }
 
 /// One progress message into lines; remembers the image id when it goes by.

@@ -2,10 +2,12 @@
 
 pub mod build;
 pub mod build_log;
+pub mod cache;
 pub mod context;
 pub mod dockerignore;
 pub mod ecr;
 pub mod existing;
+pub mod platform;
 pub mod labels;
 pub mod plan;
 pub mod publish;
