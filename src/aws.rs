@@ -45,7 +45,7 @@ impl Aws {
         let Some(chain) = sdk.credentials_provider() else {
             return Err(Error::Credentials { reason: "no credential provider is configured".into() });
         };
-        let resolved = ResolvedOnce::resolve(chain).await?;
+        let resolved = ResolvedOnce::resolve(&chain).await?;
         let sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(resolved)).build();
         Ok(Self::from_sdk(&sdk, region))
     }
