@@ -12,7 +12,7 @@ use crate::harness::{Pipeline, Repo, Run, Sandbox, remove_local_images};
 const DOCKERFILE: &str = "FROM scratch\nCOPY deps.txt /deps.txt\nCOPY content.txt /content.txt\n";
 
 fn release(repo: &Repo, sb: &Sandbox, version: &str) -> Run {
-    let run = Pipeline::new(repo).sandbox(sb).args(&["--output", "json", "release", "--version", version]).run();
+    let run = Pipeline::new(repo).sandbox(sb).args(&["-v", "--output", "json", "release", "--version", version]).run();
     run.code(0);
     run
 }
