@@ -165,7 +165,9 @@ mod tests {
             Self: 'a,
         {
             self.0.fetch_add(1, Ordering::SeqCst);
-            provider::future::ProvideCredentials::ready(Ok(Credentials::new("AKIDTEST", "secret", None, self.1, "test")))
+            provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKIDTEST", "secret", None, self.1, "test",
+            )))
         }
     }
 
@@ -188,7 +190,8 @@ mod tests {
 
     #[test]
     fn clients_are_built_on_first_use_only() {
-        let sdk = SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).build();
+        let sdk =
+            SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).build();
         let aws = Aws::from_sdk(&sdk, "eu-west-1".into());
         assert!(!aws.ecr.is_built() && !aws.ecs.is_built());
         let _ = aws.ecr.config();

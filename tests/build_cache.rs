@@ -37,12 +37,8 @@ fn config(sb: &Sandbox, tag: &str) -> serde_json::Value {
     sb.block_on(async move {
         let token = ecr.get_authorization_token().send().await.unwrap();
         let token = token.authorization_data()[0].authorization_token().unwrap().to_owned();
-        let response = reqwest::Client::new()
-            .get(&url)
-            .header("authorization", format!("Basic {token}"))
-            .send()
-            .await
-            .unwrap();
+        let response =
+            reqwest::Client::new().get(&url).header("authorization", format!("Basic {token}")).send().await.unwrap();
         assert!(response.status().is_success(), "{url}: {}", response.status());
         response.json().await.unwrap()
     })

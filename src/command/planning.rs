@@ -11,9 +11,9 @@ use crate::deploy;
 use crate::deploy::job::Defaults;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::schedules::Context;
+use crate::image::build::BuildError;
 use crate::image::ecr;
 use crate::image::plan::{ImageAction, ImagePlan, plan_cache, plan_image};
-use crate::image::build::BuildError;
 use crate::image::platform;
 use crate::image::reference::Repository;
 use crate::image::released;
@@ -76,9 +76,8 @@ pub async fn image(
     let mut image = plan_image(&aws.ecr, &config.image.repository, found, version, tags, moving).await?;
     if let ImageAction::Build { .. } = image.action {
         // The parent commit's image is the likeliest to share layers; a root commit has none.
-        let parent = crate::git::Repo::open(&config.dir)
-            .and_then(|git| git.commit(&format!("{}^", image.version.commit)))
-            .ok();
+        let parent =
+            crate::git::Repo::open(&config.dir).and_then(|git| git.commit(&format!("{}^", image.version.commit))).ok();
         image.cache = plan_cache(&aws.ecr, &image, &config.image.cache, parent.as_deref(), registry).await?;
     }
     if !image.overwritable.is_empty() {
@@ -255,9 +254,8 @@ pub async fn build_platform(
         _ => None,
     };
     let template = run.plan.deploy.as_ref().map(|d| &d.template).or(from_file.as_ref());
-    let choice = platform::decide(config.image.platform.as_deref(), template.map(|t| t.as_map())).map_err(|c| {
-        BuildError::PlatformConflict { configured: c.configured, task_definition: c.task_definition }
-    })?;
+    let choice = platform::decide(config.image.platform.as_deref(), template.map(|t| t.as_map()))
+        .map_err(|c| BuildError::PlatformConflict { configured: c.configured, task_definition: c.task_definition })?;
     let Some(choice) = choice else { return Ok(()) };
     run.reporter.progress(Stage::Plan, choice.describe());
     let host = run.ci.docker_host();

@@ -20,8 +20,8 @@ use secrecy::SecretString;
 
 use super::build_log::BuildLog;
 pub use super::cache::{CachePlan, INLINE_CACHE_ARG};
-use super::reference::RegistryAuth;
 use super::context::{self, ContextError, ContextTar};
+use super::reference::RegistryAuth;
 
 mod secrets;
 
@@ -262,10 +262,8 @@ async fn stream_build(
     buildkit: bool,
     on_log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<BuiltImage, BuildError> {
-    let labels: HashMap<&str, &str> =
-        req.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut build_args: HashMap<&str, &str> =
-        req.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let labels: HashMap<&str, &str> = req.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut build_args: HashMap<&str, &str> = req.build_args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if buildkit && req.cache.inline {
         build_args.insert(INLINE_CACHE_ARG, "1");
     }

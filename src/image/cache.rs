@@ -87,10 +87,7 @@ mod tests {
         assert!(plan.inline);
         assert_eq!(
             plan.from,
-            [
-                "1.dkr.ecr.eu-west-1.amazonaws.com/web:sha-0123456789ab",
-                "1.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.0"
-            ]
+            ["1.dkr.ecr.eu-west-1.amazonaws.com/web:sha-0123456789ab", "1.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.0"]
         );
     }
 

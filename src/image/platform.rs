@@ -65,13 +65,18 @@ pub fn from_task_definition(doc: &Map<String, Value>) -> Option<String> {
 }
 
 /// `image.platform` first, then the task definition's `runtimePlatform`; `None` leaves it to the engine.
-pub fn decide(configured: Option<&str>, task_definition: Option<&Map<String, Value>>) -> Result<Option<PlatformChoice>, Conflict> {
+pub fn decide(
+    configured: Option<&str>,
+    task_definition: Option<&Map<String, Value>>,
+) -> Result<Option<PlatformChoice>, Conflict> {
     let wanted = task_definition.and_then(from_task_definition);
     match (configured, wanted) {
         (Some(configured), Some(wanted)) if !same_platform(configured, &wanted) => {
             Err(Conflict { configured: configured.to_owned(), task_definition: wanted })
         }
-        (Some(configured), _) => Ok(Some(PlatformChoice { platform: configured.to_owned(), from: "image.platform".into() })),
+        (Some(configured), _) => {
+            Ok(Some(PlatformChoice { platform: configured.to_owned(), from: "image.platform".into() }))
+        }
         (None, Some(wanted)) => {
             let arch = task_definition
                 .and_then(|d| d.get("runtimePlatform")?.get("cpuArchitecture")?.as_str().map(str::to_owned))
@@ -101,10 +106,10 @@ pub struct Engine {
 /// Asks the engine at `host` what it is (read-only). `binfmt` is where its kernel lists emulators, when local.
 pub async fn engine(host: &str, binfmt: Option<PathBuf>) -> Result<Engine, BuildError> {
     let docker = super::build::connect(host)?;
-    let version = docker.version().await.map_err(|err| BuildError::EngineUnavailable {
-        host: host.to_owned(),
-        reason: err.to_string(),
-    })?;
+    let version = docker
+        .version()
+        .await
+        .map_err(|err| BuildError::EngineUnavailable { host: host.to_owned(), reason: err.to_string() })?;
     Ok(Engine {
         host: host.to_owned(),
         os: version.os.unwrap_or_else(|| "linux".into()).to_ascii_lowercase(),

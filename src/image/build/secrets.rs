@@ -64,7 +64,8 @@ pub(super) async fn build(
         req.secrets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
     ));
     let started = std::time::Instant::now();
-    let credentials = req.registry_auth.as_ref().map(|auth| HashMap::from([(auth.server.as_str(), super::credentials(auth))]));
+    let credentials =
+        req.registry_auth.as_ref().map(|auth| HashMap::from([(auth.server.as_str(), super::credentials(auth))]));
     let result = Moby::new(docker)
         .docker_build(&name, options.build(), ImageBuildLoadInput::Upload(tar.bytes.into()), credentials, None)
         .await;
