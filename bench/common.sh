@@ -3,7 +3,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 profile="${BENCH_PROFILE:-release}"
-if [ "$profile" = release ]; then
+# BENCH_NO_BUILD=1 takes the binaries as they are (another cargo may hold the build lock).
+if [ -n "${BENCH_NO_BUILD:-}" ]; then
+  :
+elif [ "$profile" = release ]; then
   cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p pipeline -p pipeline-sandbox
 else
   cargo build --quiet --manifest-path "$root/Cargo.toml" -p pipeline -p pipeline-sandbox

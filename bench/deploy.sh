@@ -11,8 +11,9 @@ source "$(dirname "$0")/common.sh"
 cd "$root"
 profile=(--release)
 [ "${BENCH_PROFILE:-release}" = dev ] && profile=()
-cargo run --quiet "${profile[@]}" --example bench -- deploy-step "${1:-30}"
-cargo run --quiet "${profile[@]}" --example bench -- guard "${2:-5}"
+# 0 skips a part.
+[ "${1:-30}" = 0 ] || cargo run --quiet "${profile[@]}" --example bench -- deploy-step "${1:-30}"
+[ "${2:-5}" = 0 ] || cargo run --quiet "${profile[@]}" --example bench -- guard "${2:-5}"
 
 start_sandbox 4614 --scenario hello-rolling
 repo="$BENCH_TMP/hello"

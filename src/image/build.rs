@@ -304,7 +304,18 @@ async fn stream_build(
 
     let mut log = BuildLog::default();
     let mut image_id = None;
-    while let Some(item) = stream.next().await {
+    loop {
+        // bollard's stream also carries the BuildKit session, which the engine keeps open for seconds after the
+        // build: once the image id is in (the build is done and the image named), only a short tail of lines
+        // is waited for. Without this every BuildKit build took ~5 s longer than its steps.
+        let item = match &image_id {
+            Some(_) if buildkit => match tokio::time::timeout(SESSION_TAIL, stream.next()).await {
+                Ok(item) => item,
+                Err(_) => break,
+            },
+            _ => stream.next().await,
+        };
+        let Some(item) = item else { break };
         let info = match item {
             Ok(info) => info,
             Err(err) => return Err(failure(&mut log, &err, on_log)),
@@ -331,6 +342,9 @@ fn credentials(auth: &RegistryAuth) -> bollard::auth::DockerCredentials {
         ..Default::default()
     }
 }
+
+/// How long the build's stream is read after the image id arrived (see `stream_build`).
+const SESSION_TAIL: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// One progress message into lines; remembers the image id when it goes by.
 fn render(log: &mut BuildLog, info: &BuildInfo, image_id: &mut Option<String>) -> Vec<String> {
