@@ -3,18 +3,23 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 profile="${BENCH_PROFILE:-release}"
-if [ "$profile" = release ]; then
+# BENCH_NO_BUILD=1 takes the binaries as they are (another cargo may hold the build lock).
+if [ -n "${BENCH_NO_BUILD:-}" ]; then
+  :
+elif [ "$profile" = release ]; then
   cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p pipeline -p pipeline-sandbox
 else
   cargo build --quiet --manifest-path "$root/Cargo.toml" -p pipeline -p pipeline-sandbox
 fi
-export PIPELINE="$root/target/$profile/pipeline"
-SANDBOX="$root/target/$profile/pipeline-sandbox"
+dir="$profile"
+[ "$profile" = dev ] && dir=debug
+export PIPELINE="$root/target/$dir/pipeline"
+SANDBOX="$root/target/$dir/pipeline-sandbox"
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 
-start_sandbox() {
+start_sandbox() { # start_sandbox [port] [sandbox options...]
   local port="${1:-4610}"
-  "$SANDBOX" --port "$port" --time-scale "${TIME_SCALE:-60}" >"$BENCH_TMP/sandbox.env" 2>"$BENCH_TMP/sandbox.log" &
+  "$SANDBOX" --port "$port" --time-scale "${TIME_SCALE:-60}" "${@:2}" >"$BENCH_TMP/sandbox.env" 2>"$BENCH_TMP/sandbox.log" &
   SANDBOX_PID=$!
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/_sandbox/health" >/dev/null 2>&1 && break

@@ -16,4 +16,7 @@ fi
 # examples/hello is packaged FROM scratch, so it needs its static binary in its build context.
 examples/hello/build.sh
 
+# tests/platform.rs builds an arm64 image on this (x86) engine: QEMU emulation, installed if missing.
+scripts/emulation.sh
+
 cargo nextest run --workspace --no-fail-fast "$@"

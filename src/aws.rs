@@ -1,26 +1,36 @@
 //! AWS access: one SDK config (region, the standard credential chain, `AWS_ENDPOINT_URL*` overrides,
 //! standard retries) and the clients built from it.
+//!
+//! Set-up is lazy, because a short command (a re-release of an image already in ECR makes two calls) would
+//! otherwise spend most of its time on it: each client is built the first time it is used, so a command
+//! pays only for the services it calls, and the credentials are resolved once, up front, then shared by
+//! every client until they near their expiry.
+
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecr::config::ProvideCredentials;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_ecr::config::Credentials;
 
 use crate::Error;
 
-/// Every AWS client the tool uses, sharing one configuration.
+/// Every AWS client the tool uses, sharing one configuration; each built on first use.
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub region: String,
-    pub ecr: aws_sdk_ecr::Client,
-    pub ecs: aws_sdk_ecs::Client,
-    pub codedeploy: aws_sdk_codedeploy::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
+    pub ecr: Lazy<aws_sdk_ecr::Client>,
+    pub ecs: Lazy<aws_sdk_ecs::Client>,
+    pub codedeploy: Lazy<aws_sdk_codedeploy::Client>,
+    pub cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
+    pub elbv2: Lazy<aws_sdk_elasticloadbalancingv2::Client>,
+    pub scheduler: Lazy<aws_sdk_scheduler::Client>,
 }
 
 impl Aws {
-    /// Loads the configuration and checks that credentials resolve, so a missing credential is one
-    /// clear error up front rather than a failure halfway through a release.
+    /// Loads the configuration and resolves the credentials once, so a missing credential is one clear
+    /// error up front rather than a failure halfway through a release, and no client resolves them again.
     ///
     /// `region` comes from the environment's config; otherwise the standard chain (AWS_REGION, profile).
     pub async fn connect(region: Option<&str>) -> Result<Self, Error> {
@@ -32,37 +42,104 @@ impl Aws {
         }
         let sdk = loader.load().await;
         let region = sdk.region().map(|r| r.to_string()).ok_or(Error::NoRegion)?;
-        check_credentials(&sdk).await?;
+        let Some(chain) = sdk.credentials_provider() else {
+            return Err(Error::Credentials { reason: "no credential provider is configured".into() });
+        };
+        let resolved = ResolvedOnce::resolve(&chain).await?;
+        let sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(resolved)).build();
         Ok(Self::from_sdk(&sdk, region))
     }
 
     /// Clients from an SDK config built elsewhere (benchmarks and tests point it at a sandbox).
     pub fn from_sdk(sdk: &SdkConfig, region: String) -> Self {
+        let sdk = Arc::new(sdk.clone());
         Self {
             region,
-            ecr: aws_sdk_ecr::Client::new(sdk),
-            ecs: aws_sdk_ecs::Client::new(sdk),
-            codedeploy: aws_sdk_codedeploy::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            ecr: Lazy::new(&sdk, aws_sdk_ecr::Client::new),
+            ecs: Lazy::new(&sdk, aws_sdk_ecs::Client::new),
+            codedeploy: Lazy::new(&sdk, aws_sdk_codedeploy::Client::new),
+            cloudwatch: Lazy::new(&sdk, aws_sdk_cloudwatch::Client::new),
+            elbv2: Lazy::new(&sdk, aws_sdk_elasticloadbalancingv2::Client::new),
+            scheduler: Lazy::new(&sdk, aws_sdk_scheduler::Client::new),
         }
     }
 }
 
-async fn check_credentials(sdk: &SdkConfig) -> Result<(), Error> {
-    let Some(provider) = sdk.credentials_provider() else {
-        return Err(Error::Credentials { reason: "no credential provider is configured".into() });
-    };
-    match provider.provide_credentials().await {
-        Ok(creds) => match creds.expiry() {
-            Some(expiry) if expiry <= std::time::SystemTime::now() => {
-                Err(Error::Credentials { reason: "the credentials found have expired".into() })
+/// A client built the first time it is used (through `Deref`, so `aws.ecs.describe_services()` and
+/// `&aws.ecs` passed as `&aws_sdk_ecs::Client` read as before). Clones share the one client.
+#[derive(Clone)]
+pub struct Lazy<C> {
+    sdk: Arc<SdkConfig>,
+    make: fn(&SdkConfig) -> C,
+    client: Arc<OnceLock<C>>,
+}
+
+impl<C> Lazy<C> {
+    fn new(sdk: &Arc<SdkConfig>, make: fn(&SdkConfig) -> C) -> Self {
+        Self { sdk: Arc::clone(sdk), make, client: Arc::new(OnceLock::new()) }
+    }
+
+    /// Whether the client has been built (tests of what a command sets up).
+    pub fn is_built(&self) -> bool {
+        self.client.get().is_some()
+    }
+}
+
+impl<C> Deref for Lazy<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.client.get_or_init(|| (self.make)(&self.sdk))
+    }
+}
+
+impl<C> std::fmt::Debug for Lazy<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lazy").field("built", &self.is_built()).finish()
+    }
+}
+
+/// How long before their expiry credentials are resolved again (a release can outlast a session token).
+const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// The credential chain's answer, kept: every client asks this provider, which asks the chain again only
+/// when the credentials near their expiry.
+#[derive(Debug)]
+struct ResolvedOnce {
+    chain: SharedCredentialsProvider,
+    current: tokio::sync::Mutex<Credentials>,
+}
+
+impl ResolvedOnce {
+    async fn resolve(chain: &SharedCredentialsProvider) -> Result<Self, Error> {
+        let credentials = match chain.provide_credentials().await {
+            Ok(creds) if creds.expiry().is_some_and(|expiry| expiry <= SystemTime::now()) => {
+                return Err(Error::Credentials { reason: "the credentials found have expired".into() });
             }
-            _ => Ok(()),
-        },
-        // The SDK's message names the provider that failed last; our help lists the whole chain.
-        Err(e) => Err(Error::Credentials { reason: first_line(&e) }),
+            Ok(creds) => creds,
+            // The SDK's message names the provider that failed last; our help lists the whole chain.
+            Err(e) => return Err(Error::Credentials { reason: first_line(&e) }),
+        };
+        Ok(Self { chain: chain.clone(), current: tokio::sync::Mutex::new(credentials) })
+    }
+}
+
+fn fresh(credentials: &Credentials) -> bool {
+    credentials.expiry().is_none_or(|expiry| SystemTime::now() + REFRESH_BEFORE < expiry)
+}
+
+impl ProvideCredentials for ResolvedOnce {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            let mut current = self.current.lock().await;
+            if !fresh(&current) {
+                *current = self.chain.provide_credentials().await?;
+            }
+            Ok(current.clone())
+        })
     }
 }
 
@@ -72,4 +149,54 @@ fn first_line(e: &dyn std::error::Error) -> String {
         text = format!("{text}: {source}");
     }
     text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug, Default)]
+    struct Counting(Arc<AtomicUsize>, Option<SystemTime>);
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKIDTEST", "secret", None, self.1, "test",
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_resolved_once_until_they_near_expiry() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let lasting = SharedCredentialsProvider::new(Counting(calls.clone(), None));
+        let once = ResolvedOnce::resolve(&lasting).await.unwrap();
+        for _ in 0..3 {
+            once.provide_credentials().await.unwrap();
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let soon = SystemTime::now() + Duration::from_secs(60);
+        let expiring = SharedCredentialsProvider::new(Counting(calls.clone(), Some(soon)));
+        let once = ResolvedOnce::resolve(&expiring).await.unwrap();
+        once.provide_credentials().await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "within the refresh margin the chain is asked again");
+    }
+
+    #[test]
+    fn clients_are_built_on_first_use_only() {
+        let sdk =
+            SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("eu-west-1")).build();
+        let aws = Aws::from_sdk(&sdk, "eu-west-1".into());
+        assert!(!aws.ecr.is_built() && !aws.ecs.is_built());
+        let _ = aws.ecr.config();
+        let copy = aws.clone();
+        assert!(copy.ecr.is_built(), "clones share the built client");
+        assert!(!aws.ecs.is_built() && !aws.codedeploy.is_built() && !aws.cloudwatch.is_built());
+    }
 }

@@ -115,6 +115,15 @@ impl Ci {
         self.var("DOCKER_HOST").unwrap_or("unix:///var/run/docker.sock").to_owned()
     }
 
+    /// Where the local engine's kernel lists its binfmt_misc emulators (`PIPELINE_BINFMT_MISC`, for tests that
+    /// need a machine without emulation); `None` for a remote engine, whose kernel this process cannot see.
+    pub fn binfmt_misc(&self) -> Option<PathBuf> {
+        if !self.docker_host().starts_with("unix://") {
+            return None;
+        }
+        Some(PathBuf::from(self.var("PIPELINE_BINFMT_MISC").unwrap_or(crate::image::platform::BINFMT_MISC)))
+    }
+
     /// `DOCKER_BUILDKIT=0` keeps its usual meaning: the classic builder.
     pub fn buildkit_disabled(&self) -> bool {
         self.var("DOCKER_BUILDKIT").is_some_and(|v| v.trim() == "0")

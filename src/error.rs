@@ -335,7 +335,11 @@ impl Error {
             }
             Error::Config(_) | Error::Version(_) | Error::TaskDefinition(_) => ExitCode::Usage,
             Error::Build(
-                BuildError::DockerfileNotFound(_) | BuildError::Context(_) | BuildError::SecretsNeedBuildKit { .. },
+                BuildError::DockerfileNotFound(_)
+                | BuildError::Context(_)
+                | BuildError::SecretsNeedBuildKit { .. }
+                | BuildError::PlatformUnsupported { .. }
+                | BuildError::PlatformConflict { .. },
             ) => ExitCode::Usage,
             Error::NoRegion
             | Error::RepositoryMissing { .. }

@@ -173,6 +173,8 @@ mod tests {
                 mutability: crate::image::tag_policy::Mutability::for_new_repository(&[]),
                 moving: Vec::new(),
                 overwritable: Vec::new(),
+                cache: Default::default(),
+                platform: None,
             }),
             sidecars: Vec::new(),
             deploy: None,

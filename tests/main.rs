@@ -5,6 +5,7 @@ mod harness;
 
 mod action;
 mod bad_input;
+mod build_cache;
 mod cancel;
 mod deploy;
 mod faults;
@@ -16,6 +17,7 @@ mod inflight;
 mod install_sh;
 mod jobs;
 mod month;
+mod platform;
 mod preflight;
 mod real_traffic;
 mod report;

@@ -11,8 +11,10 @@ use crate::deploy;
 use crate::deploy::job::Defaults;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::schedules::Context;
+use crate::image::build::BuildError;
 use crate::image::ecr;
-use crate::image::plan::{ImageAction, ImagePlan, plan_image};
+use crate::image::plan::{ImageAction, ImagePlan, plan_cache, plan_image};
+use crate::image::platform;
 use crate::image::reference::Repository;
 use crate::image::released;
 use crate::image::tag_policy::Mutability;
@@ -67,10 +69,17 @@ pub async fn image(
     config: &Config,
     version: ReleaseVersion,
     found: Option<(Repository, Mutability)>,
+    registry: &[Released],
 ) -> Result<ImagePlan, Error> {
     let moving = if version.dirty { Vec::new() } else { config.moving_tags() };
     let tags: Vec<String> = run.plan.tags.iter().filter(|t| !moving.contains(t)).cloned().collect();
-    let image = plan_image(&aws.ecr, &config.image.repository, found, version, tags, moving).await?;
+    let mut image = plan_image(&aws.ecr, &config.image.repository, found, version, tags, moving).await?;
+    if let ImageAction::Build { .. } = image.action {
+        // The parent commit's image is the likeliest to share layers; a root commit has none.
+        let parent =
+            crate::git::Repo::open(&config.dir).and_then(|git| git.commit(&format!("{}^", image.version.commit))).ok();
+        image.cache = plan_cache(&aws.ecr, &image, &config.image.cache, parent.as_deref(), registry).await?;
+    }
     if !image.overwritable.is_empty() {
         run.reporter.warn(format!(
             "ECR repository {} is {}: {} could be overwritten by another writer. pipeline never overwrites a tag and \
@@ -224,7 +233,7 @@ pub async fn release(
         None => Vec::new(),
     };
     let resolved = version(run, config, request, &registry)?;
-    let image = image(run, &aws, config, resolved.release.clone(), found).await?;
+    let mut image = image(run, &aws, config, resolved.release.clone(), found, &registry).await?;
     if !config.image.sidecars.is_empty() {
         run.plan.sidecars = crate::image::sidecars::plan(&aws, config, &resolved.release, &image.tags).await?;
         for line in run.plan.sidecars.iter().flat_map(|s| s.describe()) {
@@ -257,5 +266,37 @@ pub async fn release(
         diff(run)?;
         schedules(run, &aws, config, name, env).await?;
     }
+    build_platform(run, config, environment.map(|(_, env)| env), &mut image).await?;
     Ok((aws, image))
+}
+
+/// The build platform, from `image.platform` or the task definition's `runtimePlatform` (the deploy plan's
+/// template, else the environment's task-definition file), and whether the engine can build it: refused here,
+/// before the first change, when it cannot.
+pub async fn build_platform(
+    run: &mut Run<'_>,
+    config: &Config,
+    env: Option<&Environment>,
+    image: &mut ImagePlan,
+) -> Result<(), Error> {
+    if !matches!(image.action, ImageAction::Build { .. }) {
+        return Ok(());
+    }
+    let from_file = match (&run.plan.deploy, env.map(|e| &e.task_definition)) {
+        (None, Some(crate::config::TaskDefinitionSource::File(path))) => {
+            Some(crate::task_definition::TaskDefinitionDoc::load(path)?.doc)
+        }
+        _ => None,
+    };
+    let template = run.plan.deploy.as_ref().map(|d| &d.template).or(from_file.as_ref());
+    let choice = platform::decide(config.image.platform.as_deref(), template.map(|t| t.as_map()))
+        .map_err(|c| BuildError::PlatformConflict { configured: c.configured, task_definition: c.task_definition })?;
+    let Some(choice) = choice else { return Ok(()) };
+    run.reporter.progress(Stage::Plan, choice.describe());
+    let host = run.ci.docker_host();
+    let engine = platform::engine(&host, run.ci.binfmt_misc()).await?;
+    platform::check(&engine, &choice)?;
+    image.platform = Some(choice);
+    run.plan.image = ImageStep::Publish(image.clone());
+    Ok(())
 }

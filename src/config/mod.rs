@@ -27,7 +27,7 @@ pub use environment::{
 pub use error::{At, ConfigError};
 pub use init::{INIT_TEMPLATE, Starter};
 pub use load::{from_text, load};
-pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
+pub use model::{Config, GithubNotify, Image, ImageCache, Notify, Slack, SlackAuth, Source};
 pub use schedule::{Schedule, SchedulerSettings};
 pub use schema::schema;
 pub use services::{DeployOrder, ServiceSpec};

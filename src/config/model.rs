@@ -164,6 +164,25 @@ pub struct Image {
     /// own Dockerfile (`context`) into its own repository, or an image already in ECR (`image`).
     #[serde(default)]
     pub sidecars: BTreeMap<String, super::sidecars::Sidecar>,
+    /// Layer cache from the registry: `true` (default: the parent commit's image and the newest release),
+    /// `false`, or the sources to use instead (tags of this repository, or whole image references).
+    #[serde(default)]
+    #[schemars(extend("default" = true))]
+    pub cache: ImageCache,
+}
+
+/// `image.cache`: on, off, or named sources.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ImageCache {
+    Enabled(bool),
+    From(Vec<String>),
+}
+
+impl Default for ImageCache {
+    fn default() -> Self {
+        ImageCache::Enabled(true)
+    }
 }
 
 fn default_context() -> PathBuf {

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::time::Instant;
 
 use super::cancel::Cancel;
@@ -77,6 +78,23 @@ pub struct Watcher<'a> {
     pub transient: Transient,
     /// Alarm transitions from this moment on count (the deployment's start).
     pub since: SystemTime,
+    /// The pauses between polls: see [`cadence`].
+    pauses: ExponentialBackoff,
+}
+
+/// The first pause of a wait loop: a rollout the service finishes at once is seen at once.
+pub const FIRST_POLL: Duration = Duration::from_millis(100);
+
+/// Pauses between polls: [`FIRST_POLL`], then doubling up to the configured interval and staying there.
+/// A fixed interval made every deployment wait at least one whole interval; short ones are common (a
+/// sandbox, a service of one task), and a long one soon polls at the configured pace.
+pub fn cadence(interval: Duration) -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(FIRST_POLL.min(interval))
+        .with_max_delay(interval)
+        .with_factor(2.0)
+        .without_max_times()
+        .build()
 }
 
 impl<'a> Watcher<'a> {
@@ -89,13 +107,16 @@ impl<'a> Watcher<'a> {
             transient: Transient::new(settings.transient_window),
             // A second of slack for clocks: the guard was checked OK just before.
             since: SystemTime::now() - Duration::from_secs(1),
+            pauses: cadence(settings.poll),
         }
     }
 
-    /// Sleeps one poll interval (cut short by a cancel), then checks the alarms, the cancel and the deadline.
+    /// Sleeps the next pause of the [`cadence`] (cut short by a cancel), then checks the alarms, the cancel
+    /// and the deadline.
     pub async fn tick(&mut self) -> Option<Interrupt> {
+        let pause = self.pauses.next().unwrap_or(self.settings.poll);
         tokio::select! {
-            _ = tokio::time::sleep(self.settings.poll) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = self.cancel.cancelled() => {}
         }
         self.check().await
@@ -172,5 +193,22 @@ impl<'a> Watcher<'a> {
     pub fn rolls_back(&self, interrupt: &Interrupt) -> bool {
         !matches!(interrupt, Interrupt::Cancelled | Interrupt::Unreadable { .. })
             || self.settings.on_cancel == OnCancel::Rollback
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_fast_and_back_off_to_the_configured_interval() {
+        let pauses: Vec<u64> = cadence(Duration::from_secs(1)).take(7).map(|d| d.as_millis() as u64).collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000, 1000]);
+    }
+
+    #[test]
+    fn an_interval_shorter_than_the_first_poll_is_kept() {
+        let pauses: Vec<Duration> = cadence(Duration::from_millis(20)).take(3).collect();
+        assert_eq!(pauses, [Duration::from_millis(20); 3]);
     }
 }

@@ -2,12 +2,14 @@
 
 pub mod build;
 pub mod build_log;
+pub mod cache;
 pub mod context;
 pub mod dockerignore;
 pub mod ecr;
 pub mod existing;
 pub mod labels;
 pub mod plan;
+pub mod platform;
 pub mod publish;
 pub mod push;
 pub mod reference;

@@ -3,11 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use super::cache::{self, CachePlan, Candidates};
 use super::ecr::{self, Manifest};
+use super::platform::PlatformChoice;
 use super::reference::{Digest, Repository};
 use super::tag_policy::{self, Mutability, Verdict};
 use crate::Error;
-use crate::version::ReleaseVersion;
+use crate::config::ImageCache;
+use crate::version::{ReleaseVersion, Released, Source};
 
 /// The repository as found (or to be created).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -42,6 +45,10 @@ pub struct ImagePlan {
     /// Immutable tags the repository would let anyone overwrite (a MUTABLE repository): pipeline never
     /// does, and reads each back after writing it.
     pub overwritable: Vec<String>,
+    /// The registry layer cache of a build ([`plan_cache`]).
+    pub cache: CachePlan,
+    /// The build platform, when the config or the task definition names one (`image/platform.rs`).
+    pub platform: Option<PlatformChoice>,
 }
 
 impl ImagePlan {
@@ -69,6 +76,10 @@ impl ImagePlan {
         match &self.action {
             ImageAction::Build { push_tag, retag } => {
                 lines.push(format!("build the image and push {}:{push_tag}", self.repository_name()));
+                lines.push(self.cache.describe());
+                if let Some(platform) = &self.platform {
+                    lines.push(platform.describe());
+                }
                 if !retag.is_empty() {
                     lines.push(format!("add tags {} to the pushed manifest", retag.join(", ")));
                 }
@@ -174,7 +185,36 @@ pub async fn plan_image(
         }
     };
     let action = decide(repository, &tags, &commit_tag, &existing)?;
-    Ok(ImagePlan { version, repository: state, tags, action, mutability, moving, overwritable })
+    let (cache, platform) = (CachePlan::default(), None);
+    Ok(ImagePlan { version, repository: state, tags, action, mutability, moving, overwritable, cache, platform })
+}
+
+/// The cache sources of a build: the parent commit's image (one ECR read, made only for a build) and the
+/// newest release in `registry`, or what `image.cache` names.
+pub async fn plan_cache(
+    ecr_client: &aws_sdk_ecr::Client,
+    plan: &ImagePlan,
+    setting: &ImageCache,
+    parent_commit: Option<&str>,
+    registry: &[Released],
+) -> Result<CachePlan, Error> {
+    let RepositoryState::Exists(repo) = &plan.repository else {
+        return Ok(cache::plan(setting, &Candidates::default()));
+    };
+    let uri = repo.uri();
+    let mut candidates = Candidates { repository_uri: Some(&uri), ..Candidates::default() };
+    if *setting == ImageCache::Enabled(true) {
+        let in_repository = |r: &&Released| matches!(&r.source, Source::Registry { .. });
+        candidates.newest_release =
+            registry.iter().filter(in_repository).map(|r| &r.version).max().map(|v| format!("v{v}"));
+        if let Some(parent) = parent_commit.and_then(|c| c.get(..12)) {
+            let tag = format!("sha-{parent}");
+            if ecr::existing(ecr_client, repo, std::slice::from_ref(&tag)).await?.contains_key(&tag) {
+                candidates.parent = Some(tag);
+            }
+        }
+    }
+    Ok(cache::plan(setting, &candidates))
 }
 
 #[cfg(test)]

@@ -66,7 +66,12 @@ pub async fn execute(
             let docker = build::connect(&ci.docker_host())?;
             let local = repository.tagged(push_tag);
             reporter.started(Stage::Build, format!("building {local}"));
-            let request = build_request(config, &plan.version, vec![local.clone()], ci)?;
+            let mut request = build_request(config, &plan.version, vec![local.clone()], ci)?;
+            request.cache = plan.cache.clone();
+            if let Some(platform) = &plan.platform {
+                request.platform = Some(platform.platform.clone());
+            }
+            request.registry_auth = Some(auth.clone());
             let image = run_build(&docker, &request, ci, reporter).await?;
             reporter.finished(Stage::Build, image.id.clone());
 
@@ -266,6 +271,9 @@ fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>, c
         labels,
         tags,
         platform: image.platform.clone(),
+        // `pipeline build` has no registry: metadata only (`execute` sets the sources it planned).
+        cache: build::CachePlan { inline: image.cache != crate::config::ImageCache::Enabled(false), from: Vec::new() },
+        registry_auth: None,
     })
 }
 

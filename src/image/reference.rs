@@ -53,6 +53,7 @@ impl Repository {
 }
 
 /// Registry credentials from ECR's GetAuthorizationToken, held in memory only.
+#[derive(Clone)]
 pub struct RegistryAuth {
     /// Host (no scheme) the credentials are for.
     pub server: String,

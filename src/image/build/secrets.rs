@@ -5,6 +5,7 @@
 //! variables is racy in a multi-threaded program, so each secret goes into a 0600 file inside a 0700 directory
 //! that is removed when the build ends, however it ends.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -15,6 +16,7 @@ use bollard::grpc::build::{ImageBuildFrontendOptions, ImageBuildLoadInput, Image
 use bollard::grpc::driver::Build;
 use bollard::grpc::driver::moby::Moby;
 use bollard::grpc::error::GrpcError;
+use bollard::moby::buildkit::v1::CacheOptionsEntry;
 use secrecy::ExposeSecret;
 
 use super::{BuildError, BuildRequest, BuiltImage, apply_extra_tags, inspect_id, session_id, unique_hex};
@@ -40,6 +42,13 @@ pub(super) async fn build(
     if let Some(platform) = req.platform.as_deref().and_then(parse_platform) {
         options = options.platforms(&platform);
     }
+    if req.cache.inline {
+        options = options.buildarg(super::INLINE_CACHE_ARG, "1");
+    }
+    for source in &req.cache.from {
+        let attrs = HashMap::from([("ref".to_owned(), source.clone())]);
+        options = options.cachefrom(&CacheOptionsEntry { r#type: "registry".into(), attrs });
+    }
     for secret in &req.secrets {
         let path = dir
             .write(&secret.id, secret.value.expose_secret())
@@ -55,8 +64,10 @@ pub(super) async fn build(
         req.secrets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
     ));
     let started = std::time::Instant::now();
+    let credentials =
+        req.registry_auth.as_ref().map(|auth| HashMap::from([(auth.server.as_str(), super::credentials(auth))]));
     let result = Moby::new(docker)
-        .docker_build(&name, options.build(), ImageBuildLoadInput::Upload(tar.bytes.into()), None, None)
+        .docker_build(&name, options.build(), ImageBuildLoadInput::Upload(tar.bytes.into()), credentials, None)
         .await;
     drop(dir);
     if let Err(err) = result {
