@@ -7,6 +7,7 @@ mod action;
 mod bad_input;
 mod cancel;
 mod deploy;
+mod ecs_native;
 mod faults;
 mod first_run;
 mod fixture;

@@ -1,5 +1,6 @@
 //! The load-balancer stand-in: a steady trickle of `GET /` to the running containers behind each target group,
-//! split between blue and green the way CodeDeploy's traffic weights say, and the ALB metrics a guard alarm
+//! split between blue and green the way CodeDeploy's traffic weights (or an ECS-native service's production
+//! listener rule) say, and the ALB metrics a guard alarm
 //! watches (`AWS/ApplicationELB` RequestCount, HTTPCode_Target_2XX/5XX_Count) published from what really came
 //! back.
 
@@ -147,6 +148,8 @@ fn routes(w: &World, engine: &Engine) -> Vec<Vec<Route>> {
             // (target group ARN, weight, task sets; None = every deployment of the service)
             let split: Vec<(String, f64, Option<Vec<String>>)> = if s.controller == "CODE_DEPLOY" {
                 code_deploy_split(w, s, tg)
+            } else if let Some(rule) = lb.pointer("/advancedConfiguration/productionListenerRule").and_then(Value::as_str) {
+                native_split(w, s, tg, rule)
             } else {
                 vec![(tg.to_owned(), 100.0, None)]
             };
@@ -228,6 +231,25 @@ fn code_deploy_split(w: &World, s: &Service, service_tg: &str) -> Vec<(String, f
         _ => blue_tg,
     };
     vec![(production, 100.0, primary)]
+}
+
+/// Production traffic of an ECS-native blue/green service: the production listener rule's forward weights, each
+/// target group served by the deployments whose tasks register in it. Only production traffic is simulated: the
+/// test listener gets what a test sends, as in AWS.
+fn native_split(w: &World, s: &Service, service_tg: &str, rule: &str) -> Vec<(String, f64, Option<Vec<String>>)> {
+    let Some(weights) = w.elbv2.forward_weights(rule) else { return Vec::new() };
+    weights
+        .into_iter()
+        .map(|(tg, weight)| {
+            let sets = s
+                .deployments
+                .iter()
+                .filter(|d| d.target_group.as_deref().unwrap_or(service_tg) == tg)
+                .map(|d| d.id.clone())
+                .collect();
+            (tg, weight as f64, Some(sets))
+        })
+        .collect()
 }
 
 /// A deployment group names its target groups; the metrics need their ARNs.
