@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AdvancedConfiguration, CanaryConfiguration, ContainerDefinition, ContinueServiceDeploymentAction,
-    DeploymentAlarms, DeploymentConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
+    AdvancedConfiguration, CanaryConfiguration, ContainerDefinition, DeploymentAlarms, DeploymentConfiguration,
+    DeploymentLifecycleHook, DeploymentLifecycleHookAction, DeploymentLifecycleHookStage,
     DeploymentLifecycleHookTargetType, DeploymentLifecycleHookTimeoutConfiguration, DeploymentStrategy,
     LinearConfiguration, LoadBalancer, PortMapping, ServiceDeployment, StopServiceDeploymentStopType,
 };
@@ -230,13 +230,20 @@ async fn blue_green_pauses_at_post_test_traffic_shift_until_continued() {
     let paused = until(&ecs, &arn, "the PAUSE hook", |d| awaiting(d).is_some()).await;
     assert_eq!(stage(&paused), "POST_TEST_TRAFFIC_SHIFT");
     assert_eq!(status(&paused), "IN_PROGRESS");
-    let hook = paused.lifecycle_hook_details().iter().find(|h| h.status().map(|s| s.as_str()) == Some("AWAITING_ACTION")).unwrap();
+    let hook = paused
+        .lifecycle_hook_details()
+        .iter()
+        .find(|h| h.status().map(|s| s.as_str()) == Some("AWAITING_ACTION"))
+        .unwrap();
     assert_eq!(hook.target_type().map(|t| t.as_str()), Some("PAUSE"));
     assert!(hook.hook_id().unwrap().starts_with("ecs-pause-"), "{hook:?}");
     assert!(hook.expires_at().is_some() && hook.target_arn().is_none(), "{hook:?}");
     assert_eq!(hook.timeout_action().map(|a| a.as_str()), Some("ROLLBACK"));
     let target = paused.target_service_revision().unwrap();
-    assert_eq!((target.requested_test_traffic_weight(), target.requested_production_traffic_weight()), (Some(100.0), Some(0.0)));
+    assert_eq!(
+        (target.requested_test_traffic_weight(), target.requested_production_traffic_weight()),
+        (Some(100.0), Some(0.0))
+    );
     assert_eq!(target.running_task_count(), 2, "green is scaled up before any traffic");
     assert_eq!(weights(&elb, &w, &w.test).await, (0, 100), "test traffic is on green");
     assert_eq!(weights(&elb, &w, &w.production).await, (100, 0), "production is still on blue");
@@ -255,14 +262,17 @@ async fn blue_green_pauses_at_post_test_traffic_shift_until_continued() {
     ecs.continue_service_deployment()
         .service_deployment_arn(&arn)
         .hook_id(&id)
-        .action(ContinueServiceDeploymentAction::Continue)
+        .action(DeploymentLifecycleHookAction::Continue)
         .send()
         .await
         .expect("ContinueServiceDeployment");
     let done = until(&ecs, &arn, "SUCCESSFUL", |d| status(d) == "SUCCESSFUL").await;
     assert_eq!(stage(&done), "CLEAN_UP");
     assert_eq!(done.target_service_revision().unwrap().requested_production_traffic_weight(), Some(100.0));
-    assert!(done.lifecycle_hook_details().iter().all(|h| h.status().map(|s| s.as_str()) == Some("SUCCEEDED")), "{done:?}");
+    assert!(
+        done.lifecycle_hook_details().iter().all(|h| h.status().map(|s| s.as_str()) == Some("SUCCEEDED")),
+        "{done:?}"
+    );
     assert_eq!(weights(&elb, &w, &w.production).await, (0, 100), "production is on green");
     assert_eq!(service_td(&ecs).await, (v2.clone(), 1), "green alone runs");
     // The hook is no longer awaiting: a second answer is refused.
@@ -274,7 +284,12 @@ async fn blue_green_pauses_at_post_test_traffic_shift_until_continued() {
     let arn3 = update(&ecs, &v3).await;
     let paused = until(&ecs, &arn3, "the second PAUSE", |d| awaiting(d).is_some()).await;
     assert_eq!(weights(&elb, &w, &w.test).await, (100, 0), "test traffic on the blue target group, now green");
-    ecs.continue_service_deployment().service_deployment_arn(&arn3).hook_id(awaiting(&paused).unwrap()).send().await.expect("Continue");
+    ecs.continue_service_deployment()
+        .service_deployment_arn(&arn3)
+        .hook_id(awaiting(&paused).unwrap())
+        .send()
+        .await
+        .expect("Continue");
     until(&ecs, &arn3, "SUCCESSFUL", |d| status(d) == "SUCCESSFUL").await;
     assert_eq!(weights(&elb, &w, &w.production).await, (100, 0));
     assert_eq!(service_td(&ecs).await, (v3, 1));
@@ -336,7 +351,9 @@ async fn canary_alarm_during_the_bake_flips_traffic_back() {
     let config = DeploymentConfiguration::builder()
         .strategy(DeploymentStrategy::Canary)
         .bake_time_in_minutes(60)
-        .canary_configuration(CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(1).build())
+        .canary_configuration(
+            CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(1).build(),
+        )
         .alarms(DeploymentAlarms::builder().alarm_names("web-5xx").enable(true).rollback(true).build().unwrap())
         .build();
     create(&ecs, &w, &v1, config).await;
@@ -348,7 +365,13 @@ async fn canary_alarm_during_the_bake_flips_traffic_back() {
     assert_eq!(stage(&canary), "PRODUCTION_TRAFFIC_SHIFT");
     until(&ecs, &arn, "the bake", |d| stage(d) == "BAKE_TIME").await;
     assert_eq!(weights(&elb, &w, &w.production).await, (0, 100));
-    cw.set_alarm_state().alarm_name("web-5xx").state_value(StateValue::Alarm).state_reason("5xx").send().await.expect("SetAlarmState");
+    cw.set_alarm_state()
+        .alarm_name("web-5xx")
+        .state_value(StateValue::Alarm)
+        .state_reason("5xx")
+        .send()
+        .await
+        .expect("SetAlarmState");
     let flipped = until(&ecs, &arn, "the rollback", |d| status(d).starts_with("ROLLBACK_")).await;
     // The flip is instant: the rules are back on blue while green may still be scaling in.
     assert_eq!(weights(&elb, &w, &w.production).await, (100, 0), "{flipped:?}");
@@ -402,7 +425,10 @@ async fn stop_during_the_pause_and_a_failed_lambda_hook_roll_back() {
     let arn = update(&ecs, &v3).await;
     let done = until(&ecs, &arn, "ROLLBACK_SUCCESSFUL", |d| status(d) == "ROLLBACK_SUCCESSFUL").await;
     let hook = &done.lifecycle_hook_details()[0];
-    assert_eq!((hook.status().map(|s| s.as_str()), hook.target_type().map(|t| t.as_str())), (Some("FAILED"), Some("AWS_LAMBDA")));
+    assert_eq!(
+        (hook.status().map(|s| s.as_str()), hook.target_type().map(|t| t.as_str())),
+        (Some("FAILED"), Some("AWS_LAMBDA"))
+    );
     assert!(done.status_reason().unwrap_or_default().contains("failed at POST_SCALE_UP"), "{done:?}");
     assert_eq!(weights(&elb, &w, &w.production).await, (100, 0), "production never moved");
     assert_eq!(service_td(&ecs).await, (v1, 1));

@@ -148,7 +148,9 @@ fn routes(w: &World, engine: &Engine) -> Vec<Vec<Route>> {
             // (target group ARN, weight, task sets; None = every deployment of the service)
             let split: Vec<(String, f64, Option<Vec<String>>)> = if s.controller == "CODE_DEPLOY" {
                 code_deploy_split(w, s, tg)
-            } else if let Some(rule) = lb.pointer("/advancedConfiguration/productionListenerRule").and_then(Value::as_str) {
+            } else if let Some(rule) =
+                lb.pointer("/advancedConfiguration/productionListenerRule").and_then(Value::as_str)
+            {
                 native_split(w, s, tg, rule)
             } else {
                 vec![(tg.to_owned(), 100.0, None)]

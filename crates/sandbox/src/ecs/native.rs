@@ -167,7 +167,8 @@ pub fn validate(config: &Value, load_balancers: &Value) -> AwsResult<()> {
         }
         match kind {
             "PAUSE" => {
-                if let Some(s) = stages.iter().find(|s| *s == "TEST_TRAFFIC_SHIFT" || *s == "PRODUCTION_TRAFFIC_SHIFT") {
+                if let Some(s) = stages.iter().find(|s| *s == "TEST_TRAFFIC_SHIFT" || *s == "PRODUCTION_TRAFFIC_SHIFT")
+                {
                     return Err(invalid(format!(
                         "PAUSE lifecycle hooks are not supported at {s}: that stage also runs during a rollback."
                     )));
@@ -186,7 +187,9 @@ pub fn validate(config: &Value, load_balancers: &Value) -> AwsResult<()> {
             let Some(adv) = lb.get("advancedConfiguration").filter(|a| !a.is_null()) else { continue };
             for key in ["alternateTargetGroupArn", "productionListenerRule", "roleArn"] {
                 if str_field(adv, key).is_none() {
-                    return Err(invalid(format!("advancedConfiguration.{key} is required for {strategy} deployments.")));
+                    return Err(invalid(format!(
+                        "advancedConfiguration.{key} is required for {strategy} deployments."
+                    )));
                 }
             }
         }
@@ -290,8 +293,10 @@ pub fn tick(ecs: &mut EcsState, ctx: &Ctx, cw: &CloudWatchState, elb: &mut ElbSt
     s.deployments[i].target = if scaled { desired } else { 0 };
 
     // Alarms guard the production shift and the bake (REFERENCE 2.6).
-    if matches!(n.stage, "PRE_PRODUCTION_TRAFFIC_SHIFT" | "PRODUCTION_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME")
-        && let Some((names, rollback)) = super::rollout::alarm_config(s)
+    if matches!(
+        n.stage,
+        "PRE_PRODUCTION_TRAFFIC_SHIFT" | "PRODUCTION_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME"
+    ) && let Some((names, rollback)) = super::rollout::alarm_config(s)
     {
         let firing: Vec<String> = names.into_iter().filter(|a| cw.alarm_state(a) == Some("ALARM")).collect();
         if !firing.is_empty() && rollback {
@@ -495,7 +500,10 @@ pub fn roll_back(ecs: &mut EcsState, ctx: &Ctx, elb: &mut ElbState, s: &mut Serv
     n.rollback_started = Some(now);
     n.stage = "PRODUCTION_TRAFFIC_SHIFT";
     for stage in ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"] {
-        for hook in configured(&n.config, stage).into_iter().filter(|h| str_field(h, "targetType").unwrap_or("AWS_LAMBDA") == "AWS_LAMBDA") {
+        for hook in configured(&n.config, stage)
+            .into_iter()
+            .filter(|h| str_field(h, "targetType").unwrap_or("AWS_LAMBDA") == "AWS_LAMBDA")
+        {
             let mut run = new_run(ctx, &hook, stage);
             call_lambda(ecs, ctx, s, &id, &0.0, &0.0, &mut run, true);
         }
@@ -588,7 +596,8 @@ fn call_lambda(
     let target = run.target_arn.clone().unwrap_or_default();
     let stubs = &mut ecs.hooks.stubs;
     let found = stubs.iter().position(|st| {
-        st.hook_target_arn.as_ref().is_none_or(|a| *a == target) && st.lifecycle_stage.as_ref().is_none_or(|x| *x == run.stage)
+        st.hook_target_arn.as_ref().is_none_or(|a| *a == target)
+            && st.lifecycle_stage.as_ref().is_none_or(|x| *x == run.stage)
     });
     let answer = match found {
         Some(k) => {
@@ -671,7 +680,9 @@ pub fn continue_deployment(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult
         .all_services()
         .find(|s| s.deployments.iter().chain(s.finished.iter()).any(|d| d.arn == arn))
         .map(|s| (s.cluster.clone(), s.name.clone()))
-        .ok_or_else(|| AwsError::client("ServiceDeploymentNotFoundException", "The service deployment does not exist."))?;
+        .ok_or_else(|| {
+            AwsError::client("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+        })?;
     let s = w.ecs.service(&cluster, &service).expect("found");
     let i = s
         .deployments
@@ -679,11 +690,10 @@ pub fn continue_deployment(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult
         .position(|d| d.arn == arn && d.sd_status == "IN_PROGRESS" && d.native.is_some())
         .ok_or_else(|| AwsError::client("ClientException", "The service deployment is not in progress."))?;
     let n = s.deployments[i].native.as_ref().expect("native");
-    let h = n
-        .hooks
-        .iter()
-        .position(|h| h.id == hook_id)
-        .ok_or_else(|| invalid(format!("The lifecycle hook {hook_id} does not belong to this service deployment.")))?;
+    let h =
+        n.hooks.iter().position(|h| h.id == hook_id).ok_or_else(|| {
+            invalid(format!("The lifecycle hook {hook_id} does not belong to this service deployment."))
+        })?;
     if n.hooks[h].status != "AWAITING_ACTION" {
         return Err(AwsError::client(
             "ClientException",

@@ -10,7 +10,8 @@ use crate::world::now_epoch;
 use crate::{AwsError, AwsResult, Ctx, World};
 use model::members;
 pub use model::{
-    Action, ElbState, Listener, LoadBalancer, Rule, RuleCondition, Target, TargetGroup, load_balancer_dimension, target_group_dimension,
+    Action, ElbState, Listener, LoadBalancer, Rule, RuleCondition, Target, TargetGroup, load_balancer_dimension,
+    target_group_dimension,
 };
 
 pub const API_VERSION: &str = "2015-12-01";

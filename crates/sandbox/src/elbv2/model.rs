@@ -183,7 +183,8 @@ impl ElbState {
         self.listeners
             .iter()
             .filter(|l| {
-                forwards(&l.default_actions) || self.rules.iter().any(|r| r.listener_arn == l.arn && forwards(&r.actions))
+                forwards(&l.default_actions)
+                    || self.rules.iter().any(|r| r.listener_arn == l.arn && forwards(&r.actions))
             })
             .collect()
     }
@@ -304,7 +305,13 @@ impl Rule {
         Self::xml_of(&self.arn, &self.priority.to_string(), &self.conditions, &self.actions, false)
     }
 
-    pub fn xml_of(arn: &str, priority: &str, conditions: &[RuleCondition], actions: &[Action], default: bool) -> String {
+    pub fn xml_of(
+        arn: &str,
+        priority: &str,
+        conditions: &[RuleCondition],
+        actions: &[Action],
+        default: bool,
+    ) -> String {
         let conditions = conditions.iter().map(|c| {
             let values = string_members("Values", &c.values);
             let config = match c.field.as_str() {
