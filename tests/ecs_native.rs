@@ -145,7 +145,9 @@ fn strategy_config(strategy: DeploymentStrategy) -> DeploymentConfiguration {
         .strategy(strategy)
         .bake_time_in_minutes(2)
         .linear_configuration(LinearConfiguration::builder().step_percent(25.0).step_bake_time_in_minutes(1).build())
-        .canary_configuration(CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(2).build())
+        .canary_configuration(
+            CanaryConfiguration::builder().canary_percent(10.0).canary_bake_time_in_minutes(2).build(),
+        )
         .build()
 }
 
@@ -166,7 +168,13 @@ impl Sandbox {
     fn latest_deployment(&self, cluster: &str) -> aws_sdk_ecs::types::ServiceDeployment {
         let ecs = self.ecs();
         self.block_on(async {
-            let list = ecs.list_service_deployments().cluster(cluster).service(if cluster == "prod" { "web" } else { "hello" }).send().await.unwrap();
+            let list = ecs
+                .list_service_deployments()
+                .cluster(cluster)
+                .service(if cluster == "prod" { "web" } else { "hello" })
+                .send()
+                .await
+                .unwrap();
             let arn = list.service_deployments()[0].service_deployment_arn().unwrap().to_owned();
             let out = ecs.describe_service_deployments().service_deployment_arns(arn).send().await.unwrap();
             out.service_deployments()[0].clone()

@@ -124,14 +124,21 @@ pub enum Next {
     Wait,
     Succeeded,
     /// ECS rolled back (its alarms, a hook, a ROLLBACK answer) and the rollback finished.
-    RolledBack { reason: String },
+    RolledBack {
+        reason: String,
+    },
     /// ECS is rolling back: keep watching until it ends.
     RollingBack,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Our PAUSE hook waits: run the gate.
     Gate(Paused),
     /// Somebody else's PAUSE hook waits (a hook the service has for other reasons).
-    AwaitingOther { hook: String, stage: String },
+    AwaitingOther {
+        hook: String,
+        stage: String,
+    },
 }
 
 pub fn next(arn: &str, s: &Snapshot, with_gate: bool, gate_done: bool) -> Next {
@@ -320,7 +327,10 @@ pub async fn wait(
                 };
                 match verdict {
                     Ok(summary) => {
-                        reporter.progress(Stage::Deploy, format!("test-traffic checks passed {summary}").trim_end().to_owned());
+                        reporter.progress(
+                            Stage::Deploy,
+                            format!("test-traffic checks passed {summary}").trim_end().to_owned(),
+                        );
                         answer(ecs, &paused, "CONTINUE", watcher).await?;
                     }
                     Err(reason) => {
@@ -354,7 +364,7 @@ pub async fn wait(
 
 /// ContinueServiceDeployment with CONTINUE or ROLLBACK for our hook.
 async fn answer(ecs: &aws_sdk_ecs::Client, at: &Paused, action: &str, watcher: &Watcher<'_>) -> Result<(), Error> {
-    let action = aws_sdk_ecs::types::ContinueServiceDeploymentAction::from(action);
+    let action = DeploymentLifecycleHookAction::from(action);
     let call = || async {
         ecs.continue_service_deployment()
             .service_deployment_arn(&at.service_deployment)
@@ -381,7 +391,9 @@ async fn interrupted(
             Interrupt::Cancelled => Error::Cancelled { what },
             other => Error::DeployFailed {
                 reason: format!("{}; {what}, unwatched", other.describe()),
-                help: format!("follow it with `pipeline status`, or stop it with `aws ecs stop-service-deployment --service-deployment-arn {arn} --stop-type ROLLBACK`"),
+                help: format!(
+                    "follow it with `pipeline status`, or stop it with `aws ecs stop-service-deployment --service-deployment-arn {arn} --stop-type ROLLBACK`"
+                ),
             },
         });
     }
@@ -401,7 +413,9 @@ async fn interrupted(
     {
         return Err(Error::DeployFailed {
             reason: format!("{reason}; StopServiceDeployment could not be sent: {e}"),
-            help: format!("stop it yourself: `aws ecs stop-service-deployment --service-deployment-arn {arn} --stop-type ROLLBACK`"),
+            help: format!(
+                "stop it yourself: `aws ecs stop-service-deployment --service-deployment-arn {arn} --stop-type ROLLBACK`"
+            ),
         });
     }
     let result = follow_rollback(ecs, arn, previous, &reason, watcher, reporter).await;
@@ -441,7 +455,9 @@ async fn follow_rollback(
             ServiceDeploymentStatus::RollbackFailed | ServiceDeploymentStatus::Successful => {
                 return Err(Error::DeployFailed {
                     reason: format!("{reason}; the rollback of {arn} ended {}", snap.status),
-                    help: format!("the service may run the new revision; return with `pipeline rollback` (to {previous})"),
+                    help: format!(
+                        "the service may run the new revision; return with `pipeline rollback` (to {previous})"
+                    ),
                 });
             }
             _ if tokio::time::Instant::now() >= deadline => {
@@ -497,13 +513,19 @@ mod tests {
     #[test]
     fn a_pause_elsewhere_is_not_ours() {
         let s = snap("IN_PROGRESS", "POST_SCALE_UP", &[("ecs-pause-2", "PAUSE", "AWAITING_ACTION")]);
-        assert_eq!(next("sd", &s, true, false), Next::AwaitingOther { hook: "ecs-pause-2".into(), stage: "POST_SCALE_UP".into() });
+        assert_eq!(
+            next("sd", &s, true, false),
+            Next::AwaitingOther { hook: "ecs-pause-2".into(), stage: "POST_SCALE_UP".into() }
+        );
     }
 
     #[test]
     fn terminal_states_and_failed_hooks() {
         assert_eq!(next("sd", &snap("SUCCESSFUL", "CLEAN_UP", &[]), false, false), Next::Succeeded);
-        assert_eq!(next("sd", &snap("ROLLBACK_IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", &[]), false, false), Next::RollingBack);
+        assert_eq!(
+            next("sd", &snap("ROLLBACK_IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", &[]), false, false),
+            Next::RollingBack
+        );
         let mut s = snap("ROLLBACK_SUCCESSFUL", "CLEAN_UP", &[("ecs-lambda-1", "AWS_LAMBDA", "FAILED")]);
         s.rollback_reason = Some("lifecycle hook ecs-lambda-1 failed at POST_SCALE_UP.".into());
         let Next::RolledBack { reason } = next("sd", &s, false, false) else { panic!() };

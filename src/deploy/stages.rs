@@ -164,18 +164,15 @@ pub async fn deploy(
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched =
-                ecs_native::wait(&aws.ecs, svc, &arn, previous, gate.take(), &mut watcher, reporter).await;
+            let watched = ecs_native::wait(&aws.ecs, svc, &arn, previous, gate.take(), &mut watcher, reporter).await;
             live(&id, watched)?;
             if let Some(interrupt) = watcher.bake(reporter).await {
                 // ECS's own bake is over and the previous revision is gone: returning is a new deployment.
                 let reason = interrupt.describe();
-                let result =
-                    ecs_deployment::roll_back(&aws.ecs, svc, previous, &reason, &mut watcher, reporter).await;
-                return Err(super::watcher::cancel_wins(&interrupt, result).err().unwrap_or(Error::RolledBack {
-                    reason,
-                    now_running: previous.to_owned(),
-                }));
+                let result = ecs_deployment::roll_back(&aws.ecs, svc, previous, &reason, &mut watcher, reporter).await;
+                return Err(super::watcher::cancel_wins(&interrupt, result)
+                    .err()
+                    .unwrap_or(Error::RolledBack { reason, now_running: previous.to_owned() }));
             }
             id
         }
