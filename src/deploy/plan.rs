@@ -43,6 +43,8 @@ pub struct DeployPlan {
     pub codedeploy: Option<CodeDeploySettings>,
     pub watch: WatchSettings,
     pub before_deploy: Vec<String>,
+    /// `verify:` checks on test traffic and where they reach the release.
+    pub verify: crate::verify::VerifyPlan,
     pub warnings: Vec<String>,
 }
 
@@ -154,13 +156,14 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         deployment_group: c.deployment_group.clone(),
         config: c.config.clone(),
         wait_when_busy: c.on_busy == config::OnBusy::Wait,
-        hooks: Vec::new(),
+        hooks: c.hooks.pairs(),
     });
     let blue_green = codedeploy.as_ref().filter(|_| strategy == Strategy::CodeDeploy);
     let ensure_alarms = if wants_five_xx { alarm_specs(aws, &svc, blue_green).await? } else { Vec::new() };
     if wants_five_xx && ensure_alarms.is_empty() {
         warnings.push(format!("{}/{} has no load balancer: no 5xx guard alarm", env.cluster, env.service));
     }
+    let verify = verify_plan(aws, env, blue_green).await?;
     let mut alarms: Vec<String> = ensure_alarms.iter().map(|a| a.name.clone()).collect();
     alarms.extend(guard.alarms.iter().cloned());
 
@@ -194,6 +197,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             wait: env.wait,
         },
         before_deploy: env.before_deploy.iter().map(|s| s.run_task.clone()).collect(),
+        verify,
         warnings,
         template,
         service: svc,
@@ -207,6 +211,25 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         Ok(p)
     })?;
     bake_fits_termination_wait(aws, &plan).await?;
+    Ok(plan)
+}
+
+/// The `verify:` checks and, for CodeDeploy, the URL of the deployment group's test listener (read-only; a group
+/// without one is reported by the preflight, at the config key).
+async fn verify_plan(
+    aws: &crate::aws::Aws,
+    env: &Environment,
+    codedeploy: Option<&CodeDeploySettings>,
+) -> Result<crate::verify::VerifyPlan, Error> {
+    let mut plan = crate::verify::VerifyPlan { checks: env.verify.clone(), ..Default::default() };
+    let Some(cd) = codedeploy.filter(|_| !plan.checks.is_empty()) else { return Ok(plan) };
+    if let super::group::GroupRead::Found(info) =
+        super::group::read(&aws.codedeploy, &cd.application, &cd.deployment_group).await?
+        && let Some(listener) = info.test_listener
+    {
+        plan.test_url = Some(crate::verify::listener::url(&aws.elbv2, &listener).await?);
+        plan.test_listener = Some(listener);
+    }
     Ok(plan)
 }
 
@@ -369,6 +392,7 @@ mod tests {
                 wait: true,
             },
             before_deploy: Vec::new(),
+            verify: Default::default(),
             warnings: Vec::new(),
         }
     }

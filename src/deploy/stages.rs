@@ -103,11 +103,13 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
 /// failure still reports it. A failure returns the service to what ran before
 /// ([`DeployPlan::running`]). Once a deployment exists, no error leaves it unmentioned: an AWS error
 /// escaping the watch becomes "NOT rolled back", naming the deployment.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
     task_definition: &str,
     label: &ReleaseLabel,
+    tasks: &BTreeMap<String, crate::config::Task>,
     cancel: Cancel,
     reporter: &mut Reporter,
     started: &mut Option<String>,
@@ -166,7 +168,23 @@ pub async fn deploy(
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched = codedeploy::wait(aws, svc, &id, previous, &mut watcher, reporter).await;
+            // `verify:` runs while the replacement is on the test listener only (the group waits for the reroute).
+            let checks = (!plan.verify.is_empty()).then(|| codedeploy::Checks {
+                plan: &plan.verify,
+                jobs: crate::verify::Jobs {
+                    ecs: &aws.ecs,
+                    tasks,
+                    defaults: job::Defaults {
+                        cluster: Some(svc.cluster.clone()),
+                        container: Some(plan.container.clone()),
+                        poll: Some(plan.watch.poll),
+                        transient_window: Some(plan.watch.transient_window),
+                    },
+                    service: Some(svc),
+                    task_definition,
+                },
+            });
+            let watched = codedeploy::wait(aws, svc, &id, previous, checks.as_ref(), &mut watcher, reporter).await;
             live(&id, watched)?;
             id
         }
