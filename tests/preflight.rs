@@ -191,7 +191,7 @@ const CONFIG_CASES: &[Case] = &[
     case("verify with wait: false", USAGE, InConfig("wait: false"), &["`wait: false` with `verify:`"], NoCalls, |s| {
         s.config("    strategy: rolling\n", "    strategy: rolling\n    wait: false\n    verify: [{http: {path: /h}}]\n")
     }),
-    case("a check kind that does not exist", USAGE, InConfig("htp"), &["http", "run-task"], NoCalls, |s| {
+    case("a check kind that does not exist", USAGE, InConfig("htp"), &["did you mean `http`?"], NoCalls, |s| {
         s.config("    strategy: rolling\n", "    strategy: rolling\n    verify: [{htp: {path: /h}}]\n")
     }),
     case("an AppSpec hook CodeDeploy has not", USAGE, InConfig("BeforeAllowTrafic"), &["BeforeAllowTraffic"], NoCalls, |s| {
@@ -520,7 +520,7 @@ const AWS_CASES: &[Case] = &[
         "verify with a deployment group that does not wait for the reroute",
         USAGE,
         InConfig("verify:"),
-        &["moves production traffic without waiting", "STOP_DEPLOYMENT"],
+        &["moves production traffic without waiting", "STOP_DEPLOYMENT", "no test listener to probe"],
         ReadsOnly,
         |s| {
             s.world = Some(Controller::CodeDeploy);

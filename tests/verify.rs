@@ -235,3 +235,30 @@ fn a_cancel_while_the_checks_run_stops_the_deployment_with_rollback() {
     drop(w);
     remove_local_images(&format!("{registry}/hello"));
 }
+
+#[test]
+fn the_appspec_carries_the_configured_hooks_in_codedeploys_order() {
+    use crate::fixture::{Controller, repo_for};
+    let sb = Sandbox::start();
+    sb.service(Controller::CodeDeploy);
+    let repo = repo_for(
+        Controller::CodeDeploy,
+        "      hooks: { AfterAllowTraffic: fnAfter, BeforeAllowTraffic: fnSmoke, BeforeInstall: fnFirst }\n",
+    );
+    let run = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]).run();
+    run.code(0);
+    let id = run.json()["deployment_id"].as_str().unwrap().to_owned();
+    let cd = sb.codedeploy();
+    let content = sb.block_on(async {
+        let out = cd.get_deployment().deployment_id(&id).send().await.unwrap();
+        let revision = out.deployment_info().unwrap().revision().unwrap();
+        revision.app_spec_content().unwrap().content().unwrap().to_owned()
+    });
+    let appspec: Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(
+        appspec["Hooks"],
+        serde_json::json!([{ "BeforeInstall": "fnFirst" }, { "BeforeAllowTraffic": "fnSmoke" }, { "AfterAllowTraffic": "fnAfter" }]),
+        "{content}"
+    );
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}

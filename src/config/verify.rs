@@ -10,13 +10,39 @@ use super::duration::{self, DurationSchema};
 
 /// One check on the new release while only test traffic reaches it; every check must pass before production
 /// traffic moves, and a failed one rolls back before any user request reaches the new release.
+/// In YAML a one-key mapping, `{http: {...}}` or `{run-task: NAME}` (serde_norway would want a `!tag` for an enum).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", try_from = "CheckEntry")]
 pub enum VerifyCheck {
     /// HTTP requests to the test listener (or `url`): each must answer `expect` (and contain `body`).
     Http(HttpCheck),
     /// Run the task of this name (from `tasks:`) inside the VPC; exit code 0 passes.
     RunTask(String),
+}
+
+/// One check: `http: {...}` or `run-task: NAME`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+struct CheckEntry {
+    /// HTTP requests to the test listener (or `url`): each must answer `expect` (and contain `body`).
+    #[serde(default)]
+    http: Option<HttpCheck>,
+    /// Run the task of this name (from `tasks:`) inside the VPC; exit code 0 passes.
+    #[serde(default)]
+    run_task: Option<String>,
+}
+
+impl TryFrom<CheckEntry> for VerifyCheck {
+    type Error = String;
+
+    fn try_from(entry: CheckEntry) -> Result<Self, String> {
+        match (entry.http, entry.run_task) {
+            (Some(h), None) => Ok(VerifyCheck::Http(h)),
+            (None, Some(t)) => Ok(VerifyCheck::RunTask(t)),
+            _ => Err("a check is one of `http: {...}` or `run-task: NAME`, one per list item".into()),
+        }
+    }
 }
 
 /// An HTTP probe of the new release on the test listener.

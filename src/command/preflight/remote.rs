@@ -169,8 +169,8 @@ fn verify_needs(
             config,
             &["environments", name, "verify"],
             &format!(
-                "deployment group `{}` moves production traffic without waiting ({now}), so `verify:` could not \
-                 run before users see the release",
+                "deployment group `{}` moves production traffic without waiting ({now}): `verify:` needs its \
+                 actionOnTimeout STOP_DEPLOYMENT to run before users see the release",
                 cd.deployment_group
             ),
             &format!(
