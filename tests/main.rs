@@ -18,6 +18,6 @@ mod jobs;
 mod month;
 mod preflight;
 mod real_traffic;
-mod verify;
 mod report;
+mod verify;
 mod workflows;

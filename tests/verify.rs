@@ -153,7 +153,11 @@ fn a_release_failing_its_smoke_test_on_test_traffic_is_rolled_back_before_any_pr
     let out = good.json();
     let good_td = out["task_definition_arn"].as_str().unwrap().to_owned();
     let check = &out["verify"][0];
-    assert_eq!((check["passed"].as_bool(), check["requests"].as_u64(), check["failures"].as_u64()), (Some(true), Some(10), Some(0)), "{out:#}");
+    assert_eq!(
+        (check["passed"].as_bool(), check["requests"].as_u64(), check["failures"].as_u64()),
+        (Some(true), Some(10), Some(0)),
+        "{out:#}"
+    );
     assert!(check["name"].as_str().unwrap().contains(":8080/smoke"), "the test listener's URL: {check}");
     assert!(check["latency_max_ms"].is_u64(), "{check}");
     assert_eq!(w.running(), good_td);
@@ -177,8 +181,12 @@ fn a_release_failing_its_smoke_test_on_test_traffic_is_rolled_back_before_any_pr
     assert!(check["detail"].as_str().unwrap().contains("500 x"), "{check}");
     assert!(bad.stderr.contains("[verify] failed"), "{}", bad.stderr);
     let bad_td = out["task_definition_arn"].as_str().unwrap().to_owned();
-    let tested_bad: u64 =
-        w.traffic(&test).iter().filter(|e| e["task_definition"] == bad_td.as_str()).map(|e| e["status_5xx"].as_u64().unwrap()).sum();
+    let tested_bad: u64 = w
+        .traffic(&test)
+        .iter()
+        .filter(|e| e["task_definition"] == bad_td.as_str())
+        .map(|e| e["status_5xx"].as_u64().unwrap())
+        .sum();
     assert!(tested_bad >= 1, "the 500s came from the new revision on the test listener");
 
     // A good release after the failure goes through as the first one did.

@@ -110,9 +110,17 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, deploy, target }:
         ),
     );
     let mut started = None;
-    let deployed =
-        stages::deploy(&aws, &deploy, &target.arn, &label, &config.tasks, Cancel::on_signals(), run.reporter, &mut started)
-            .await;
+    let deployed = stages::deploy(
+        &aws,
+        &deploy,
+        &target.arn,
+        &label,
+        &config.tasks,
+        Cancel::on_signals(),
+        run.reporter,
+        &mut started,
+    )
+    .await;
     run.done.deployment_id = started;
     deployed?;
     // It ran healthy again: it is (still) a verified release.

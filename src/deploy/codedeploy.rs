@@ -291,7 +291,8 @@ async fn verify_then_reroute(
     if let Err(e) = watcher.transient.write(call).await {
         return Err(Interrupt::Unreadable { what: format!("ContinueDeployment(READY_WAIT) failed: {e}") });
     }
-    reporter.progress(Stage::Deploy, format!("{deployment}: production traffic moves now (ContinueDeployment READY_WAIT)"));
+    reporter
+        .progress(Stage::Deploy, format!("{deployment}: production traffic moves now (ContinueDeployment READY_WAIT)"));
     Ok(())
 }
 

@@ -116,7 +116,9 @@ pub fn judge(name: String, check: &HttpCheck, samples: &[Sample]) -> CheckReport
         let mut kinds: BTreeMap<String, u32> = BTreeMap::new();
         for s in samples.iter().filter(|s| !ok(s, check)) {
             let kind = match &s.answer {
-                Answer::Status { status, body_ok: false } if *status == check.expect => format!("{status} without the body"),
+                Answer::Status { status, body_ok: false } if *status == check.expect => {
+                    format!("{status} without the body")
+                }
                 Answer::Status { status, .. } => status.to_string(),
                 Answer::NoAnswer(why) => why.clone(),
             };
@@ -132,15 +134,7 @@ pub fn judge(name: String, check: &HttpCheck, samples: &[Sample]) -> CheckReport
             check.max_error_rate * 100.0
         )
     };
-    CheckReport {
-        name,
-        passed,
-        requests,
-        failures,
-        latency_p50_ms: p50,
-        latency_max_ms: max,
-        detail,
-    }
+    CheckReport { name, passed, requests, failures, latency_p50_ms: p50, latency_max_ms: max, detail }
 }
 
 #[cfg(test)]
@@ -175,7 +169,11 @@ mod tests {
         let r = judge("h".into(), &c, &bad);
         assert!(!r.passed);
         assert_eq!(r.failures, 3);
-        assert!(r.detail.starts_with("3 of 7 failed (500 x2, connection refused or unreachable x1; expected 200"), "{}", r.detail);
+        assert!(
+            r.detail.starts_with("3 of 7 failed (500 x2, connection refused or unreachable x1; expected 200"),
+            "{}",
+            r.detail
+        );
     }
 
     #[test]

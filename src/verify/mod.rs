@@ -99,12 +99,7 @@ impl VerifyOutcome {
 }
 
 /// Runs the checks in order, each reported as it ends ([`Event::Check`]); stops at the first failure or a cancel.
-pub async fn run(
-    plan: &VerifyPlan,
-    jobs: &Jobs<'_>,
-    cancel: &mut Cancel,
-    reporter: &mut Reporter,
-) -> VerifyOutcome {
+pub async fn run(plan: &VerifyPlan, jobs: &Jobs<'_>, cancel: &mut Cancel, reporter: &mut Reporter) -> VerifyOutcome {
     let mut outcome = VerifyOutcome::default();
     if plan.checks.is_empty() {
         return outcome;

@@ -13,7 +13,14 @@ use crate::report::{CheckReport, Reporter, Stage};
 /// `None`: cancelled (the task was stopped).
 pub async fn run(name: &str, jobs: &Jobs<'_>, cancel: &mut Cancel, reporter: &mut Reporter) -> Option<CheckReport> {
     let check = format!("run-task {name}");
-    let failed = |detail: String| CheckReport { name: check.clone(), passed: false, requests: 1, failures: 1, detail, ..CheckReport::default() };
+    let failed = |detail: String| CheckReport {
+        name: check.clone(),
+        passed: false,
+        requests: 1,
+        failures: 1,
+        detail,
+        ..CheckReport::default()
+    };
     let Some(task) = jobs.tasks.get(name) else {
         return Some(failed("not defined under `tasks:` in the config".into()));
     };

@@ -178,7 +178,8 @@ mod tests {
         }
         assert!(seed(&mut world, &ctx, "nope").is_err());
         assert_eq!(
-            group.pointer("/deploymentGroupInfo/blueGreenDeploymentConfiguration/deploymentReadyOption/actionOnTimeout"),
+            group
+                .pointer("/deploymentGroupInfo/blueGreenDeploymentConfiguration/deploymentReadyOption/actionOnTimeout"),
             Some(&json!("CONTINUE_DEPLOYMENT"))
         );
         let mut world = World::default();

@@ -149,7 +149,10 @@ mod tests {
         let c = config(&[("HELLO_FAIL", "500"), ("HELLO_FAIL_PATH", "/smoke"), ("HELLO_VERSION", "v2")]);
         assert_eq!(respond("GET /smoke HTTP/1.1", &c).status, 500);
         assert_eq!(respond("GET / HTTP/1.1", &c), Response::new(200, "hello from v2\n"));
-        assert_eq!(respond("GET /smoke HTTP/1.1", &config(&[("HELLO_VERSION", "v2")])), Response::new(200, "smoke ok v2\n"));
+        assert_eq!(
+            respond("GET /smoke HTTP/1.1", &config(&[("HELLO_VERSION", "v2")])),
+            Response::new(200, "smoke ok v2\n")
+        );
     }
 
     #[test]

@@ -94,7 +94,11 @@ impl CodeDeployState {
                 return None;
             }
             let s = g.body.get("ecsServices")?.get(0)?;
-            Some((str_field(s, "clusterName").unwrap_or("default").to_owned(), str_field(s, "serviceName")?.to_owned(), test))
+            Some((
+                str_field(s, "clusterName").unwrap_or("default").to_owned(),
+                str_field(s, "serviceName")?.to_owned(),
+                test,
+            ))
         })
     }
 

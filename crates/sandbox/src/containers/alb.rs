@@ -20,9 +20,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::Engine;
 use super::probe::{Route, Split, code_deploy_split, pick, service_routes};
 use super::traffic::Key;
-use super::Engine;
 use crate::ecs::{last_segment, str_field};
 use crate::{Sandbox, World};
 
@@ -136,7 +136,13 @@ fn test_split(w: &World, s: &crate::ecs::Service, service_tg: &str) -> Split {
 }
 
 /// One HTTP/1.1 exchange with the container (`Connection: close`): status, content type and body.
-async fn forward(port: u16, method: &str, path: &str, host: &str, body: &[u8]) -> Option<(u16, Option<String>, Vec<u8>)> {
+async fn forward(
+    port: u16,
+    method: &str,
+    path: &str,
+    host: &str,
+    body: &[u8],
+) -> Option<(u16, Option<String>, Vec<u8>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;

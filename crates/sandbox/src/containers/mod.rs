@@ -95,14 +95,13 @@ impl Engine {
             // Local images still work; only images pinned in this sandbox's registry would fail to pull.
             tracing::warn!("docker login to the sandbox registry {} failed: {e}", ctx.registry_host);
         }
-        let engine =
-            Arc::new(Self {
-                docker,
-                ctx,
-                shared: Mutex::new(Shared::default()),
-                jobs: Mutex::new(Vec::new()),
-                traffic: traffic::TrafficLog::default(),
-            });
+        let engine = Arc::new(Self {
+            docker,
+            ctx,
+            shared: Mutex::new(Shared::default()),
+            jobs: Mutex::new(Vec::new()),
+            traffic: traffic::TrafficLog::default(),
+        });
         let worker = tokio::spawn(reconcile::run(engine.clone(), sandbox.clone()));
         let probe = tokio::spawn(probe::run(engine.clone(), sandbox.clone()));
         engine.jobs().extend([worker, probe]);

@@ -216,9 +216,7 @@ pub(super) fn service_routes(
                 .all_tasks()
                 .filter(|t| t.cluster == s.cluster && t.service.as_deref() == Some(s.name.as_str()))
                 .filter(|t| t.is_live() && t.last_status == "RUNNING")
-                .filter(|t| {
-                    sets.as_ref().is_none_or(|sets| t.deployment_id.as_ref().is_some_and(|d| sets.contains(d)))
-                })
+                .filter(|t| sets.as_ref().is_none_or(|sets| t.deployment_id.as_ref().is_some_and(|d| sets.contains(d))))
                 .filter_map(|t| {
                     let r = shared.tasks.get(&t.id).filter(|r| r.phase == Phase::Ready)?;
                     let c = r

@@ -61,7 +61,8 @@ impl TrafficLog {
                     "target_group": k.target_group,
                     "task_definition": k.task_definition,
                 });
-                if let (Some(map), Ok(serde_json::Value::Object(counts))) = (v.as_object_mut(), serde_json::to_value(c)) {
+                if let (Some(map), Ok(serde_json::Value::Object(counts))) = (v.as_object_mut(), serde_json::to_value(c))
+                {
                     map.extend(counts);
                 }
                 v
@@ -84,7 +85,10 @@ mod tests {
         }
         let v = log.json();
         let e = &v["traffic"][0];
-        assert_eq!((e["requests"].as_u64(), e["status_2xx"].as_u64(), e["status_5xx"].as_u64()), (Some(4), Some(1), Some(2)));
+        assert_eq!(
+            (e["requests"].as_u64(), e["status_2xx"].as_u64(), e["status_5xx"].as_u64()),
+            (Some(4), Some(1), Some(2))
+        );
         assert_eq!(e["status_4xx"], 1);
         log.clear();
         assert_eq!(log.json()["traffic"].as_array().map(Vec::len), Some(0));
