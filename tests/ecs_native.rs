@@ -393,3 +393,98 @@ fn hello_on_ecs_canary_with_real_containers() {
     drop(sb);
     remove_local_images(&format!("{registry}/hello"));
 }
+
+/// `verify:` on ECS-native blue/green with real containers (`hello-ecs`): pipeline adds its PAUSE hook at
+/// POST_TEST_TRAFFIC_SHIFT, probes the test listener while only test traffic reaches green, then continues; a
+/// release answering 500 on the smoke path fails its check and is rolled back (ContinueServiceDeployment
+/// ROLLBACK) before any production request reaches it: zero 5xx on the production listener.
+#[test]
+fn verify_on_ecs_native_test_traffic_gates_production() {
+    let hello = repo_root().join("examples/hello");
+    let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let image = Command::new("docker")
+        .args(["build", "-q", "-t", "pipeline-demo/hello:initial"])
+        .arg(&hello)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker runs");
+    assert!(image.status.success(), "{}", String::from_utf8_lossy(&image.stderr));
+    let sb = Sandbox::with(SandboxOptions {
+        time_scale: 60.0,
+        tasks: TaskMode::Docker,
+        scenario: Some("hello-ecs".into()),
+        ..SandboxOptions::default()
+    });
+    let repo = Repo::tiny("hello", "unused");
+    for file in ["Dockerfile", ".dockerignore", "hello", "task-definition.json"] {
+        std::fs::copy(hello.join(file), repo.path().join(file)).unwrap();
+    }
+    std::fs::remove_file(repo.path().join("content.txt")).unwrap();
+    repo.write(
+        ".pipeline.yml",
+        "version: 1\nimage:\n  repository: hello\nenvironments:\n  demo:\n    cluster: demo\n    service: hello\n    \
+         task-definition: task-definition.json\n    container: hello\n    env:\n      HELLO_VERSION: demo\n    \
+         strategy: ecs-blue-green\n    verify:\n      - http: { path: /smoke, requests: 10, interval: 50ms }\n    \
+         guard:\n      five-xx: { threshold: 1, period: 60s, evaluation-periods: 1 }\n      poll-interval: 250ms\n    \
+         timeout: 10m\n",
+    );
+    repo.commit("feat: hello");
+    let run = |args: &[&str]| {
+        let mut all = vec!["--output", "json", "release"];
+        all.extend_from_slice(args);
+        Pipeline::new(&repo).sandbox(&sb).args(&all).run()
+    };
+    let (production, test) = {
+        let w = sb.running.sandbox.world();
+        (w.elbv2.rules[0].listener_arn.clone(), w.elbv2.rules[1].listener_arn.clone())
+    };
+    // (requests, 5xx, requests served by `revision`) a listener carried, from the sandbox's traffic log.
+    let traffic = |listener: &str, revision: &str| {
+        let body = sb.block_on(crate::harness::http_get(&format!("{}/_sandbox/traffic", sb.running.endpoint())));
+        let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let entries: Vec<serde_json::Value> =
+            all["traffic"].as_array().unwrap().iter().filter(|e| e["listener"] == listener).cloned().collect();
+        let sum = |f: &dyn Fn(&serde_json::Value) -> u64| entries.iter().map(f).sum::<u64>();
+        (
+            sum(&|e| e["requests"].as_u64().unwrap()),
+            sum(&|e| e["status_5xx"].as_u64().unwrap()),
+            sum(&|e| if e["task_definition"] == revision { e["requests"].as_u64().unwrap() } else { 0 }),
+        )
+    };
+
+    let good = run(&["--version", "1.0.0"]);
+    good.code(0).stderr_has("added a PAUSE hook at POST_TEST_TRAFFIC_SHIFT").stderr_has("test-traffic checks passed");
+    let out = good.json();
+    let good_td = out["task_definition_arn"].as_str().unwrap().to_owned();
+    assert_eq!(out["verify"][0]["passed"], true, "{out:#}");
+    assert_eq!(status(&sb.latest_deployment("demo")), "SUCCESSFUL");
+    assert_eq!(sb.running_td_of("demo", "hello"), good_td);
+    let (tested, _, on_good) = traffic(&test, &good_td);
+    assert!(tested >= 10 && on_good == tested, "the checks reached green only: {tested} {on_good}");
+
+    let bad = run(&[
+        "--version",
+        "1.1.0",
+        "--set",
+        "environments.demo.env.HELLO_FAIL=500",
+        "--set",
+        "environments.demo.env.HELLO_FAIL_PATH=/smoke",
+    ]);
+    bad.code(ROLLED_BACK).stderr_has("no production request reached the new release");
+    let out = bad.json();
+    let bad_td = out["task_definition_arn"].as_str().unwrap().to_owned();
+    assert_eq!(out["verify"][0]["passed"], false, "{out:#}");
+    let d = sb.deployment_ended("demo");
+    assert_eq!(status(&d), "ROLLBACK_SUCCESSFUL", "{d:?}");
+    assert_eq!(d.target_service_revision().unwrap().requested_production_traffic_weight(), Some(0.0));
+    assert_eq!(sb.running_td_of("demo", "hello"), good_td);
+    let (_, test_5xx, _) = traffic(&test, &bad_td);
+    assert!(test_5xx >= 1, "the 500s came from the new revision on the test listener");
+    let (requests, five_xx, on_bad) = traffic(&production, &bad_td);
+    assert!(requests > 0, "the production listener carried the probe traffic");
+    assert_eq!((five_xx, on_bad), (0, 0), "no production request reached {bad_td}, none answered 5xx");
+    let registry = sb.running.registry_host();
+    drop(sb);
+    remove_local_images(&format!("{registry}/hello"));
+}

@@ -20,4 +20,5 @@ mod month;
 mod preflight;
 mod real_traffic;
 mod report;
+mod verify;
 mod workflows;

@@ -14,6 +14,7 @@ pub mod schedule;
 mod schema;
 mod select;
 pub mod task;
+pub mod verify;
 
 #[cfg(test)]
 mod load_tests;
@@ -29,6 +30,7 @@ pub use model::{Config, GithubNotify, Image, Notify, Slack, SlackAuth, Source};
 pub use schedule::{Schedule, SchedulerSettings};
 pub use schema::schema;
 pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
+pub use verify::{AppSpecHooks, HttpCheck, VerifyCheck};
 
 /// The config file used when `--config` is not given.
 pub const DEFAULT_PATH: &str = ".pipeline.yml";

@@ -19,6 +19,7 @@ use aws_sdk_ecs::types::{
     ServiceDeploymentStatus, StopServiceDeploymentStopType,
 };
 
+use super::cancel::Cancel;
 use super::transient::Transient;
 use super::watcher::{Interrupt, Watcher, cancel_wins};
 use crate::Error;
@@ -45,6 +46,35 @@ pub trait TestTrafficGate {
         at: &'a Paused,
         reporter: &'a mut Reporter,
     ) -> Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>;
+}
+
+/// `verify:` as the gate: the checks of `verify/` (HTTP probes of the test listener, one-off tasks).
+pub struct VerifyGate<'a> {
+    pub plan: &'a crate::verify::VerifyPlan,
+    pub jobs: crate::verify::Jobs<'a>,
+    pub cancel: Cancel,
+}
+
+impl TestTrafficGate for VerifyGate<'_> {
+    fn check<'b>(
+        &'b mut self,
+        _at: &'b Paused,
+        reporter: &'b mut Reporter,
+    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + 'b>> {
+        Box::pin(async move {
+            if self.plan.skip_checks {
+                return Ok("(skipped: a rollback returns to a verified release)".into());
+            }
+            let outcome = crate::verify::run(self.plan, &self.jobs, &mut self.cancel, reporter).await;
+            if outcome.cancelled {
+                return Err("cancelled while checking".into());
+            }
+            match outcome.failure() {
+                Some(failure) => Err(failure),
+                None => Ok(format!("({} check(s))", outcome.checks.len())),
+            }
+        })
+    }
 }
 
 /// One lifecycle hook run, as `lifecycleHookDetails[]` shows it.
@@ -335,11 +365,15 @@ pub async fn wait(
                     }
                     Err(reason) => {
                         let reason = format!(
-                            "the checks on test traffic failed ({reason}); no production traffic reached the new release"
+                            "the checks on test traffic failed ({reason}); no production request reached the new release"
                         );
                         reporter.started(Stage::Rollback, format!("{reason}; rolling back"));
                         answer(ecs, &paused, "ROLLBACK", watcher).await?;
-                        return follow_rollback(ecs, arn, previous, &reason, watcher, reporter).await;
+                        let result = follow_rollback(ecs, arn, previous, &reason, watcher, reporter).await;
+                        if watcher.cancel.is_cancelled() {
+                            return cancel_wins(&Interrupt::Cancelled, result);
+                        }
+                        return result;
                     }
                 }
             }

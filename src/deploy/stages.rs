@@ -103,11 +103,13 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
 /// failure still reports it. A failure returns the service to what ran before
 /// ([`DeployPlan::running`]). Once a deployment exists, no error leaves it unmentioned: an AWS error
 /// escaping the watch becomes "NOT rolled back", naming the deployment.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
     task_definition: &str,
     label: &ReleaseLabel,
+    tasks: &BTreeMap<String, crate::config::Task>,
     cancel: Cancel,
     reporter: &mut Reporter,
     started: &mut Option<String>,
@@ -151,7 +153,23 @@ pub async fn deploy(
             watcher.cancel.stop_here(nothing_deployed)?;
             // The seam for checks on test traffic: a gate here makes the tool own a PAUSE hook at
             // POST_TEST_TRAFFIC_SHIFT and answer it (ecs_native.rs).
-            let mut gate: Option<&mut dyn ecs_native::TestTrafficGate> = None;
+            let mut checks = (!plan.verify.is_empty()).then(|| ecs_native::VerifyGate {
+                plan: &plan.verify,
+                jobs: crate::verify::Jobs {
+                    ecs: &aws.ecs,
+                    tasks,
+                    defaults: job::Defaults {
+                        cluster: Some(svc.cluster.clone()),
+                        container: Some(plan.container.clone()),
+                        poll: Some(plan.watch.poll),
+                        transient_window: Some(plan.watch.transient_window),
+                    },
+                    service: Some(svc),
+                    task_definition,
+                },
+                cancel: watcher.cancel.clone(),
+            });
+            let mut gate = checks.as_mut().map(|c| c as &mut dyn ecs_native::TestTrafficGate);
             if gate.is_some() {
                 let minutes = i32::try_from(plan.watch.timeout.as_secs().div_ceil(60)).unwrap_or(i32::MAX);
                 ecs_native::ensure_gate_hook(&aws.ecs, svc, minutes, &watcher.transient, reporter).await?;
@@ -200,7 +218,23 @@ pub async fn deploy(
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched = codedeploy::wait(aws, svc, &id, previous, &mut watcher, reporter).await;
+            // `verify:` runs while the replacement is on the test listener only (the group waits for the reroute).
+            let checks = (!plan.verify.is_empty()).then(|| codedeploy::Checks {
+                plan: &plan.verify,
+                jobs: crate::verify::Jobs {
+                    ecs: &aws.ecs,
+                    tasks,
+                    defaults: job::Defaults {
+                        cluster: Some(svc.cluster.clone()),
+                        container: Some(plan.container.clone()),
+                        poll: Some(plan.watch.poll),
+                        transient_window: Some(plan.watch.transient_window),
+                    },
+                    service: Some(svc),
+                    task_definition,
+                },
+            });
+            let watched = codedeploy::wait(aws, svc, &id, previous, checks.as_ref(), &mut watcher, reporter).await;
             live(&id, watched)?;
             id
         }

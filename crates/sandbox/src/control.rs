@@ -37,6 +37,11 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             StatusCode::NO_CONTENT.into_response()
         }
         (Method::GET, "/_sandbox/calls") => axum::Json(json!(&sb.world().calls)).into_response(),
+        // What the load balancers' listeners carried (real containers only; empty otherwise).
+        (Method::GET, "/_sandbox/traffic") => match sb.containers.get() {
+            Some(engine) => axum::Json(engine.traffic.json()).into_response(),
+            None => axum::Json(json!({ "traffic": [] })).into_response(),
+        },
         (Method::GET, "/_sandbox/scheduler") => {
             axum::Json(json!({ "invocations": &sb.world().scheduler.invocations })).into_response()
         }

@@ -6,13 +6,15 @@ use serde_json::{Value, json};
 use crate::protocol::query::Params;
 use crate::{AwsError, AwsResult, Ctx, World, codedeploy, ecs, elbv2};
 
-pub const NAMES: &[&str] = &["hello", "hello-rolling", "hello-ecs", "hello-ecs-linear", "hello-ecs-canary"];
+pub const NAMES: &[&str] =
+    &["hello", "hello-verify", "hello-rolling", "hello-ecs", "hello-ecs-linear", "hello-ecs-canary"];
 
 /// Creates the named scenario in `world`; returns a one-line description of what exists.
 pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
     match name {
-        "hello" => hello(world, ctx, true),
-        "hello-rolling" => hello(world, ctx, false),
+        "hello" => hello(world, ctx, true, false),
+        "hello-verify" => hello(world, ctx, true, true),
+        "hello-rolling" => hello(world, ctx, false, false),
         "hello-ecs" => hello_ecs(world, ctx, "BLUE_GREEN"),
         "hello-ecs-linear" => hello_ecs(world, ctx, "LINEAR"),
         "hello-ecs-canary" => hello_ecs(world, ctx, "CANARY"),
@@ -26,8 +28,10 @@ pub fn seed(world: &mut World, ctx: &Ctx, name: &str) -> AwsResult<String> {
 /// blue) and a test listener (port 8080, green), service `hello` (2 tasks, CODE_DEPLOY controller)
 /// on `hello:1` running the local image `pipeline-demo/hello:initial`, and the CodeDeploy
 /// application `hello` with deployment group `hello-demo` rolling back on alarms and failures.
+/// `hello-verify` is `hello` whose deployment group waits for the reroute (`deploymentReadyOption` STOP_DEPLOYMENT,
+/// 60 minutes) with the replacement on the test listener, so `verify:` checks run before production traffic moves.
 /// `hello-rolling` is the same service with the ECS controller (rolling, circuit breaker with rollback).
-fn hello(w: &mut World, ctx: &Ctx, blue_green: bool) -> AwsResult<String> {
+fn hello(w: &mut World, ctx: &Ctx, blue_green: bool, waits: bool) -> AwsResult<String> {
     ecs::handle(w, ctx, "CreateCluster", &json!({ "clusterName": "demo" }))?;
     query(
         w,
@@ -113,7 +117,11 @@ fn hello(w: &mut World, ctx: &Ctx, blue_green: bool) -> AwsResult<String> {
                 "testTrafficRoute": { "listenerArns": [listeners[1]] },
             }]},
             "blueGreenDeploymentConfiguration": {
-                "deploymentReadyOption": { "actionOnTimeout": "CONTINUE_DEPLOYMENT" },
+                "deploymentReadyOption": if waits {
+                    json!({ "actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60 })
+                } else {
+                    json!({ "actionOnTimeout": "CONTINUE_DEPLOYMENT" })
+                },
                 "terminateBlueInstancesOnDeploymentSuccess": { "action": "TERMINATE", "terminationWaitTimeInMinutes": 1 },
             },
             "autoRollbackConfiguration": { "enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"] },
@@ -281,6 +289,22 @@ mod tests {
             assert!(!world.elbv2.load_balancers_of_target_group(&tg).is_empty(), "{name}");
         }
         assert!(seed(&mut world, &ctx, "nope").is_err());
+        assert_eq!(
+            group
+                .pointer("/deploymentGroupInfo/blueGreenDeploymentConfiguration/deploymentReadyOption/actionOnTimeout"),
+            Some(&json!("CONTINUE_DEPLOYMENT"))
+        );
+        let mut world = World::default();
+        seed(&mut world, &ctx, "hello-verify").unwrap();
+        let group = codedeploy::handle(
+            &mut world,
+            &ctx,
+            "GetDeploymentGroup",
+            &json!({ "applicationName": "hello", "deploymentGroupName": "hello-demo" }),
+        )
+        .unwrap();
+        let ready = group.pointer("/deploymentGroupInfo/blueGreenDeploymentConfiguration/deploymentReadyOption");
+        assert_eq!(ready, Some(&json!({ "actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60 })));
     }
 
     #[test]
