@@ -125,7 +125,7 @@ pub fn judge(name: String, check: &HttpCheck, samples: &[Sample]) -> CheckReport
             *kinds.entry(kind).or_default() += 1;
         }
         let mut kinds: Vec<(String, u32)> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|b| std::cmp::Reverse(b.1));
         let seen: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
         format!(
             "{failures} of {requests} failed ({}; expected {}{body}, at most {:.0}% failures)",
