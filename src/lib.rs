@@ -23,6 +23,7 @@ pub mod request;
 mod run;
 pub mod stdio;
 pub mod task_definition;
+pub mod verify;
 pub mod version;
 
 pub use error::{Error, ExitCode};

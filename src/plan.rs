@@ -135,6 +135,7 @@ pub fn describe_deploy(plan: &DeployPlan) -> Vec<String> {
     if !plan.alarms.is_empty() {
         lines.push(format!("guard: {}", plan.alarms.join(", ")));
     }
+    lines.extend(plan.verify.describe());
     let why = if plan.rollback_to == plan.running { " (what runs now)" } else { "" };
     lines.push(format!("rollback target: {}{why}", plan.rollback_to));
     lines

@@ -176,6 +176,41 @@ const CONFIG_CASES: &[Case] = &[
             "    strategy: rolling\n    before-deploy: [{run-task: migrat}]\ntasks:\n  migrate: {command: [m]}\n",
         )
     }),
+    case("verify names no task", USAGE, InConfig("run-task: smok"), &["did you mean `smoke`?"], NoCalls, |s| {
+        s.config(
+            "    strategy: rolling\n",
+            "    strategy: rolling\n    verify:\n      - http: {path: /health}\n      - run-task: smok\ntasks:\n  smoke: {command: [s]}\n",
+        )
+    }),
+    case("verify path without a slash", USAGE, InConfig("path: smoke"), &["does not start with `/`"], NoCalls, |s| {
+        s.config(
+            "    strategy: rolling\n",
+            "    strategy: rolling\n    verify:\n      - http:\n          path: smoke\n",
+        )
+    }),
+    case("verify error rate over 1", USAGE, InConfig("max-error-rate"), &["between 0 and 1"], NoCalls, |s| {
+        s.config(
+            "    strategy: rolling\n",
+            "    strategy: rolling\n    verify: [{http: {path: /h, max-error-rate: 5}}]\n",
+        )
+    }),
+    case("verify with wait: false", USAGE, InConfig("wait: false"), &["`wait: false` with `verify:`"], NoCalls, |s| {
+        s.config(
+            "    strategy: rolling\n",
+            "    strategy: rolling\n    wait: false\n    verify: [{http: {path: /h}}]\n",
+        )
+    }),
+    case("a check kind that does not exist", USAGE, InConfig("htp"), &["did you mean `http`?"], NoCalls, |s| {
+        s.config("    strategy: rolling\n", "    strategy: rolling\n    verify: [{htp: {path: /h}}]\n")
+    }),
+    case(
+        "an AppSpec hook CodeDeploy has not",
+        USAGE,
+        InConfig("BeforeAllowTrafic"),
+        &["BeforeAllowTraffic"],
+        NoCalls,
+        |s| s.config("strategy: rolling", &format!("{CODEDEPLOY}\n      hooks: {{BeforeAllowTrafic: fnCheck}}")),
+    ),
     case("alarm period CloudWatch refuses", USAGE, InConfig("five-xx"), &["multiple of 60s"], NoCalls, |s| {
         s.config("    strategy: rolling\n", "    strategy: rolling\n    guard: {five-xx: {period: 45s}}\n")
     }),
@@ -491,6 +526,25 @@ const AWS_CASES: &[Case] = &[
             s.world = Some(Controller::CodeDeploy);
             s.config("strategy: rolling", &CODEDEPLOY.replace("web-prod", "nope"));
         },
+    ),
+    case(
+        "verify with a deployment group that does not wait for the reroute",
+        USAGE,
+        InConfig("verify:"),
+        &["moves production traffic without waiting", "STOP_DEPLOYMENT", "no test listener to probe"],
+        ReadsOnly,
+        |s| {
+            s.world = Some(Controller::CodeDeploy);
+            s.config("strategy: rolling", &format!("{CODEDEPLOY}\n    verify: [{{http: {{path: /smoke}}}}]"));
+        },
+    ),
+    case(
+        "verify on a rolling service",
+        USAGE,
+        InConfig("verify:"),
+        &["rolling strategy does not have"],
+        ReadsOnly,
+        |s| s.config("    strategy: rolling\n", "    strategy: rolling\n    verify: [{http: {path: /smoke}}]\n"),
     ),
     case(
         "a CodeDeploy application that does not exist",

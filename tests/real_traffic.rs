@@ -29,7 +29,8 @@ fn a_release_that_really_answers_500_is_rolled_back_by_the_guard() {
     let sb = Sandbox::with(SandboxOptions {
         time_scale: 60.0,
         tasks: TaskMode::Docker,
-        scenario: Some("hello".into()),
+        // The example's config verifies on test traffic: its group waits for the reroute.
+        scenario: Some("hello-verify".into()),
         ..SandboxOptions::default()
     });
     let repo = Repo::tiny("hello", "unused");

@@ -107,6 +107,7 @@ impl<'a> Run<'a> {
             plan: (self.global.dry_run || matches!(command, "plan" | "check" | "schedules plan"))
                 .then(|| serde_json::to_value(plan).ok())
                 .flatten(),
+            verify: Vec::new(),
             error: None,
         }
     }

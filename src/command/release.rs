@@ -130,7 +130,7 @@ pub(super) async fn deploy_image(
     stages::arm_guard(aws, plan, reporter).await?;
     let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     let mut started = None;
-    let deployed = stages::deploy(aws, plan, &arn, label, cancel, reporter, &mut started).await;
+    let deployed = stages::deploy(aws, plan, &arn, label, &config.tasks, cancel, reporter, &mut started).await;
     // Set on every path: a failed deployment's id is what the user looks up.
     run.done.deployment_id = started;
     match deployed {

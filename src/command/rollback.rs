@@ -77,6 +77,8 @@ pub async fn plan(run: &mut Run<'_>, to: Option<&str>, force: bool) -> Result<Pl
     if let Some(codedeploy) = &mut deploy.codedeploy {
         codedeploy.config = Some(ROLLBACK_CODEDEPLOY_CONFIG.to_owned());
     }
+    // Verified before: no checks, and a group that waits for the reroute gets it at once.
+    deploy.verify.skip_checks = true;
     run.reporter.progress(
         Stage::Plan,
         format!("roll back to v{} ({}, commit {})", label.version, short_arn(&target.arn), short(&label.commit)),
@@ -109,8 +111,17 @@ pub async fn execute(run: &mut Run<'_>, Planned { config, aws, deploy, target }:
         ),
     );
     let mut started = None;
-    let deployed =
-        stages::deploy(&aws, &deploy, &target.arn, &label, Cancel::on_signals(), run.reporter, &mut started).await;
+    let deployed = stages::deploy(
+        &aws,
+        &deploy,
+        &target.arn,
+        &label,
+        &config.tasks,
+        Cancel::on_signals(),
+        run.reporter,
+        &mut started,
+    )
+    .await;
     run.done.deployment_id = started;
     deployed?;
     // It ran healthy again: it is (still) a verified release.

@@ -45,6 +45,11 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
     deserializer.deserialize_any(DurationVisitor)
 }
 
+/// Serde `deserialize_with` for `Option<Duration>` fields (absent: `None` through `#[serde(default)]`).
+pub fn deserialize_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    deserialize(deserializer).map(Some)
+}
+
 struct DurationVisitor;
 
 impl<'de> Visitor<'de> for DurationVisitor {

@@ -62,6 +62,10 @@ pub struct Environment {
     /// The alarms that stop and roll back a release.
     #[serde(default)]
     pub guard: Guard,
+    /// Checks run on test traffic before production traffic moves (CodeDeploy: the deployment group must wait
+    /// for the reroute, `deploymentReadyOption.actionOnTimeout: STOP_DEPLOYMENT`). A failed check rolls back.
+    #[serde(default)]
+    pub verify: Vec<super::verify::VerifyCheck>,
     /// Steps run before the deployment starts, in order; a failing step stops the release.
     #[serde(default)]
     pub before_deploy: Vec<BeforeDeployStep>,
@@ -166,6 +170,10 @@ pub struct CodeDeploy {
     /// When another deployment is already running in the group: wait for it (up to `timeout`) or fail.
     #[serde(default)]
     pub on_busy: OnBusy,
+    /// AppSpec lifecycle hooks: event -> Lambda function CodeDeploy invokes, e.g.
+    /// `{BeforeAllowTraffic: fnSmoke}`.
+    #[serde(default)]
+    pub hooks: super::verify::AppSpecHooks,
 }
 
 /// What to do when the deployment group is busy with another deployment.

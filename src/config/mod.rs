@@ -16,6 +16,7 @@ mod select;
 pub mod services;
 pub mod sidecars;
 pub mod task;
+pub mod verify;
 
 #[cfg(test)]
 mod load_tests;
@@ -33,6 +34,7 @@ pub use schema::schema;
 pub use services::{DeployOrder, ServiceSpec};
 pub use sidecars::{Sidecar, SidecarSource};
 pub use task::{CapacityProviderItem, LaunchType, Task, TaskDefinitionRef};
+pub use verify::{AppSpecHooks, HttpCheck, VerifyCheck};
 
 /// The config file used when `--config` is not given.
 pub const DEFAULT_PATH: &str = ".pipeline.yml";

@@ -177,6 +177,7 @@ fn check_environment(config: &Config, name: &str, problems: &mut Vec<ConfigError
     if *timeout == Duration::ZERO {
         problems.push(invalid(config, &key("timeout"), "the timeout is zero", "give a timeout such as `30m`"));
     }
+    check_verify(config, name, &task_names, problems);
     if guard.poll_interval == Duration::ZERO {
         problems.push(invalid(
             config,
@@ -215,6 +216,40 @@ fn check_environment(config: &Config, name: &str, problems: &mut Vec<ConfigError
         if five_xx.threshold.is_nan() || five_xx.threshold < 0.0 {
             problems.push(invalid(config, &at, "`threshold` must be zero or more", "use e.g. `threshold: 5`"));
         }
+    }
+}
+
+/// `verify:` checks: each is located at its own key (the n-th `run-task:` or `path:` under `verify:`).
+fn check_verify(config: &Config, name: &str, task_names: &[String], problems: &mut Vec<ConfigError>) {
+    let Some(env) = config.environments.get(name) else { return };
+    if !env.verify.is_empty() && !env.wait {
+        problems.push(invalid(
+            config,
+            &["environments", name, "wait"],
+            "`wait: false` with `verify:`: the checks run in this job, while the deployment waits for them",
+            "remove `wait: false`, or remove `verify:`",
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for check in &env.verify {
+        let kind = match check {
+            super::VerifyCheck::Http(_) => "http",
+            super::VerifyCheck::RunTask(_) => "run-task",
+        };
+        seen.push(kind);
+        let Some((field, message, help)) = super::verify::problem(check, task_names) else { continue };
+        // Repeating a key makes `locate` find its n-th occurrence after `verify`.
+        let nth = seen.iter().filter(|k| **k == kind).count();
+        let mut path = vec!["environments", name, "verify"];
+        path.extend(std::iter::repeat_n(kind, nth));
+        if field != kind {
+            path.push(field);
+        }
+        let mut err = invalid(config, &path, &message, &help);
+        if let ConfigError::InvalidValue { field: f, .. } = &mut err {
+            *f = format!("environments.{name}.verify.{kind}.{field}").replace(".run-task.run-task", ".run-task");
+        }
+        problems.push(err);
     }
 }
 

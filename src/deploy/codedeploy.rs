@@ -171,6 +171,7 @@ pub async fn wait(
     svc: &ServiceInfo,
     deployment: &str,
     previous: &str,
+    checks: Option<&Checks<'_>>,
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
@@ -178,6 +179,7 @@ pub async fn wait(
     let target = format!("{}:{}", svc.cluster, svc.name);
     let mut last_weight = -1.0;
     let mut baked = watcher.settings.bake.is_zero();
+    let mut rerouted = false;
     loop {
         let info = match watcher.read(|| get(cd, deployment)).await {
             Ok(info) => info,
@@ -185,6 +187,23 @@ pub async fn wait(
         };
         match info.status {
             DeploymentStatus::Succeeded => break,
+            DeploymentStatus::Ready if !rerouted => {
+                rerouted = true;
+                match checks {
+                    Some(checks) => {
+                        if let Err(interrupt) = verify_then_reroute(cd, deployment, checks, watcher, reporter).await {
+                            return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await;
+                        }
+                    }
+                    None => reporter.progress(
+                        Stage::Deploy,
+                        format!(
+                            "{deployment} waits for the traffic reroute (the group's deploymentReadyOption is \
+                             STOP_DEPLOYMENT): continue it in CodeDeploy, or add `verify:` to let pipeline do it"
+                        ),
+                    ),
+                }
+            }
             DeploymentStatus::Failed | DeploymentStatus::Stopped => {
                 return ended_badly(aws, svc, deployment, &info, previous, watcher).await;
             }
@@ -231,6 +250,49 @@ pub async fn wait(
             help: format!("run `pipeline rollback` to return to {previous}"),
         });
     }
+    Ok(())
+}
+
+/// The `verify:` checks of a deployment and how to run their tasks.
+pub struct Checks<'a> {
+    pub plan: &'a crate::verify::VerifyPlan,
+    pub jobs: crate::verify::Jobs<'a>,
+}
+
+/// The deployment is Ready: the replacement task set serves the test listener and production traffic has not
+/// moved. Runs the checks, then ContinueDeployment(READY_WAIT); a failed check (or a cancel) is the interrupt
+/// that stops the deployment with rollback.
+async fn verify_then_reroute(
+    cd: &aws_sdk_codedeploy::Client,
+    deployment: &str,
+    checks: &Checks<'_>,
+    watcher: &mut Watcher<'_>,
+    reporter: &mut Reporter,
+) -> Result<(), Interrupt> {
+    if !checks.plan.skip_checks {
+        let outcome = crate::verify::run(checks.plan, &checks.jobs, &mut watcher.cancel, reporter).await;
+        if outcome.cancelled {
+            return Err(Interrupt::Cancelled);
+        }
+        if let Some(reason) = outcome.failure() {
+            return Err(Interrupt::VerifyFailed { reason });
+        }
+    }
+    let call = || async {
+        cd.continue_deployment()
+            .deployment_id(deployment)
+            .deployment_wait_type(DeploymentWaitType::ReadyWait)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("ContinueDeployment", deployment, e))
+    };
+    // CodeDeploy may have ended the wait itself (waitTimeInMinutes ran out): the next read says how it ended.
+    if let Err(e) = watcher.transient.write(call).await {
+        return Err(Interrupt::Unreadable { what: format!("ContinueDeployment(READY_WAIT) failed: {e}") });
+    }
+    reporter
+        .progress(Stage::Deploy, format!("{deployment}: production traffic moves now (ContinueDeployment READY_WAIT)"));
     Ok(())
 }
 
@@ -372,6 +434,14 @@ async fn stop(
         (Interrupt::Alarm { name, reason }, Err(Error::RolledBack { now_running, .. })) => {
             reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
             Err(Error::RolledBack { reason: format!("guard alarm `{name}` fired: {reason}"), now_running })
+        }
+        // Stopped while Ready: production traffic had not moved, so no user request reached the release.
+        (Interrupt::VerifyFailed { reason }, Err(Error::RolledBack { now_running, .. })) => {
+            reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
+            Err(Error::RolledBack {
+                reason: format!("{reason}; no production request reached the new release"),
+                now_running,
+            })
         }
         (_, other) => other,
     };

@@ -19,7 +19,7 @@ pub fn watcher(strategy: Strategy, svc: &ServiceInfo, guard_alarms: &[String]) -
             "CodeDeploy watches {} and rolls back on ALARM (DEPLOYMENT_STOP_ON_ALARM)",
             guard_alarms.join(", ")
         )),
-        Strategy::Rolling | Strategy::EcsBlueGreen => {
+        Strategy::Rolling | Strategy::EcsBlueGreen | Strategy::EcsLinear | Strategy::EcsCanary => {
             let alarms = svc.deployment_alarms.as_ref().filter(|a| a.enable && a.rollback && !a.names.is_empty());
             let breaker = svc.circuit_breaker.filter(|b| b.enable && b.rollback);
             match (alarms, breaker) {

@@ -11,6 +11,17 @@ pub struct GroupInfo {
     /// The CloudWatch alarms attached to the group.
     pub alarms: Vec<String>,
     pub deployment_config: Option<String>,
+    /// `blueGreenDeploymentConfiguration.deploymentReadyOption`: `(actionOnTimeout, waitTimeInMinutes)`.
+    pub ready_option: Option<(String, i32)>,
+    /// The test listener of the target group pair (`testTrafficRoute.listenerArns[0]`).
+    pub test_listener: Option<String>,
+}
+
+impl GroupInfo {
+    /// The group waits for ContinueDeployment(READY_WAIT) before moving production traffic (REFERENCE 3.6).
+    pub fn waits_for_reroute(&self) -> bool {
+        self.ready_option.as_ref().is_some_and(|(action, _)| action == "STOP_DEPLOYMENT")
+    }
 }
 
 impl GroupInfo {
@@ -58,10 +69,22 @@ pub async fn read(cd: &aws_sdk_codedeploy::Client, application: &str, group: &st
         .filter(|a| a.enabled())
         .map(|a| a.alarms().iter().filter_map(|a| a.name().map(str::to_owned)).collect())
         .unwrap_or_default();
+    let ready_option = info
+        .blue_green_deployment_configuration()
+        .and_then(|b| b.deployment_ready_option())
+        .map(|r| (r.action_on_timeout().map(|a| a.as_str().to_owned()).unwrap_or_default(), r.wait_time_in_minutes()));
+    let test_listener = info
+        .load_balancer_info()
+        .and_then(|l| l.target_group_pair_info_list().first())
+        .and_then(|p| p.test_traffic_route())
+        .and_then(|r| r.listener_arns().first())
+        .cloned();
     Ok(GroupRead::Found(GroupInfo {
         services,
         alarms,
         deployment_config: info.deployment_config_name().map(str::to_owned),
+        ready_option,
+        test_listener,
     }))
 }
 

@@ -6,6 +6,7 @@ pub mod codedeploy;
 pub mod detach;
 pub mod diagnostics;
 pub mod ecs_deployment;
+pub mod ecs_native;
 pub mod group;
 pub mod job;
 pub mod payload;

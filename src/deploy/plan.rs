@@ -45,6 +45,8 @@ pub struct DeployPlan {
     pub codedeploy: Option<CodeDeploySettings>,
     pub watch: WatchSettings,
     pub before_deploy: Vec<String>,
+    /// `verify:` checks on test traffic and where they reach the release.
+    pub verify: crate::verify::VerifyPlan,
     pub warnings: Vec<String>,
 }
 
@@ -170,13 +172,15 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
         deployment_group: c.deployment_group.clone(),
         config: c.config.clone(),
         wait_when_busy: c.on_busy == config::OnBusy::Wait,
-        hooks: Vec::new(),
+        hooks: c.hooks.pairs(),
     });
     let blue_green = codedeploy.as_ref().filter(|_| strategy == Strategy::CodeDeploy);
     let ensure_alarms = if wants_five_xx { alarm_specs(aws, &svc, blue_green).await? } else { Vec::new() };
     if wants_five_xx && ensure_alarms.is_empty() {
         warnings.push(format!("{}/{} has no load balancer: no 5xx guard alarm", env.cluster, env.service));
     }
+    let ecs_native = strategy.is_ecs_native().then_some(&svc);
+    let verify = verify_plan(aws, env, blue_green, ecs_native).await?;
     let mut alarms: Vec<String> = ensure_alarms.iter().map(|a| a.name.clone()).collect();
     alarms.extend(guard.alarms.iter().cloned());
 
@@ -211,6 +215,7 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
             wait: env.wait,
         },
         before_deploy: env.before_deploy.iter().map(|s| s.run_task.clone()).collect(),
+        verify,
         warnings,
         template,
         service: svc,
@@ -225,6 +230,63 @@ pub async fn plan(aws: &crate::aws::Aws, name: &str, env: &Environment) -> Resul
     })?;
     bake_fits_termination_wait(aws, &plan).await?;
     Ok(plan)
+}
+
+/// The `verify:` checks and the URL of the test listener: the CodeDeploy group's, or for ECS-native blue/green the
+/// listener of the service's `advancedConfiguration.testListenerRule` (read-only; a group without one is reported
+/// by the preflight, at the config key).
+async fn verify_plan(
+    aws: &crate::aws::Aws,
+    env: &Environment,
+    codedeploy: Option<&CodeDeploySettings>,
+    ecs_native: Option<&ServiceInfo>,
+) -> Result<crate::verify::VerifyPlan, Error> {
+    let mut plan = crate::verify::VerifyPlan { checks: env.verify.clone(), ..Default::default() };
+    if let Some(svc) = ecs_native.filter(|_| !plan.checks.is_empty()) {
+        if let Some(listener) = ecs_test_listener(aws, svc).await? {
+            plan.test_url = Some(crate::verify::listener::url(&aws.elbv2, &listener).await?);
+            plan.test_listener = Some(listener);
+        }
+        return Ok(plan);
+    }
+    let Some(cd) = codedeploy.filter(|_| !plan.checks.is_empty()) else { return Ok(plan) };
+    if let super::group::GroupRead::Found(info) =
+        super::group::read(&aws.codedeploy, &cd.application, &cd.deployment_group).await?
+        && let Some(listener) = info.test_listener
+    {
+        plan.test_url = Some(crate::verify::listener::url(&aws.elbv2, &listener).await?);
+        plan.test_listener = Some(listener);
+    }
+    Ok(plan)
+}
+
+/// The listener of an ECS-native service's test listener rule (an NLB names the listener itself, REFERENCE 2.6).
+async fn ecs_test_listener(aws: &crate::aws::Aws, svc: &ServiceInfo) -> Result<Option<String>, Error> {
+    let out = aws
+        .ecs
+        .describe_services()
+        .cluster(&svc.cluster)
+        .services(&svc.name)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeServices", format!("{}/{}", svc.cluster, svc.name), e))?;
+    let rule = out
+        .services()
+        .first()
+        .and_then(|s| s.load_balancers().iter().find_map(|lb| lb.advanced_configuration()?.test_listener_rule()))
+        .map(str::to_owned);
+    Ok(rule.map(|r| listener_of_rule(&r)))
+}
+
+/// `...:listener-rule/app/<lb>/<id>/<listener id>/<rule id>` -> `...:listener/app/<lb>/<id>/<listener id>`.
+fn listener_of_rule(rule: &str) -> String {
+    match rule.split_once(":listener-rule/") {
+        Some((head, path)) => {
+            let listener_path = path.rsplit_once('/').map_or(path, |(l, _)| l);
+            format!("{head}:listener/{listener_path}")
+        }
+        None => rule.to_owned(),
+    }
 }
 
 /// CodeDeploy bakes during the original task set's termination wait: the group's wait must cover the bake.
@@ -387,6 +449,7 @@ mod tests {
                 wait: true,
             },
             before_deploy: Vec::new(),
+            verify: Default::default(),
             warnings: Vec::new(),
         }
     }

@@ -10,7 +10,7 @@ use super::run_task;
 use super::strategy::Strategy;
 use super::transient::Transient;
 use super::watcher::Watcher;
-use super::{codedeploy, detach, ecs_deployment, job, verified};
+use super::{codedeploy, detach, ecs_deployment, ecs_native, job, verified};
 use crate::Error;
 use crate::aws::Aws;
 use crate::guard::{self, ensure_five_xx};
@@ -103,11 +103,13 @@ pub async fn arm_guard(aws: &Aws, plan: &DeployPlan, reporter: &mut Reporter) ->
 /// failure still reports it. A failure returns the service to what ran before
 /// ([`DeployPlan::running`]). Once a deployment exists, no error leaves it unmentioned: an AWS error
 /// escaping the watch becomes "NOT rolled back", naming the deployment.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy(
     aws: &Aws,
     plan: &DeployPlan,
     task_definition: &str,
     label: &ReleaseLabel,
+    tasks: &BTreeMap<String, crate::config::Task>,
     cancel: Cancel,
     reporter: &mut Reporter,
     started: &mut Option<String>,
@@ -126,7 +128,7 @@ pub async fn deploy(
     let nothing_deployed = || format!("before the deployment: {task_definition} was registered, nothing was deployed");
     let mut watcher = Watcher::new(&aws.cloudwatch, &plan.watch, cancel);
     let deployment = match plan.strategy {
-        Strategy::Rolling | Strategy::EcsBlueGreen => {
+        Strategy::Rolling => {
             reporter.started(Stage::Deploy, format!("updating {}/{} to {task_definition}", svc.cluster, svc.name));
             ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
             watcher.cancel.stop_here(nothing_deployed)?;
@@ -140,6 +142,56 @@ pub async fn deploy(
             }
             let watched = ecs_deployment::wait(&aws.ecs, svc, &id, previous, &mut watcher, reporter).await;
             live(&id, watched)?;
+            id
+        }
+        Strategy::EcsBlueGreen | Strategy::EcsLinear | Strategy::EcsCanary => {
+            reporter.started(
+                Stage::Deploy,
+                format!("updating {}/{} to {task_definition} ({})", svc.cluster, svc.name, plan.strategy),
+            );
+            ecs_deployment::wait_until_settled(&aws.ecs, svc, &mut watcher, reporter).await?;
+            watcher.cancel.stop_here(nothing_deployed)?;
+            // The seam for checks on test traffic: a gate here makes the tool own a PAUSE hook at
+            // POST_TEST_TRAFFIC_SHIFT and answer it (ecs_native.rs).
+            let mut checks = (!plan.verify.is_empty()).then(|| ecs_native::VerifyGate {
+                plan: &plan.verify,
+                jobs: crate::verify::Jobs {
+                    ecs: &aws.ecs,
+                    tasks,
+                    defaults: job::Defaults {
+                        cluster: Some(svc.cluster.clone()),
+                        container: Some(plan.container.clone()),
+                        poll: Some(plan.watch.poll),
+                        transient_window: Some(plan.watch.transient_window),
+                    },
+                    service: Some(svc),
+                    task_definition,
+                },
+                cancel: watcher.cancel.clone(),
+            });
+            let mut gate = checks.as_mut().map(|c| c as &mut dyn ecs_native::TestTrafficGate);
+            if gate.is_some() {
+                let minutes = i32::try_from(plan.watch.timeout.as_secs().div_ceil(60)).unwrap_or(i32::MAX);
+                ecs_native::ensure_gate_hook(&aws.ecs, svc, minutes, &watcher.transient, reporter).await?;
+            }
+            let (id, arn) = ecs_native::start(&aws.ecs, svc, task_definition, &watcher.transient).await?;
+            *started = Some(id.clone());
+            reporter.progress(Stage::Deploy, format!("deployment {id} started ({arn})"));
+            watcher.since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+            if !plan.watch.wait {
+                detach::report(plan, &id, reporter);
+                return Ok(Some(id));
+            }
+            let watched = ecs_native::wait(&aws.ecs, svc, &arn, previous, gate.take(), &mut watcher, reporter).await;
+            live(&id, watched)?;
+            if let Some(interrupt) = watcher.bake(reporter).await {
+                // ECS's own bake is over and the previous revision is gone: returning is a new deployment.
+                let reason = interrupt.describe();
+                let result = ecs_deployment::roll_back(&aws.ecs, svc, previous, &reason, &mut watcher, reporter).await;
+                return Err(super::watcher::cancel_wins(&interrupt, result)
+                    .err()
+                    .unwrap_or(Error::RolledBack { reason, now_running: previous.to_owned() }));
+            }
             id
         }
         Strategy::CodeDeploy => {
@@ -166,7 +218,23 @@ pub async fn deploy(
                 detach::report(plan, &id, reporter);
                 return Ok(Some(id));
             }
-            let watched = codedeploy::wait(aws, svc, &id, previous, &mut watcher, reporter).await;
+            // `verify:` runs while the replacement is on the test listener only (the group waits for the reroute).
+            let checks = (!plan.verify.is_empty()).then(|| codedeploy::Checks {
+                plan: &plan.verify,
+                jobs: crate::verify::Jobs {
+                    ecs: &aws.ecs,
+                    tasks,
+                    defaults: job::Defaults {
+                        cluster: Some(svc.cluster.clone()),
+                        container: Some(plan.container.clone()),
+                        poll: Some(plan.watch.poll),
+                        transient_window: Some(plan.watch.transient_window),
+                    },
+                    service: Some(svc),
+                    task_definition,
+                },
+            });
+            let watched = codedeploy::wait(aws, svc, &id, previous, checks.as_ref(), &mut watcher, reporter).await;
             live(&id, watched)?;
             id
         }

@@ -48,8 +48,19 @@ pub enum Strategy {
     Rolling,
     /// CodeDeploy blue/green with an AppSpec per release.
     CodeDeploy,
-    /// ECS-native blue/green, linear or canary (UpdateService; ECS shifts the traffic).
+    /// ECS-native blue/green (UpdateService; ECS shifts all traffic at once), driven in `ecs_native.rs`.
     EcsBlueGreen,
+    /// ECS-native linear: traffic moves in equal steps.
+    EcsLinear,
+    /// ECS-native canary: a share first, then the rest.
+    EcsCanary,
+}
+
+impl Strategy {
+    /// One of ECS's own blue/green strategies (deploymentConfiguration.strategy, REFERENCE 2.6).
+    pub fn is_ecs_native(self) -> bool {
+        matches!(self, Strategy::EcsBlueGreen | Strategy::EcsLinear | Strategy::EcsCanary)
+    }
 }
 
 impl fmt::Display for Strategy {
@@ -58,6 +69,8 @@ impl fmt::Display for Strategy {
             Strategy::Rolling => "rolling",
             Strategy::CodeDeploy => "codedeploy",
             Strategy::EcsBlueGreen => "ecs-blue-green",
+            Strategy::EcsLinear => "ecs-linear",
+            Strategy::EcsCanary => "ecs-canary",
         })
     }
 }
@@ -74,6 +87,9 @@ pub fn choose(requested: Requested, controller: &Controller) -> Result<Strategy,
     let ecs_strategy = controller.ecs_strategy.as_deref().unwrap_or("ROLLING");
     match (&controller.kind, requested) {
         (ControllerKind::Ecs, Requested::Rolling) if ecs_strategy == "ROLLING" => Ok(Strategy::Rolling),
+        // `strategy: ecs-blue-green` asks for ECS's own traffic shifting; the service says which shape.
+        (ControllerKind::Ecs, Requested::EcsBlueGreen) if ecs_strategy == "LINEAR" => Ok(Strategy::EcsLinear),
+        (ControllerKind::Ecs, Requested::EcsBlueGreen) if ecs_strategy == "CANARY" => Ok(Strategy::EcsCanary),
         (ControllerKind::Ecs, Requested::EcsBlueGreen) if ecs_strategy != "ROLLING" => Ok(Strategy::EcsBlueGreen),
         (ControllerKind::CodeDeploy, Requested::Codedeploy) => Ok(Strategy::CodeDeploy),
         (ControllerKind::Ecs, Requested::Rolling) => Err(Mismatch {
@@ -125,7 +141,11 @@ mod tests {
         assert_eq!(choose(Requested::Rolling, &ctl("ECS", None)), Ok(Strategy::Rolling));
         assert_eq!(choose(Requested::Rolling, &ctl("ECS", Some("ROLLING"))), Ok(Strategy::Rolling));
         assert_eq!(choose(Requested::Codedeploy, &ctl("CODE_DEPLOY", None)), Ok(Strategy::CodeDeploy));
-        assert_eq!(choose(Requested::EcsBlueGreen, &ctl("ECS", Some("CANARY"))), Ok(Strategy::EcsBlueGreen));
+        assert_eq!(choose(Requested::EcsBlueGreen, &ctl("ECS", Some("BLUE_GREEN"))), Ok(Strategy::EcsBlueGreen));
+        assert_eq!(choose(Requested::EcsBlueGreen, &ctl("ECS", Some("LINEAR"))), Ok(Strategy::EcsLinear));
+        assert_eq!(choose(Requested::EcsBlueGreen, &ctl("ECS", Some("CANARY"))), Ok(Strategy::EcsCanary));
+        assert!(Strategy::EcsCanary.is_ecs_native() && !Strategy::Rolling.is_ecs_native());
+        assert_eq!(Strategy::EcsLinear.to_string(), "ecs-linear");
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub enum Interrupt {
     Unreadable {
         what: String,
     },
+    /// A `verify:` check failed on test traffic, before any production traffic moved.
+    VerifyFailed {
+        reason: String,
+    },
 }
 
 impl Interrupt {
@@ -55,6 +59,7 @@ impl Interrupt {
             Interrupt::Cancelled => "the run was cancelled".into(),
             Interrupt::TimedOut => "the deployment timed out".into(),
             Interrupt::Unreadable { what } => format!("the deployment could no longer be watched: {what}"),
+            Interrupt::VerifyFailed { reason } => reason.clone(),
         }
     }
 }

@@ -89,14 +89,18 @@ pub(crate) fn info(cluster: &str, svc: &Service) -> ServiceInfo {
         kind: svc.deployment_controller().map_or(ControllerKind::Ecs, |c| ControllerKind::parse(c.r#type().as_str())),
         ecs_strategy: config.and_then(|c| c.strategy()).map(|s| s.as_str().to_owned()),
     };
+    // ECS-native blue/green serves the new revision from the alternate target group: the guard watches both.
     let target_groups = svc
         .load_balancers()
         .iter()
-        .filter_map(|lb| {
-            Some(TargetGroupRef {
-                arn: lb.target_group_arn()?.to_owned(),
-                container_name: lb.container_name()?.to_owned(),
-                container_port: lb.container_port()?,
+        .flat_map(|lb| {
+            let alternate = lb.advanced_configuration().and_then(|a| a.alternate_target_group_arn());
+            [lb.target_group_arn(), alternate].into_iter().flatten().filter_map(|arn| {
+                Some(TargetGroupRef {
+                    arn: arn.to_owned(),
+                    container_name: lb.container_name()?.to_owned(),
+                    container_port: lb.container_port()?,
+                })
             })
         })
         .collect();

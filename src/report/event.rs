@@ -24,6 +24,8 @@ pub enum Stage {
     Traffic,
     /// Watching the guard alarm after 100% of the traffic.
     Bake,
+    /// `verify:` checks on test traffic, before production traffic moves; results come as [`Event::Check`].
+    Verify,
     Rollback,
     /// Scheduled jobs: EventBridge Scheduler schedules created, updated or deleted.
     Schedule,
@@ -44,6 +46,7 @@ impl Stage {
             Stage::Deploy => "deploy",
             Stage::Traffic => "traffic",
             Stage::Bake => "bake",
+            Stage::Verify => "verify",
             Stage::Rollback => "rollback",
             Stage::Schedule => "schedule",
         }
@@ -146,8 +149,44 @@ pub struct Outcome {
     /// The whole plan as data, for `plan`, `check` and `--dry-run` (what `--output json` returns).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<serde_json::Value>,
+    /// The `verify:` checks on test traffic, one result each, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<CheckReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
+}
+
+/// The result of one `verify:` check.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// `http GET http://lb:8080/smoke`, `run-task smoke`.
+    pub name: String,
+    pub passed: bool,
+    /// HTTP: requests sent; run-task: 1.
+    pub requests: u32,
+    /// HTTP: requests that did not answer as expected; run-task: 1 unless it exited 0.
+    pub failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_p50_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_max_ms: Option<u64>,
+    /// What was seen, e.g. `2 of 20 answered 500 (expected 200)`, `exited 0`.
+    pub detail: String,
+}
+
+impl CheckReport {
+    /// One line for terminals, summaries and Slack.
+    pub fn line(&self) -> String {
+        let verdict = if self.passed { "passed" } else { "FAILED" };
+        let latency = match (self.latency_p50_ms, self.latency_max_ms) {
+            (Some(p50), Some(max)) => format!(", latency p50 {p50}ms max {max}ms"),
+            _ => String::new(),
+        };
+        format!(
+            "{} {verdict}: {} requests, {} failed{latency}; {}",
+            self.name, self.requests, self.failures, self.detail
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -202,6 +241,10 @@ pub enum Event {
     /// Share of the traffic on the new release, 0.0..=100.0 (blue/green, canary, linear).
     Traffic {
         percent: f64,
+    },
+    /// One `verify:` check ended.
+    Check {
+        report: CheckReport,
     },
     StageFinished {
         stage: Stage,

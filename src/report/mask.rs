@@ -70,6 +70,10 @@ impl Redactor {
             Event::StageStarted { detail, .. } | Event::StageFinished { detail, .. } => r(detail),
             Event::Progress { message, .. } => r(message),
             Event::Traffic { .. } => {}
+            Event::Check { report } => {
+                r(&mut report.name);
+                r(&mut report.detail);
+            }
             Event::Failed { diagnostics, .. } => diagnostics.iter_mut().for_each(r),
             Event::Released { environment, task_definition_arn } => {
                 r(environment);
@@ -101,6 +105,10 @@ impl Redactor {
         if let Some(plan) = &mut o.plan {
             // Redacted as text: a masked value can sit anywhere in the document.
             *plan = serde_json::from_str(&self.redact(&plan.to_string())).unwrap_or(serde_json::Value::Null);
+        }
+        for check in &mut o.verify {
+            r(&mut check.name);
+            r(&mut check.detail);
         }
         if let Some(e) = &mut o.error {
             r(&mut e.message);

@@ -30,7 +30,7 @@ mod canary_tests;
 mod snapshot_tests;
 
 pub use console::{Captured, Console};
-pub use event::{ErrorReport, ErrorReportExt, Event, ImageOutcome, Outcome, Stage, Status};
+pub use event::{CheckReport, ErrorReport, ErrorReportExt, Event, ImageOutcome, Outcome, Stage, Status};
 pub use github::{
     Annotation, AnnotationLevel, CONTENTS_WRITE, CheckConclusion, CheckPosted, Deployment, DeploymentId,
     DeploymentState, GithubApi, GithubDeploymentSink, MissingPermission, NewRelease, ReleaseOutcome, TagOutcome,

@@ -30,6 +30,8 @@ pub struct RunRecord {
     /// Last progress line, shown as "now: ..." while running.
     pub last_progress: Option<String>,
     pub traffic_percent: Option<f64>,
+    /// The `verify:` checks that ended, in order.
+    pub checks: Vec<super::CheckReport>,
     pub diagnostics: Vec<String>,
     pub rollback_reason: Option<String>,
     pub released: Option<(String, String)>,
@@ -59,6 +61,7 @@ impl RunRecord {
             }
             Event::Progress { message, .. } => self.last_progress = Some(message.clone()),
             Event::Traffic { percent } => self.traffic_percent = Some(*percent),
+            Event::Check { report } => self.checks.push(report.clone()),
             Event::StageFinished { stage, detail } => match self.running_mut(*stage) {
                 Some(step) => {
                     step.state = StepState::Done;

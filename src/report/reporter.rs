@@ -54,6 +54,8 @@ pub struct Reporter {
     secrets: Vec<String>,
     /// Events are redacted here once, so sinks that keep no state (the JSON document) are safe too.
     redactor: Redactor,
+    /// The `verify:` results so far, for the outcome.
+    checks: Vec<super::CheckReport>,
 }
 
 impl Reporter {
@@ -95,7 +97,13 @@ impl Reporter {
     }
 
     pub fn emit(&mut self, event: Event) {
-        let event = self.redactor.redact_event(&event);
+        let mut event = self.redactor.redact_event(&event);
+        // The outcome carries the checks' results: the commands that build it need not collect them.
+        match &mut event {
+            Event::Check { report } => self.checks.push(report.clone()),
+            Event::RunFinished { outcome } if outcome.verify.is_empty() => outcome.verify = self.checks.clone(),
+            _ => {}
+        }
         if matches!(event, Event::RunStarted { .. }) {
             self.started = Some(event.clone());
         }

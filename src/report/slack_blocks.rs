@@ -66,6 +66,9 @@ pub fn details(record: &RunRecord) -> Option<(String, Value)> {
         if let Some(reason) = &record.rollback_reason {
             sections.push(format!("*Rolled back:* {reason}"));
         }
+        if let Some(checks) = checks_section(record) {
+            sections.push(checks);
+        }
         if !record.diagnostics.is_empty() {
             sections.push(format!(
                 "*Diagnostics*\n{}",
@@ -91,6 +94,9 @@ pub fn details(record: &RunRecord) -> Option<(String, Value)> {
         if let Some(diff) = &outcome.task_definition_diff {
             sections.push(format!("*Task definition changes*\n```{}```", diff.trim_end().replace("```", "'''")));
         }
+        if let Some(checks) = checks_section(record) {
+            sections.push(checks);
+        }
     }
     if !outcome.services.is_empty() {
         let lines: Vec<String> = outcome.services.iter().map(|s| format!("• {}", s.describe())).collect();
@@ -105,6 +111,19 @@ pub fn details(record: &RunRecord) -> Option<(String, Value)> {
         .map(|text| json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, SECTION_MAX)}}))
         .collect();
     Some((fallback.to_owned(), Value::Array(blocks)))
+}
+
+/// The `verify:` results, one line each.
+fn checks_section(record: &RunRecord) -> Option<String> {
+    if record.checks.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = record
+        .checks
+        .iter()
+        .map(|c| format!("{} {}", if c.passed { ":white_check_mark:" } else { ":x:" }, c.line()))
+        .collect();
+    Some(format!("*Verify (test traffic)*\n{}", lines.join("\n")))
 }
 
 fn environment(record: &RunRecord, ctx: &ReleaseContext) -> Option<String> {
@@ -159,6 +178,7 @@ fn verb(stage: Stage, traffic: Option<f64>) -> String {
             None => "Shifting traffic".into(),
         },
         Stage::Bake => "Baking".into(),
+        Stage::Verify => "Verifying on test traffic".into(),
         Stage::Rollback => "Rolling back".into(),
         Stage::Schedule => "Scheduling jobs".into(),
     }

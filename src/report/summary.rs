@@ -34,6 +34,25 @@ pub fn job_summary(record: &RunRecord) -> String {
     if let Some(diff) = &outcome.task_definition_diff {
         diff_block(&mut md, "Task definition changes", diff);
     }
+    if !record.checks.is_empty() {
+        md.push_str("### Verify (test traffic)\n\n| Check | Result | Requests | Failed | p50 | max | Detail |\n");
+        md.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+        for c in &record.checks {
+            let ms = |v: Option<u64>| v.map(|v| format!("{v}ms")).unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                escape_cell(&c.name),
+                if c.passed { "✅ passed" } else { "❌ failed" },
+                c.requests,
+                c.failures,
+                ms(c.latency_p50_ms),
+                ms(c.latency_max_ms),
+                escape_cell(&c.detail)
+            );
+        }
+        md.push('\n');
+    }
     if let Some(reason) = &record.rollback_reason {
         let _ = writeln!(md, "**Rolled back:** {}\n", escape_inline(reason));
     }

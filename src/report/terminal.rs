@@ -64,6 +64,10 @@ impl TerminalSink {
             Event::StageFinished { stage, detail } => {
                 format!("{} {detail}", self.paint("32", &format!("[{}] done", stage.name())))
             }
+            Event::Check { report } => {
+                let mark = if report.passed { self.paint("32", "pass") } else { self.paint("31", "FAIL") };
+                format!("  {} {mark} {}", self.paint("2", "verify:"), report.line())
+            }
             Event::Failed { stage, diagnostics } => {
                 let head = self.paint("31", &format!("[{}] failed", stage.name()));
                 // Diagnostics are read by people after a failure: one per line, indented.

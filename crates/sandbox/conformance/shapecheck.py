@@ -181,6 +181,9 @@ class Checker:
             self.scalar(shape, value, path)
 
     def structure(self, shape, value, path):
+        # A Smithy document (e.g. ECS `hookDetails`) is a structure with the `document` trait: any JSON value.
+        if getattr(shape, "is_document_type", False):
+            return
         if not isinstance(value, dict):
             return self.fail(path, f"expected a structure ({shape.name}), got {type(value).__name__}")
         wire_names = {m.serialization.get("name", name): name for name, m in shape.members.items()}

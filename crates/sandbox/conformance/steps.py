@@ -132,6 +132,24 @@ def deployment(values):
     }
 
 
+def native_forward(blue_weight):
+    """A forward action splitting between the two ECS-native target groups."""
+    return {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": "${tg_na}", "Weight": blue_weight},
+                {"TargetGroupArn": "${tg_nb}", "Weight": 100 - blue_weight},
+            ]
+        },
+    }
+
+
+def awaiting_hook(response):
+    hooks = response["serviceDeployments"][0].get("lifecycleHookDetails", [])
+    return any(h["status"] == "AWAITING_ACTION" for h in hooks)
+
+
 def service_settled(response):
     s = response["services"][0]
     return len(s["deployments"]) == 1 and s["deployments"][0].get("rolloutState") == "COMPLETED"
@@ -559,6 +577,168 @@ STEPS = [
     call("ecs", "ListServices", {"cluster": "conf"}),
     call("ecs", "DescribeServices", {"cluster": "missing", "services": ["rolling"]}, error="ClusterNotFoundException"),
     call("ecs", "UpdateService", {"cluster": "conf", "service": "missing", "desiredCount": 1}, error="ServiceNotFoundException"),
+    # ECS-native blue/green (REFERENCE 2.6, 2.7, A7): listener rules on two listeners of their own, a PAUSE hook at
+    # POST_TEST_TRAFFIC_SHIFT released by ContinueServiceDeployment, then a second deployment stopped with rollback.
+    *[
+        call(
+            "elbv2",
+            "CreateTargetGroup",
+            {"Name": name, "Protocol": "HTTP", "Port": 8080, "VpcId": "vpc-a", "TargetType": "ip"},
+            save={key: "TargetGroups[0].TargetGroupArn"},
+        )
+        for name, key in (("conf-native-a", "tg_na"), ("conf-native-b", "tg_nb"))
+    ],
+    *[
+        call(
+            "elbv2",
+            "CreateListener",
+            {"LoadBalancerArn": "${lb}", "Protocol": "HTTP", "Port": port, "DefaultActions": [{"Type": "fixed-response"}]},
+            save={key: "Listeners[0].ListenerArn"},
+        )
+        for port, key in ((82, "native_prod"), (83, "native_test"))
+    ],
+    *[
+        call(
+            "elbv2",
+            "CreateRule",
+            {
+                "ListenerArn": "${%s}" % listener,
+                "Priority": 1,
+                "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+                "Actions": [native_forward(100)],
+            },
+            save={key: "Rules[0].RuleArn"},
+        )
+        for listener, key in (("native_prod", "rule_prod"), ("native_test", "rule_test"))
+    ],
+    call(
+        "elbv2",
+        "CreateRule",
+        {
+            "ListenerArn": "${native_prod}",
+            "Priority": 1,
+            "Conditions": [{"Field": "path-pattern", "Values": ["/x"]}],
+            "Actions": [native_forward(50)],
+        },
+        error="PriorityInUse",
+    ),
+    call(
+        "elbv2",
+        "CreateRule",
+        {
+            "ListenerArn": "${native_prod}",
+            "Priority": 2,
+            "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": ["spare.example.com"]}}],
+            "Actions": [native_forward(50)],
+        },
+        save={"rule_spare": "Rules[0].RuleArn"},
+    ),
+    call("elbv2", "ModifyRule", {"RuleArn": "${rule_spare}", "Actions": [native_forward(40)]}),
+    call("elbv2", "DescribeRules", {"ListenerArn": "${native_prod}"}),
+    call("elbv2", "DeleteRule", {"RuleArn": "${rule_spare}"}),
+    call("elbv2", "DescribeRules", {"RuleArns": ["${rule_spare}"]}, error="RuleNotFound"),
+    call(
+        "ecs",
+        "CreateService",
+        {
+            "cluster": "conf",
+            "serviceName": "native",
+            "taskDefinition": "${td1}",
+            "desiredCount": 1,
+            "launchType": "FARGATE",
+            "networkConfiguration": NETWORK,
+            "loadBalancers": [
+                {
+                    "targetGroupArn": "${tg_na}",
+                    "containerName": "web",
+                    "containerPort": 8080,
+                    "advancedConfiguration": {
+                        "alternateTargetGroupArn": "${tg_nb}",
+                        "productionListenerRule": "${rule_prod}",
+                        "testListenerRule": "${rule_test}",
+                        "roleArn": ROLE,
+                    },
+                }
+            ],
+            "deploymentConfiguration": {
+                "strategy": "BLUE_GREEN",
+                "bakeTimeInMinutes": 0,
+                "lifecycleHooks": [
+                    {
+                        "targetType": "PAUSE",
+                        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                        "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "ROLLBACK"},
+                    },
+                    {
+                        "targetType": "AWS_LAMBDA",
+                        "hookTargetArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:conf-hook",
+                        "roleArn": ROLE,
+                        "lifecycleStages": ["POST_SCALE_UP"],
+                        "hookDetails": {"purpose": "conformance"},
+                    },
+                ],
+            },
+        },
+    ),
+    call(
+        "ecs",
+        "UpdateService",
+        {
+            "cluster": "conf",
+            "service": "native",
+            "deploymentConfiguration": {"lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["TEST_TRAFFIC_SHIFT"]}]},
+        },
+        error="InvalidParameterException",
+    ),
+    call("ecs", "DescribeServices", {"cluster": "conf", "services": ["native"]}, until=service_settled),
+    call(
+        "ecs",
+        "UpdateService",
+        {"cluster": "conf", "service": "native", "taskDefinition": "${td2}"},
+        save={"sd_native": "service.currentServiceDeployment"},
+    ),
+    call(
+        "ecs",
+        "DescribeServiceDeployments",
+        {"serviceDeploymentArns": ["${sd_native}"]},
+        until=awaiting_hook,
+        save={"hook": "serviceDeployments[0].lifecycleHookDetails[?status=='AWAITING_ACTION'] | [0].hookId"},
+    ),
+    call("elbv2", "DescribeRules", {"RuleArns": ["${rule_prod}", "${rule_test}"]}),
+    call(
+        "ecs",
+        "ContinueServiceDeployment",
+        {"serviceDeploymentArn": "${sd_native}", "hookId": "ecs-pause-nope"},
+        error="InvalidParameterException",
+    ),
+    call("ecs", "ContinueServiceDeployment", {"serviceDeploymentArn": "${sd_native}", "hookId": "${hook}", "action": "CONTINUE"}),
+    call(
+        "ecs",
+        "DescribeServiceDeployments",
+        {"serviceDeploymentArns": ["${sd_native}"]},
+        until=lambda r: r["serviceDeployments"][0]["status"] == "SUCCESSFUL",
+    ),
+    call(
+        "ecs",
+        "UpdateService",
+        {"cluster": "conf", "service": "native", "taskDefinition": "${td1}"},
+        save={"sd_native2": "service.currentServiceDeployment"},
+    ),
+    call("ecs", "DescribeServiceDeployments", {"serviceDeploymentArns": ["${sd_native2}"]}, until=awaiting_hook),
+    call("ecs", "StopServiceDeployment", {"serviceDeploymentArn": "${sd_native2}", "stopType": "ROLLBACK"}),
+    call(
+        "ecs",
+        "DescribeServiceDeployments",
+        {"serviceDeploymentArns": ["${sd_native2}"]},
+        until=lambda r: r["serviceDeployments"][0]["status"] == "ROLLBACK_SUCCESSFUL",
+    ),
+    call(
+        "ecs",
+        "ContinueServiceDeployment",
+        {"serviceDeploymentArn": "${sd_native2}", "hookId": "${hook}"},
+        error="ClientException",
+    ),
+    call("ecs", "DeleteService", {"cluster": "conf", "service": "native", "force": True}),
     # A one-off task (REFERENCE 2.8).
     call(
         "ecs",

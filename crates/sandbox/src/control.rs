@@ -37,8 +37,29 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             StatusCode::NO_CONTENT.into_response()
         }
         (Method::GET, "/_sandbox/calls") => axum::Json(json!(&sb.world().calls)).into_response(),
+        // What the load balancers' listeners carried (real containers only; empty otherwise).
+        (Method::GET, "/_sandbox/traffic") => match sb.containers.get() {
+            Some(engine) => axum::Json(engine.traffic.json()).into_response(),
+            None => axum::Json(json!({ "traffic": [] })).into_response(),
+        },
         (Method::GET, "/_sandbox/scheduler") => {
             axum::Json(json!({ "invocations": &sb.world().scheduler.invocations })).into_response()
+        }
+        // ECS-native Lambda lifecycle hooks: the calls made, and the stub answers (POST adds one, DELETE clears).
+        (Method::GET, "/_sandbox/ecs/hooks") => {
+            let w = sb.world();
+            axum::Json(json!({ "invocations": &w.ecs.hooks.invocations, "stubs": &w.ecs.hooks.stubs })).into_response()
+        }
+        (Method::POST, "/_sandbox/ecs/hooks") => match serde_json::from_slice::<crate::ecs::native::HookStub>(&body) {
+            Ok(stub) => {
+                sb.world().ecs.hooks.stubs.push(stub);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => (StatusCode::BAD_REQUEST, format!("bad hook stub: {e}")).into_response(),
+        },
+        (Method::DELETE, "/_sandbox/ecs/hooks") => {
+            sb.world().ecs.hooks.stubs.clear();
+            StatusCode::NO_CONTENT.into_response()
         }
         (Method::GET, "/_sandbox/captured") => axum::Json(json!(&sb.world().capture)).into_response(),
         (Method::GET, "/_sandbox/faults") => axum::Json(json!({ "rules": sb.world().faults.rules })).into_response(),

@@ -114,6 +114,10 @@ impl RunningSandbox {
             ("AWS_ACCESS_KEY_ID".into(), "sandbox".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "sandbox".into()),
             ("PIPELINE_SANDBOX_REGISTRY".into(), self.registry_host()),
+            // The sandbox is also the network for its load balancers' DNS names (`--tasks docker`): HTTP clients
+            // reach a listener through it as through a proxy, and everything on this machine directly.
+            ("HTTP_PROXY".into(), self.endpoint()),
+            ("NO_PROXY".into(), "127.0.0.1,localhost".into()),
         ]
     }
 }

@@ -22,6 +22,10 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
 }
 
 async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response {
+    // A proxy request for a load balancer's DNS name: the listener serves it (`--tasks docker`).
+    if crate::containers::alb::is_listener_request(&request) {
+        return crate::containers::alb::handle(sb, request).await;
+    }
     let path = request.uri().path().to_owned();
     if path == "/v2" || path.starts_with("/v2/") {
         return registry::handle(sb, request).await;

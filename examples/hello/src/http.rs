@@ -5,8 +5,10 @@
 pub struct Config {
     pub port: u16,
     pub version: String,
-    /// `HELLO_FAIL=500`: `/` answers this status (health stays 200).
+    /// `HELLO_FAIL=500`: `/` (or `HELLO_FAIL_PATH`) answers this status (health stays 200).
     pub fail_status: Option<u16>,
+    /// `HELLO_FAIL_PATH=/smoke`: the path `HELLO_FAIL` breaks; default `/`. A release that fails only its smoke test.
+    pub fail_path: String,
     /// `HELLO_EXIT=<code>`: exit at start with this code.
     pub exit_code: Option<i32>,
 }
@@ -20,6 +22,7 @@ impl Config {
             port: nonempty("PORT").and_then(|p| p.trim().parse().ok()).unwrap_or(8080),
             version: nonempty("HELLO_VERSION").unwrap_or_else(|| "dev".to_string()),
             fail_status: nonempty("HELLO_FAIL").and_then(|s| s.trim().parse().ok()).filter(|s| (100..=599).contains(s)),
+            fail_path: nonempty("HELLO_FAIL_PATH").map(|p| p.trim().to_string()).unwrap_or_else(|| "/".to_string()),
             exit_code: nonempty("HELLO_EXIT").and_then(|c| c.trim().parse().ok()),
         }
     }
@@ -60,13 +63,14 @@ pub fn respond(request_line: &str, config: &Config) -> Response {
     let path = target.split('?').next().unwrap_or(target);
     match (method, path) {
         ("GET" | "HEAD", "/health") => Response::new(200, "ok"),
-        ("GET" | "HEAD", "/") => match config.fail_status {
-            Some(status) => {
-                Response::new(status, format!("hello {} failing on purpose (HELLO_FAIL)\n", config.version))
-            }
-            None => Response::new(200, format!("hello from {}\n", config.version)),
-        },
-        (_, "/" | "/health") => Response::new(405, "method not allowed\n"),
+        ("GET" | "HEAD", "/" | "/smoke") if config.fail_status.is_some() && path == config.fail_path => {
+            let status = config.fail_status.unwrap_or(500);
+            Response::new(status, format!("hello {} failing on purpose (HELLO_FAIL)\n", config.version))
+        }
+        ("GET" | "HEAD", "/") => Response::new(200, format!("hello from {}\n", config.version)),
+        // What a smoke test checks: the release answers, and says which it is.
+        ("GET" | "HEAD", "/smoke") => Response::new(200, format!("smoke ok {}\n", config.version)),
+        (_, "/" | "/health" | "/smoke") => Response::new(405, "method not allowed\n"),
         _ => Response::new(404, "not found\n"),
     }
 }
@@ -97,7 +101,10 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(&[]);
-        assert_eq!(c, Config { port: 8080, version: "dev".into(), fail_status: None, exit_code: None });
+        assert_eq!(
+            c,
+            Config { port: 8080, version: "dev".into(), fail_status: None, fail_path: "/".into(), exit_code: None }
+        );
     }
 
     #[test]
@@ -135,6 +142,17 @@ mod tests {
         let c = config(&[("HELLO_FAIL", "500")]);
         assert_eq!(respond("GET / HTTP/1.1", &c).status, 500);
         assert_eq!(respond("GET /health HTTP/1.1", &c), Response::new(200, "ok"));
+    }
+
+    #[test]
+    fn the_fail_switch_can_break_only_the_smoke_path() {
+        let c = config(&[("HELLO_FAIL", "500"), ("HELLO_FAIL_PATH", "/smoke"), ("HELLO_VERSION", "v2")]);
+        assert_eq!(respond("GET /smoke HTTP/1.1", &c).status, 500);
+        assert_eq!(respond("GET / HTTP/1.1", &c), Response::new(200, "hello from v2\n"));
+        assert_eq!(
+            respond("GET /smoke HTTP/1.1", &config(&[("HELLO_VERSION", "v2")])),
+            Response::new(200, "smoke ok v2\n")
+        );
     }
 
     #[test]

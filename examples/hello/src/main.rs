@@ -3,7 +3,8 @@
 //! Plain `std::net`, one thread per connection, no dependencies: it is built as a static binary and shipped
 //! `FROM scratch`, so there is nothing else in the image. Environment switches let a demo release a bad
 //! *configuration* of the same image: `HELLO_FAIL=500` makes `/` answer 500 while `/health` stays 200 (so the
-//! deployment passes health checks and only the 5xx alarm can catch it), and `HELLO_EXIT=<code>` exits at start
+//! deployment passes health checks and only the 5xx alarm can catch it), or with `HELLO_FAIL_PATH=/smoke` only the
+//! smoke path `/smoke` (so only a smoke test on test traffic can catch it), and `HELLO_EXIT=<code>` exits at start
 //! (a task that crashes, for the circuit breaker). `HELLO_EXPECT=NAME:HEX` makes it a job that checks its payload
 //! and exits (see `job.rs`).
 

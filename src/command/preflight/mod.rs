@@ -29,6 +29,10 @@ impl<'c> Scope<'c> {
         if let Some((name, env)) = environment {
             scope.environments.push((name, env));
             scope.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+            scope.tasks.extend(env.verify.iter().filter_map(|c| match c {
+                config::VerifyCheck::RunTask(name) => Some((name.as_str(), env)),
+                config::VerifyCheck::Http(_) => None,
+            }));
         }
         scope
     }

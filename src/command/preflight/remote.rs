@@ -95,8 +95,16 @@ pub async fn check(aws: &Aws, config: &Config, name: &str, env: &Environment, pl
                 ),
                 "name the deployment group of this service",
             )),
-            GroupRead::Found(_) => {}
+            GroupRead::Found(info) => problems.extend(verify_needs(config, name, cd, &info, plan)),
         }
+    }
+    if !plan.verify.is_empty() && plan.strategy != Strategy::CodeDeploy && !plan.strategy.is_ecs_native() {
+        problems.push(at(
+            config,
+            &["environments", name, "verify"],
+            &format!("`verify:` runs on test traffic, which the {} strategy does not have", plan.strategy),
+            "use `strategy: codedeploy` or ECS-native blue/green (`strategy: ecs-blue-green`) with a test listener, or remove `verify:`",
+        ));
     }
 
     // Named alarms must exist; none may fire now (the 5xx alarms the release creates may not exist yet).
@@ -137,6 +145,54 @@ pub async fn check(aws: &Aws, config: &Config, name: &str, env: &Environment, pl
         }
     }
     Error::from_problems(problems)
+}
+
+/// `verify:` with CodeDeploy: the group must hold the replacement on the test listener until told to reroute
+/// (REFERENCE 3.6), and HTTP checks without `url:` need the group's test listener.
+fn verify_needs(
+    config: &Config,
+    name: &str,
+    cd: &crate::deploy::codedeploy::CodeDeploySettings,
+    info: &group::GroupInfo,
+    plan: &DeployPlan,
+) -> Vec<Error> {
+    let mut problems = Vec::new();
+    if plan.verify.is_empty() {
+        return problems;
+    }
+    if !info.waits_for_reroute() {
+        let now = match &info.ready_option {
+            Some((action, _)) => format!("its deploymentReadyOption is {action}"),
+            None => "it has no deploymentReadyOption".into(),
+        };
+        problems.push(at(
+            config,
+            &["environments", name, "verify"],
+            &format!(
+                "deployment group `{}` moves production traffic without waiting ({now}): `verify:` needs its \
+                 actionOnTimeout STOP_DEPLOYMENT to run before users see the release",
+                cd.deployment_group
+            ),
+            &format!(
+                "make the group wait for the reroute: `aws deploy update-deployment-group --application-name {} \
+                 --current-deployment-group-name {} --blue-green-deployment-configuration \
+                 'deploymentReadyOption={{actionOnTimeout=STOP_DEPLOYMENT,waitTimeInMinutes=60}}'` (pipeline then \
+                 reroutes after the checks pass)",
+                cd.application, cd.deployment_group
+            ),
+        ));
+    }
+    let needs_listener =
+        plan.verify.checks.iter().any(|c| matches!(c, crate::config::VerifyCheck::Http(h) if h.url.is_none()));
+    if needs_listener && info.test_listener.is_none() {
+        problems.push(at(
+            config,
+            &["environments", name, "verify"],
+            &format!("deployment group `{}` has no test listener to probe", cd.deployment_group),
+            "add a test listener to the group's target group pair (testTrafficRoute), or give the HTTP checks a `url:`",
+        ));
+    }
+    problems
 }
 
 fn list(items: impl Iterator<Item = String>) -> String {

@@ -198,15 +198,20 @@ fn install(ecs: &mut EcsState, ctx: &Ctx, d: &mut Deployment) -> Option<Outcome>
     None
 }
 
+/// Before production traffic moves: with `STOP_DEPLOYMENT` the deployment waits (status Ready, the replacement
+/// already on the test listener) for ContinueDeployment(READY_WAIT), at most `waitTimeInMinutes`; with
+/// `CONTINUE_DEPLOYMENT` it reroutes at once, since the wait time applies only to STOP_DEPLOYMENT (REFERENCE 3.6,
+/// API_DeploymentReadyOption).
 fn start_allow_traffic(ctx: &Ctx, d: &mut Deployment) {
     let ready = d.blue_green.get("deploymentReadyOption").cloned().unwrap_or(Value::Null);
-    let minutes = ready.get("waitTimeInMinutes").and_then(Value::as_f64).unwrap_or(0.0);
-    let wait = ctx.real(crate::ecs::sim_duration(minutes * 60.0));
-    d.wait_until = Some(Instant::now() + wait);
-    if ready.get("actionOnTimeout").and_then(Value::as_str) == Some("STOP_DEPLOYMENT") && !d.ready_continued {
-        d.status = "Ready".into();
-        d.target_status = "Ready".into();
+    if ready.get("actionOnTimeout").and_then(Value::as_str) != Some("STOP_DEPLOYMENT") || d.ready_continued {
+        d.wait_until = None;
+        return;
     }
+    let minutes = ready.get("waitTimeInMinutes").and_then(Value::as_f64).unwrap_or(0.0);
+    d.wait_until = Some(Instant::now() + ctx.real(crate::ecs::sim_duration(minutes * 60.0)));
+    d.status = "Ready".into();
+    d.target_status = "Ready".into();
 }
 
 fn step_weight(r: Routing, current: f64) -> f64 {

@@ -77,4 +77,45 @@ impl CodeDeployState {
     pub(crate) fn all_deployments(&self) -> impl Iterator<Item = &Deployment> {
         self.deployments.values()
     }
+
+    /// The `(cluster, service)` whose deployment group routes `listener_arn`, and whether it is the group's test
+    /// listener (`testTrafficRoute`) rather than its production one (`prodTrafficRoute`).
+    pub(crate) fn listener_role(&self, listener_arn: &str) -> Option<(String, String, bool)> {
+        self.groups.values().find_map(|g| {
+            let pair = g.body.get("loadBalancerInfo")?.pointer("/targetGroupPairInfoList/0")?;
+            let routes = |key: &str| {
+                pair.get(key)
+                    .and_then(|r| r.get("listenerArns"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| l.iter().any(|a| a.as_str() == Some(listener_arn)))
+            };
+            let test = routes("testTrafficRoute");
+            if !test && !routes("prodTrafficRoute") {
+                return None;
+            }
+            let s = g.body.get("ecsServices")?.get(0)?;
+            Some((
+                str_field(s, "clusterName").unwrap_or("default").to_owned(),
+                str_field(s, "serviceName")?.to_owned(),
+                test,
+            ))
+        })
+    }
+
+    /// The production listener of the group deploying `cluster/service`.
+    pub(crate) fn production_listener(&self, cluster: &str, service: &str) -> Option<String> {
+        self.groups.values().find_map(|g| {
+            let s = g.body.get("ecsServices")?.get(0)?;
+            let same = str_field(s, "serviceName") == Some(service)
+                && crate::ecs::last_segment(str_field(s, "clusterName").unwrap_or("default")) == cluster;
+            if !same {
+                return None;
+            }
+            g.body
+                .get("loadBalancerInfo")?
+                .pointer("/targetGroupPairInfoList/0/prodTrafficRoute/listenerArns/0")?
+                .as_str()
+                .map(str::to_owned)
+        })
+    }
 }

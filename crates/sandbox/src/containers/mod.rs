@@ -7,9 +7,11 @@
 //! world's tick reads that table under its own lock and moves the tasks (`apply`). The probe (`probe.rs`)
 //! reads routing under the lock, sends requests outside it, and publishes counts under it.
 
+pub mod alb;
 pub mod docker;
 mod probe;
 mod reconcile;
+pub mod traffic;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,6 +75,8 @@ pub struct Engine {
     pub(crate) ctx: Ctx,
     shared: Mutex<Shared>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
+    /// What the listeners carried (`/_sandbox/traffic`).
+    pub traffic: traffic::TrafficLog,
 }
 
 impl Engine {
@@ -91,8 +95,13 @@ impl Engine {
             // Local images still work; only images pinned in this sandbox's registry would fail to pull.
             tracing::warn!("docker login to the sandbox registry {} failed: {e}", ctx.registry_host);
         }
-        let engine =
-            Arc::new(Self { docker, ctx, shared: Mutex::new(Shared::default()), jobs: Mutex::new(Vec::new()) });
+        let engine = Arc::new(Self {
+            docker,
+            ctx,
+            shared: Mutex::new(Shared::default()),
+            jobs: Mutex::new(Vec::new()),
+            traffic: traffic::TrafficLog::default(),
+        });
         let worker = tokio::spawn(reconcile::run(engine.clone(), sandbox.clone()));
         let probe = tokio::spawn(probe::run(engine.clone(), sandbox.clone()));
         engine.jobs().extend([worker, probe]);
@@ -163,6 +172,7 @@ impl Engine {
     /// `/_sandbox/reset`: the world is gone, so are its containers. Returns once they are removed.
     pub async fn remove_all(&self) {
         self.shared().tasks.clear();
+        self.traffic.clear();
         match self.docker.list().await {
             Ok(list) => {
                 let ids: Vec<String> = list.into_iter().map(|(id, _)| id).collect();

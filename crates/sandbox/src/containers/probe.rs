@@ -1,5 +1,6 @@
 //! The load-balancer stand-in: a steady trickle of `GET /` to the running containers behind each target group,
-//! split between blue and green the way CodeDeploy's traffic weights say, and the ALB metrics a guard alarm
+//! split between blue and green the way CodeDeploy's traffic weights (or an ECS-native service's production
+//! listener rule) say, and the ALB metrics a guard alarm
 //! watches (`AWS/ApplicationELB` RequestCount, HTTPCode_Target_2XX/5XX_Count) published from what really came
 //! back.
 
@@ -22,14 +23,18 @@ const NAMESPACE: &str = "AWS/ApplicationELB";
 
 /// One target group of a listener, with its share of the listener's traffic.
 #[derive(Debug, Clone, PartialEq)]
-struct Route {
+pub(super) struct Route {
+    /// The listener ARN whose traffic this is (for the traffic log).
+    pub listener: String,
+    /// The target group's ARN.
+    pub target_group_arn: String,
     /// `targetgroup/<name>/<id>`.
-    target_group: String,
+    pub target_group: String,
     /// `app/<name>/<id>` of each load balancer in front of it.
-    load_balancers: Vec<String>,
-    weight: f64,
-    /// Host ports of the running containers in it.
-    backends: Vec<u16>,
+    pub load_balancers: Vec<String>,
+    pub weight: f64,
+    /// Host port and task definition of each running container in it.
+    pub backends: Vec<(u16, String)>,
 }
 
 /// What came back from a target group since the last publication.
@@ -62,8 +67,8 @@ pub(super) async fn run(engine: Arc<Engine>, sandbox: Arc<Sandbox>) {
             listeners = routes(&sandbox.world(), &engine);
         }
         for routes in &listeners {
-            if let Some((route, port)) = pick(routes) {
-                tokio::spawn(send(tally.clone(), route.clone(), port));
+            if let Some((route, backend)) = pick(routes) {
+                tokio::spawn(send(engine.clone(), tally.clone(), route.clone(), backend.clone()));
             }
         }
         if published_at.elapsed() >= publish_every {
@@ -77,7 +82,7 @@ pub(super) async fn run(engine: Arc<Engine>, sandbox: Arc<Sandbox>) {
 }
 
 /// Chooses a target group by weight, then one of its running containers at random.
-fn pick(routes: &[Route]) -> Option<(&Route, u16)> {
+pub(super) fn pick(routes: &[Route]) -> Option<(&Route, &(u16, String))> {
     let total: f64 = routes.iter().map(|r| r.weight.max(0.0)).sum();
     if total <= 0.0 {
         return None;
@@ -94,11 +99,17 @@ fn pick(routes: &[Route]) -> Option<(&Route, u16)> {
     })?;
     // No running target: the ALB answers 503 itself; nothing reaches a target, nothing to count for it.
     let i = (!route.backends.is_empty()).then(|| rand::random_range(0..route.backends.len()))?;
-    Some((route, route.backends[i]))
+    Some((route, &route.backends[i]))
 }
 
-async fn send(tally: Tally, route: Route, port: u16) {
+async fn send(engine: Arc<Engine>, tally: Tally, route: Route, (port, task_definition): (u16, String)) {
     let status = get(port, "/", REQUEST_TIMEOUT).await;
+    let key = super::traffic::Key {
+        listener: route.listener.clone(),
+        target_group: route.target_group_arn.clone(),
+        task_definition,
+    };
+    engine.traffic.record(key, status);
     let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
     for lb in &route.load_balancers {
         let c = t.entry((lb.clone(), route.target_group.clone())).or_default();
@@ -135,62 +146,106 @@ fn put(w: &mut World, dims: &[(&str, &str)], c: &Counts) {
     cw.put_metric(NAMESPACE, "HTTPCode_Target_5XX_Count", dims, c.target_5xx as f64);
 }
 
-/// Every listener's routes: for each load-balanced service entry, the target groups and their containers.
+/// (target group ARN, weight, task sets; None = every deployment of the service)
+pub(super) type Split = Vec<(String, f64, Option<Vec<String>>)>;
+
+/// Every production listener's routes: for each load-balanced service entry, the target groups and their
+/// containers.
 fn routes(w: &World, engine: &Engine) -> Vec<Vec<Route>> {
-    let shared = engine.shared();
     let mut out = Vec::new();
     for s in w.ecs.all_services().filter(|s| s.status == "ACTIVE") {
         for lb in s.load_balancers.as_array().into_iter().flatten() {
             let Some(tg) = str_field(lb, "targetGroupArn") else { continue };
-            let container = str_field(lb, "containerName");
-            let port = lb.get("containerPort").and_then(Value::as_u64);
-            // (target group ARN, weight, task sets; None = every deployment of the service)
-            let split: Vec<(String, f64, Option<Vec<String>>)> = if s.controller == "CODE_DEPLOY" {
+            let split: Split = if s.controller == "CODE_DEPLOY" {
                 code_deploy_split(w, s, tg)
+            } else if let Some(rule) =
+                lb.pointer("/advancedConfiguration/productionListenerRule").and_then(Value::as_str)
+            {
+                native_split(w, s, tg, rule)
             } else {
                 vec![(tg.to_owned(), 100.0, None)]
             };
-            let fallback_lbs: Vec<String> = split.iter().flat_map(|(t, _, _)| lb_dimensions(w, t)).collect();
-            let routes = split
-                .into_iter()
-                .filter_map(|(tg_arn, weight, sets)| {
-                    let target_group = target_group_dimension(&tg_arn)?.to_owned();
-                    let mut load_balancers = lb_dimensions(w, &tg_arn);
-                    if load_balancers.is_empty() {
-                        // A green target group often has no listener of its own until CodeDeploy rewrites one.
-                        load_balancers = fallback_lbs.clone();
-                    }
-                    load_balancers.sort();
-                    load_balancers.dedup();
-                    if load_balancers.is_empty() {
-                        // No load balancer in front (target groups never created through ELBv2): no traffic.
-                        return None;
-                    }
-                    let backends = w
-                        .ecs
-                        .all_tasks()
-                        .filter(|t| t.cluster == s.cluster && t.service.as_deref() == Some(s.name.as_str()))
-                        .filter(|t| t.is_live() && t.last_status == "RUNNING")
-                        .filter(|t| {
-                            sets.as_ref().is_none_or(|sets| t.deployment_id.as_ref().is_some_and(|d| sets.contains(d)))
-                        })
-                        .filter_map(|t| {
-                            let r = shared.tasks.get(&t.id).filter(|r| r.phase == Phase::Ready)?;
-                            let c = r
-                                .containers
-                                .iter()
-                                .filter(|c| container.is_none_or(|n| c.name == n))
-                                .find(|c| port.is_none_or(|p| c.container_port.map(u64::from) == Some(p)))?;
-                            c.host_port
-                        })
-                        .collect();
-                    Some(Route { target_group, load_balancers, weight, backends })
-                })
-                .collect();
-            out.push(routes);
+            let native_rule = lb.pointer("/advancedConfiguration/productionListenerRule").and_then(Value::as_str);
+            let listener = match native_rule.and_then(|r| w.elbv2.rule(r)) {
+                Some(rule) => rule.listener_arn.clone(),
+                None => production_listener(w, s, tg),
+            };
+            out.push(service_routes(w, engine, s, lb, &listener, split));
         }
     }
     out
+}
+
+/// The listener the production trickle stands for: the CodeDeploy group's production listener, else the first
+/// listener forwarding to the service's target group.
+fn production_listener(w: &World, s: &Service, tg: &str) -> String {
+    if s.controller == "CODE_DEPLOY"
+        && let Some(l) = w.codedeploy.production_listener(&s.cluster, &s.name)
+    {
+        return l;
+    }
+    w.elbv2
+        .listeners
+        .iter()
+        .find(|l| l.default_actions.iter().any(|a| a.forward.iter().any(|(t, _)| t == tg)))
+        .map(|l| l.arn.clone())
+        .unwrap_or_else(|| format!("production:{}/{}", s.cluster, s.name))
+}
+
+/// The routes of one load-balanced entry of a service (`lb`: its `loadBalancers[]` item) split as given.
+pub(super) fn service_routes(
+    w: &World,
+    engine: &Engine,
+    s: &Service,
+    lb: &Value,
+    listener: &str,
+    split: Split,
+) -> Vec<Route> {
+    let shared = engine.shared();
+    let container = str_field(lb, "containerName");
+    let port = lb.get("containerPort").and_then(Value::as_u64);
+    let fallback_lbs: Vec<String> = split.iter().flat_map(|(t, _, _)| lb_dimensions(w, t)).collect();
+    split
+        .into_iter()
+        .filter_map(|(tg_arn, weight, sets)| {
+            let target_group = target_group_dimension(&tg_arn)?.to_owned();
+            let mut load_balancers = lb_dimensions(w, &tg_arn);
+            if load_balancers.is_empty() {
+                // A green target group often has no listener of its own until CodeDeploy rewrites one.
+                load_balancers = fallback_lbs.clone();
+            }
+            load_balancers.sort();
+            load_balancers.dedup();
+            if load_balancers.is_empty() {
+                // No load balancer in front (target groups never created through ELBv2): no traffic.
+                return None;
+            }
+            let backends = w
+                .ecs
+                .all_tasks()
+                .filter(|t| t.cluster == s.cluster && t.service.as_deref() == Some(s.name.as_str()))
+                .filter(|t| t.is_live() && t.last_status == "RUNNING")
+                .filter(|t| sets.as_ref().is_none_or(|sets| t.deployment_id.as_ref().is_some_and(|d| sets.contains(d))))
+                .filter_map(|t| {
+                    let r = shared.tasks.get(&t.id).filter(|r| r.phase == Phase::Ready)?;
+                    let c = r
+                        .containers
+                        .iter()
+                        .filter(|c| container.is_none_or(|n| c.name == n))
+                        .find(|c| port.is_none_or(|p| c.container_port.map(u64::from) == Some(p)))?;
+                    Some((c.host_port?, t.task_definition_arn.clone()))
+                })
+                .collect();
+            Some(Route {
+                listener: listener.to_owned(),
+                target_group_arn: tg_arn,
+                target_group,
+                load_balancers,
+                weight,
+                backends,
+            })
+        })
+        .collect()
 }
 
 fn lb_dimensions(w: &World, tg_arn: &str) -> Vec<String> {
@@ -203,7 +258,7 @@ fn lb_dimensions(w: &World, tg_arn: &str) -> Vec<String> {
 
 /// Production traffic of a CODE_DEPLOY service: split blue/green by the weight of an active deployment, else
 /// all on the primary task set, behind the target group the last deployment left in production.
-fn code_deploy_split(w: &World, s: &Service, service_tg: &str) -> Vec<(String, f64, Option<Vec<String>>)> {
+pub(super) fn code_deploy_split(w: &World, s: &Service, service_tg: &str) -> Split {
     let latest = w
         .codedeploy
         .all_deployments()
@@ -228,6 +283,30 @@ fn code_deploy_split(w: &World, s: &Service, service_tg: &str) -> Vec<(String, f
         _ => blue_tg,
     };
     vec![(production, 100.0, primary)]
+}
+
+/// Production traffic of an ECS-native blue/green service: the production listener rule's forward weights, each
+/// target group served by the deployments whose tasks register in it. Only production traffic is simulated: the
+/// test listener gets what a test sends, as in AWS.
+pub(super) fn native_split(
+    w: &World,
+    s: &Service,
+    service_tg: &str,
+    rule: &str,
+) -> Vec<(String, f64, Option<Vec<String>>)> {
+    let Some(weights) = w.elbv2.forward_weights(rule) else { return Vec::new() };
+    weights
+        .into_iter()
+        .map(|(tg, weight)| {
+            let sets = s
+                .deployments
+                .iter()
+                .filter(|d| d.target_group.as_deref().unwrap_or(service_tg) == tg)
+                .map(|d| d.id.clone())
+                .collect();
+            (tg, weight as f64, Some(sets))
+        })
+        .collect()
 }
 
 /// A deployment group names its target groups; the metrics need their ARNs.
@@ -279,14 +358,21 @@ mod tests {
     use super::*;
 
     fn route(tg: &str, weight: f64, backends: Vec<u16>) -> Route {
-        Route { target_group: tg.into(), load_balancers: vec!["app/a/1".into()], weight, backends }
+        Route {
+            listener: "l".into(),
+            target_group_arn: tg.into(),
+            target_group: tg.into(),
+            load_balancers: vec!["app/a/1".into()],
+            weight,
+            backends: backends.into_iter().map(|p| (p, "td".to_owned())).collect(),
+        }
     }
 
     #[test]
     fn weights_decide_the_target_group() {
         let routes = [route("blue", 0.0, vec![1]), route("green", 100.0, vec![2])];
         for _ in 0..50 {
-            assert_eq!(pick(&routes).map(|(r, p)| (r.target_group.as_str(), p)), Some(("green", 2)));
+            assert_eq!(pick(&routes).map(|(r, p)| (r.target_group.as_str(), p.0)), Some(("green", 2)));
         }
         assert!(pick(&[route("blue", 0.0, vec![1])]).is_none());
         assert!(pick(&[route("empty", 100.0, vec![])]).is_none());

@@ -30,7 +30,7 @@ fn target_groups(s: &Service, d: &Deployment) -> Vec<(String, u16)> {
             Some((tg.to_owned(), port))
         })
         .collect();
-    match d.task_set.as_ref().and_then(|t| t.target_group.clone()) {
+    match d.task_set.as_ref().and_then(|t| t.target_group.clone()).or_else(|| d.target_group.clone()) {
         Some(own) => entries.first().map(|(_, port)| vec![(own, *port)]).unwrap_or_default(),
         None => entries,
     }

@@ -8,6 +8,7 @@
 mod clusters;
 mod images;
 mod load_balancing;
+pub mod native;
 mod rollout;
 mod service_deployments;
 mod services;
@@ -40,6 +41,8 @@ pub struct EcsState {
     launched: u32,
     /// (target group ARN, IP, port) this ECS registered for service tasks, so it deregisters only its own.
     registered: std::collections::BTreeSet<load_balancing::Registration>,
+    /// Lambda lifecycle hooks of ECS-native deployments: the stub answers and the calls made.
+    pub hooks: native::Hooks,
 }
 
 pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Value> {
@@ -66,6 +69,7 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
         "ListServiceDeployments" => service_deployments::list(&mut w.ecs, ctx, input),
         "DescribeServiceDeployments" => service_deployments::describe(&mut w.ecs, input),
         "StopServiceDeployment" => service_deployments::stop(w, ctx, input),
+        "ContinueServiceDeployment" => native::continue_deployment(w, ctx, input),
         "DescribeTaskSets" => task_sets::describe(&mut w.ecs, input),
         "RunTask" => tasks::run(&mut w.ecs, ctx, input),
         "DescribeTasks" => tasks::describe(&mut w.ecs, ctx, input),

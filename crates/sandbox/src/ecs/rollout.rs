@@ -62,6 +62,9 @@ pub fn tick(w: &mut World, ctx: &Ctx, failed: Vec<(String, String, String, Strin
         let Some(mut s) = w.ecs.clusters.get_mut(&cluster).and_then(|c| c.services.remove(&name)) else { continue };
         match s.controller.as_str() {
             "CODE_DEPLOY" => size_task_sets(&w.ecs, &mut s),
+            _ if super::native::owns(&s) => {
+                super::native::tick(&mut w.ecs, ctx, &w.cloudwatch, &mut w.elbv2, &mut s);
+            }
             _ => rolling(&mut w.ecs, ctx, &w.cloudwatch, &mut s),
         }
         reconcile(&mut w.ecs, ctx, &mut s);
@@ -99,7 +102,7 @@ fn breaker_threshold(s: &Service) -> u32 {
     n.max(1.0) as u32
 }
 
-fn alarm_config(s: &Service) -> Option<(Vec<String>, bool)> {
+pub(super) fn alarm_config(s: &Service) -> Option<(Vec<String>, bool)> {
     let a = s.deployment_configuration.get("alarms")?;
     a.get("enable").and_then(Value::as_bool).filter(|e| *e)?;
     Some((string_list(a, "alarmNames"), a.get("rollback").and_then(Value::as_bool).unwrap_or(false)))
@@ -268,7 +271,10 @@ fn retire(ecs: &EcsState, s: &mut Service) {
     let now = super::now();
     for i in gone.into_iter().rev() {
         let mut d = s.deployments.remove(i);
-        if d.sd_status == "IN_PROGRESS" || d.sd_status == "PENDING" {
+        if d.native.as_ref().is_some_and(|n| n.rolling_back) && d.sd_status == "ROLLBACK_IN_PROGRESS" {
+            // Green has scaled in after the traffic flipped back: the rollback is done.
+            d.sd_status = "ROLLBACK_SUCCESSFUL".into();
+        } else if d.sd_status == "IN_PROGRESS" || d.sd_status == "PENDING" {
             d.sd_status = "STOPPED".into();
             d.sd_reason.get_or_insert_with(|| "Superseded by a newer deployment.".into());
         }

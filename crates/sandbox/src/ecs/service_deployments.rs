@@ -7,7 +7,7 @@ use super::services::{Deployment, Service};
 use super::{EcsState, last_segment, paginate, str_field, string_list, with_token};
 use crate::{AwsError, AwsResult, Ctx, World};
 
-fn revision_arn(d: &Deployment) -> String {
+pub(super) fn revision_arn(d: &Deployment) -> String {
     // Service revisions are named like their deployment, one revision per deployment here.
     d.arn.replace(":service-deployment/", ":service-revision/")
 }
@@ -124,6 +124,7 @@ fn detail(ecs: &EcsState, s: &Service, d: &Deployment) -> Value {
         });
     }
     v["lifecycleStage"] = json!(if d.finished_at.is_some() { "CLEAN_UP" } else { "SCALE_UP" });
+    super::native::describe_into(&mut v, s, d);
     v
 }
 
@@ -154,8 +155,16 @@ pub fn stop(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         return Err(AwsError::client("ConflictException", "The service deployment is not in progress."));
     }
     let (cluster, name) = (s.cluster.clone(), s.name.clone());
-    let s = w.ecs.service_mut(&cluster, &name).expect("found above");
     let reason = format!("Service deployment stopped by user ({stop_type}).");
+    if d.native.is_some() {
+        // ECS-native blue/green: ROLLBACK (the documented type, ABORT alike) flips the traffic back to blue.
+        if d.sd_status != "IN_PROGRESS" {
+            return Err(AwsError::client("ConflictException", "The service deployment is not in progress."));
+        }
+        super::native::stop(w, ctx, &cluster, &name, &arn, reason)?;
+        return Ok(json!({ "serviceDeploymentArn": arn }));
+    }
+    let s = w.ecs.service_mut(&cluster, &name).expect("found above");
     super::rollout::fail_primary(ctx, s, reason, "stopped by user", stop_type == "ROLLBACK");
     Ok(json!({ "serviceDeploymentArn": arn }))
 }

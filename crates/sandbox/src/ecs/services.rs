@@ -72,6 +72,10 @@ pub struct Deployment {
     pub bake_until: Option<Instant>,
     pub triggered_alarms: Vec<String>,
     pub task_set: Option<TaskSetInfo>,
+    /// ECS-native blue/green: the target group this deployment's tasks register in (blue's or green's).
+    pub target_group: Option<String>,
+    /// ECS-native blue/green, linear or canary: the lifecycle of this deployment (`native.rs`).
+    pub native: Option<super::native::Native>,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +168,8 @@ impl Service {
                 bake_until: None,
                 triggered_alarms: Vec::new(),
                 task_set: None,
+                target_group: None,
+                native: None,
             },
         );
         self.task_definition = task_definition.to_owned();
@@ -231,6 +237,8 @@ pub fn create(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     let td = service_task_definition(ecs, td_ref)?;
     let desired = desired_count(input)?.unwrap_or(0);
     let load_balancers = input.get("loadBalancers").cloned().filter(|v| v.is_array()).unwrap_or_else(|| json!([]));
+    let deployment_configuration = default_deployment_configuration(input.get("deploymentConfiguration"));
+    super::native::validate(&deployment_configuration, &load_balancers)?;
     if controller == "CODE_DEPLOY" && load_balancers.as_array().is_none_or(Vec::is_empty) {
         // CodeDeploy blue/green shifts traffic between target groups, so it needs a load balancer.
         return Err(AwsError::invalid_parameter(
@@ -254,7 +262,7 @@ pub fn create(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         task_definition: td.clone(),
         desired_count: desired,
         controller: controller.clone(),
-        deployment_configuration: default_deployment_configuration(input.get("deploymentConfiguration")),
+        deployment_configuration,
         load_balancers,
         network_configuration: input.get("networkConfiguration").cloned().unwrap_or(Value::Null),
         launch_type: str_field(input, "launchType").map(str::to_owned),
@@ -269,7 +277,12 @@ pub fn create(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     if controller == "CODE_DEPLOY" {
         super::task_sets::add_task_set(&mut service, ctx, &td, None, true);
     } else {
-        service.new_deployment(ctx, &td, None);
+        let id = service.new_deployment(ctx, &td, None);
+        // The first tasks of an ECS-native service serve from its own target group.
+        let tg = super::native::initial_target_group(&service);
+        if let Some(d) = service.deployment_mut(&id) {
+            d.target_group = tg;
+        }
     }
     let out = service_json(ecs, &service, true);
     ecs.clusters.get_mut(&cluster).expect("resolved").services.insert(name.to_owned(), service);
@@ -438,15 +451,25 @@ pub fn update(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
         )));
     }
 
+    let configuration = match input.get("deploymentConfiguration").filter(|v| v.is_object()) {
+        Some(c) => {
+            let mut merged = s.deployment_configuration.clone();
+            for (k, v) in c.as_object().into_iter().flatten() {
+                merged[k] = v.clone();
+            }
+            Some(default_deployment_configuration(Some(&merged)))
+        }
+        None => None,
+    };
+    super::native::validate(
+        configuration.as_ref().unwrap_or(&s.deployment_configuration),
+        lbs.unwrap_or(&s.load_balancers),
+    )?;
     if let Some(n) = desired_count(input)? {
         s.desired_count = n;
     }
-    if let Some(c) = input.get("deploymentConfiguration").filter(|v| v.is_object()) {
-        let mut merged = s.deployment_configuration.clone();
-        for (k, v) in c.as_object().into_iter().flatten() {
-            merged[k] = v.clone();
-        }
-        s.deployment_configuration = default_deployment_configuration(Some(&merged));
+    if let Some(c) = configuration {
+        s.deployment_configuration = c;
     }
     for k in ECHOED {
         if let Some(v) = input.get(*k).filter(|v| !v.is_null()) {
@@ -473,7 +496,10 @@ pub fn update(w: &mut World, ctx: &Ctx, input: &Value) -> AwsResult<Value> {
     }
     if starts_deployment {
         let td = new_td.unwrap_or_else(|| s.task_definition.clone());
-        s.new_deployment(ctx, &td, None);
+        let id = s.new_deployment(ctx, &td, None);
+        if super::native::is_native(s) {
+            super::native::begin(s, &id);
+        }
     }
     let s = ecs.service(&cluster, &name).expect("exists");
     Ok(json!({ "service": service_json(ecs, s, false) }))

@@ -55,6 +55,8 @@ pub fn add_task_set(
         halted: false,
         bake_until: None,
         triggered_alarms: Vec::new(),
+        target_group: None,
+        native: None,
         task_set: Some(TaskSetInfo {
             arn: ctx.arn("ecs", &format!("task-set/{}/{}/{id}", s.cluster, s.name)),
             external_id,

@@ -1,15 +1,17 @@
 //! Elastic Load Balancing v2 over the Query protocol (API version 2015-12-01): load balancers, target groups,
-//! listeners with weighted forward actions, target registration. Nothing routes real traffic; the state is
+//! listeners and listener rules with weighted forward actions, target registration. Nothing routes real traffic; the state is
 //! what CodeDeploy shifts and what alarm dimensions are derived from (REFERENCE 3.5, 4.1).
 
 pub mod model;
+mod rules;
 
 use crate::protocol::query::{Params, el, list};
 use crate::world::now_epoch;
 use crate::{AwsError, AwsResult, Ctx, World};
 use model::members;
 pub use model::{
-    Action, ElbState, Listener, LoadBalancer, Target, TargetGroup, load_balancer_dimension, target_group_dimension,
+    Action, ElbState, Listener, LoadBalancer, Rule, RuleCondition, Target, TargetGroup, load_balancer_dimension,
+    target_group_dimension,
 };
 
 pub const API_VERSION: &str = "2015-12-01";
@@ -31,6 +33,10 @@ pub fn handle(w: &mut World, ctx: &Ctx, action: &str, params: &Params) -> AwsRes
         "RegisterTargets" => register_targets(elb, params, true)?,
         "DeregisterTargets" => register_targets(elb, params, false)?,
         "DescribeTargetHealth" => describe_target_health(elb, params)?,
+        "CreateRule" => rules::create(elb, params)?,
+        "DescribeRules" => rules::describe(elb, params)?,
+        "ModifyRule" => rules::modify(elb, params)?,
+        "DeleteRule" => rules::delete(elb, params)?,
         other => return Err(AwsError::not_implemented("elbv2", other)),
     };
     Ok(format!(
@@ -248,11 +254,12 @@ fn delete_target_group(elb: &mut ElbState, params: &Params) -> AwsResult<String>
     Ok(String::new())
 }
 
-/// Reads `DefaultActions.member.N.*`; forward actions must name existing target groups.
-fn actions(elb: &ElbState, params: &Params) -> AwsResult<Vec<Action>> {
+/// Reads `<prefix>.member.N.*` (`DefaultActions` of a listener, `Actions` of a rule); forward actions must
+/// name existing target groups.
+fn actions(elb: &ElbState, params: &Params, prefix: &str) -> AwsResult<Vec<Action>> {
     let mut out = Vec::new();
     for i in 1.. {
-        let p = format!("DefaultActions.member.{i}");
+        let p = format!("{prefix}.member.{i}");
         let Some(kind) = params.get(&format!("{p}.Type")) else { break };
         let order = parse_num(params, &format!("{p}.Order"))?;
         let single = params.get(&format!("{p}.TargetGroupArn")).cloned();
@@ -299,7 +306,7 @@ fn create_listener(elb: &mut ElbState, params: &Params) -> AwsResult<String> {
     };
     let port: Option<u16> = parse_num(params, "Port")?;
     let protocol = params.get("Protocol").cloned();
-    let default_actions = actions(elb, params)?;
+    let default_actions = actions(elb, params, "DefaultActions")?;
     if default_actions.is_empty() {
         return Err(validation("A listener needs at least one default action"));
     }
@@ -350,7 +357,7 @@ fn modify_listener(elb: &mut ElbState, params: &Params) -> AwsResult<String> {
     if elb.listener(&arn).is_none() {
         return Err(AwsError::client("ListenerNotFound", format!("Listener '{arn}' not found")));
     }
-    let new_actions = actions(elb, params)?;
+    let new_actions = actions(elb, params, "DefaultActions")?;
     let port: Option<u16> = parse_num(params, "Port")?;
     let Some(listener) = elb.listeners.iter_mut().find(|l| l.arn == arn) else {
         return Err(AwsError::client("ListenerNotFound", format!("Listener '{arn}' not found")));
@@ -373,6 +380,8 @@ fn delete_listener(elb: &mut ElbState, params: &Params) -> AwsResult<String> {
         return Err(AwsError::client("ListenerNotFound", format!("Listener '{arn}' not found")));
     }
     elb.listeners.retain(|l| l.arn != arn);
+    // A listener's rules go with it.
+    elb.rules.retain(|r| r.listener_arn != arn);
     Ok(String::new())
 }
 

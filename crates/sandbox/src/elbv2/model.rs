@@ -64,11 +64,29 @@ pub struct Listener {
     pub default_actions: Vec<Action>,
 }
 
+/// A listener rule's condition: `path-pattern`, `host-header`, ... and its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleCondition {
+    pub field: String,
+    pub values: Vec<String>,
+}
+
+/// A listener rule (not the default one, which is the listener's default actions).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub arn: String,
+    pub listener_arn: String,
+    pub priority: u32,
+    pub conditions: Vec<RuleCondition>,
+    pub actions: Vec<Action>,
+}
+
 #[derive(Debug, Default)]
 pub struct ElbState {
     pub load_balancers: Vec<LoadBalancer>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    pub rules: Vec<Rule>,
 }
 
 /// `app/<name>/<id>`: the CloudWatch `LoadBalancer` dimension value, the ARN text after `loadbalancer/`
@@ -125,11 +143,49 @@ impl ElbState {
         }
     }
 
-    /// Listeners that forward to the target group.
+    pub fn rule(&self, arn: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.arn == arn)
+    }
+
+    /// The forward weights of a listener rule, or of a listener's default action when given a listener ARN
+    /// (ECS-native blue/green names either: an ALB rule or an NLB listener, REFERENCE 2.6).
+    pub fn forward_weights(&self, rule_or_listener: &str) -> Option<Vec<(String, u32)>> {
+        match self.rule(rule_or_listener) {
+            Some(r) => r.actions.iter().find(|a| a.kind == "forward").map(|a| a.forward.clone()),
+            None => self.listener_weights(rule_or_listener),
+        }
+    }
+
+    /// Replaces the forward weights of a listener rule or a listener's default action.
+    pub fn set_forward_weights(&mut self, rule_or_listener: &str, weights: &[(String, u32)]) -> bool {
+        let Some(rule) = self.rules.iter_mut().find(|r| r.arn == rule_or_listener) else {
+            return self.set_listener_weights(rule_or_listener, weights);
+        };
+        match rule.actions.iter_mut().find(|a| a.kind == "forward") {
+            Some(action) => {
+                action.forward = weights.to_vec();
+                action.single_arn = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The load balancer a listener rule or listener belongs to.
+    pub fn load_balancer_of(&self, rule_or_listener: &str) -> Option<String> {
+        let listener = self.rule(rule_or_listener).map_or(rule_or_listener, |r| r.listener_arn.as_str());
+        self.listener(listener).map(|l| l.load_balancer_arn.clone())
+    }
+
+    /// Listeners that forward to the target group, by a default action or by one of their rules.
     pub fn listeners_of_target_group(&self, tg_arn: &str) -> Vec<&Listener> {
+        let forwards = |actions: &[Action]| actions.iter().any(|a| a.forward.iter().any(|(t, _)| t == tg_arn));
         self.listeners
             .iter()
-            .filter(|l| l.default_actions.iter().any(|a| a.forward.iter().any(|(t, _)| t == tg_arn)))
+            .filter(|l| {
+                forwards(&l.default_actions)
+                    || self.rules.iter().any(|r| r.listener_arn == l.arn && forwards(&r.actions))
+            })
             .collect()
     }
 
@@ -241,6 +297,38 @@ impl Action {
             ));
         }
         out
+    }
+}
+
+impl Rule {
+    pub fn to_xml(&self) -> String {
+        Self::xml_of(&self.arn, &self.priority.to_string(), &self.conditions, &self.actions, false)
+    }
+
+    pub fn xml_of(
+        arn: &str,
+        priority: &str,
+        conditions: &[RuleCondition],
+        actions: &[Action],
+        default: bool,
+    ) -> String {
+        let conditions = conditions.iter().map(|c| {
+            let values = string_members("Values", &c.values);
+            let config = match c.field.as_str() {
+                "path-pattern" => format!("<PathPatternConfig>{values}</PathPatternConfig>"),
+                "host-header" => format!("<HostHeaderConfig>{values}</HostHeaderConfig>"),
+                _ => String::new(),
+            };
+            format!("{}{values}{config}", el("Field", &c.field))
+        });
+        format!(
+            "{}{}{}{}{}",
+            el("RuleArn", arn),
+            el("Priority", priority),
+            members("Conditions", conditions),
+            members("Actions", actions.iter().map(Action::to_xml)),
+            el("IsDefault", &default.to_string())
+        )
     }
 }
 

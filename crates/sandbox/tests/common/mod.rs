@@ -50,6 +50,20 @@ impl TestSandbox {
         aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk)
     }
 
+    /// GETs a `/_sandbox/...` control endpoint's JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let endpoint = self.running.endpoint();
+        let host = endpoint.strip_prefix("http://").expect("http endpoint");
+        let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.expect("read");
+        let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {raw}"))
+    }
+
     /// POSTs a JSON body to a `/_sandbox/...` control endpoint.
     pub async fn control(&self, path: &str, body: &str) -> u16 {
         http_post(&format!("{}{path}", self.running.endpoint()), body).await
