@@ -4,6 +4,7 @@
 //! from one image. All or nothing: when one fails, the others that moved go back to what ran before, each to its
 //! own previous revision.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -12,7 +13,7 @@ use super::rollback::ROLLBACK_CODEDEPLOY_CONFIG;
 use super::{Run, planning};
 use crate::Error;
 use crate::aws::Aws;
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, Task};
 use crate::deploy::cancel::Cancel;
 use crate::deploy::plan::{DeployPlan, short_arn};
 use crate::deploy::services::{ServiceDeploy, ServicesPlan};
@@ -90,7 +91,7 @@ pub async fn deploy_all(
     for stage in &stages_of {
         started_stages += 1;
         let since = SystemTime::now() - Duration::from_secs(1);
-        for (i, result, started) in deploy_stage(aws, plan, stage, &arns, label, &cancel, run.reporter).await {
+        for (i, result, started) in deploy_stage(aws, plan, stage, &arns, label, &config.tasks, &cancel, run.reporter).await {
             let s = &plan.services[i];
             run.done.services[i].deployment_id = started.clone();
             if run.done.deployment_id.is_none() {
@@ -220,6 +221,7 @@ async fn deploy_stage(
     stage: &[usize],
     arns: &[String],
     label: &ReleaseLabel,
+    tasks: &BTreeMap<String, Task>,
     cancel: &Cancel,
     reporter: &mut Reporter,
 ) -> Vec<(usize, Result<Option<String>, Error>, Option<String>)> {
@@ -234,7 +236,7 @@ async fn deploy_stage(
                 let mut own = Reporter::new(sinks);
                 let mut started = None;
                 let result =
-                    stages::deploy(aws, &plan.services[i].deploy, &arns[i], label, cancel, &mut own, &mut started)
+                    stages::deploy(aws, &plan.services[i].deploy, &arns[i], label, tasks, cancel, &mut own, &mut started)
                         .await;
                 (i, result, started)
             }
@@ -271,6 +273,8 @@ async fn return_to_previous(
     back.rollback_to = plan.running.clone();
     back.service = now;
     back.watch.bake = Duration::ZERO;
+    // The revision ran healthy before: like `pipeline rollback`, its return is not checked again.
+    back.verify.skip_checks = true;
     if let Some(codedeploy) = &mut back.codedeploy {
         codedeploy.config = Some(ROLLBACK_CODEDEPLOY_CONFIG.to_owned());
     }
@@ -278,7 +282,7 @@ async fn return_to_previous(
     reporter.started(Stage::Rollback, format!("returning {}/{} to {target}", svc.cluster, svc.name));
     let mut started = None;
     // A return must end: a cancel now would leave the release half undone.
-    stages::deploy(aws, &back, &plan.running, label, Cancel::never(), reporter, &mut started).await?;
+    stages::deploy(aws, &back, &plan.running, label, &BTreeMap::new(), Cancel::never(), reporter, &mut started).await?;
     reporter.finished(Stage::Rollback, format!("{}/{} runs {target} again", svc.cluster, svc.name));
     Ok(())
 }
