@@ -17,6 +17,7 @@ mod install_sh;
 mod jobs;
 mod month;
 mod preflight;
+mod promotion;
 mod real_traffic;
 mod report;
 mod workflows;
