@@ -53,7 +53,11 @@ fn prod_sdk(sb: &Sandbox) -> aws_config::SdkConfig {
             .configure(&sb.sdk)
             .build()
             .await;
-        sb.sdk.clone().into_builder().credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(provider)).build()
+        sb.sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(provider))
+            .build()
     })
 }
 
@@ -94,8 +98,10 @@ fn one_digest_is_promoted_from_staging_to_prod_through_an_assumed_role_and_a_sec
     let prod_host = sb.running.registry_host_of(PROD_ACCOUNT).expect("the prod account's registry");
 
     // 1. The one build: staging's release, with the real Docker engine, into the home account's ECR.
-    let released =
-        Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"]).run();
+    let released = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
+        .run();
     released.code(0);
     let staged = released.json()["image_uri"].as_str().expect("image_uri").to_owned();
     let digest = staged.split_once('@').expect("pinned").1.to_owned();
@@ -164,7 +170,9 @@ fn one_digest_is_promoted_from_staging_to_prod_through_an_assumed_role_and_a_sec
         .run();
     again.code(0).stderr_has("nothing to copy");
     let delta = between(&before, &calls(&sb));
-    for op in ["registry:PutUpload", "registry:StartUpload", "registry:PutManifest", "ecr:PutImage", "ecr:CreateRepository"] {
+    for op in
+        ["registry:PutUpload", "registry:StartUpload", "registry:PutManifest", "ecr:PutImage", "ecr:CreateRepository"]
+    {
         assert_eq!(delta.get(op), None, "{op} on a re-promotion: {delta:?}");
     }
     assert_eq!(again.json()["image_uri"], pinned.as_str());

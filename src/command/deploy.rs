@@ -70,12 +70,12 @@ async fn locate(
     };
     let base = Aws::connect_as(&planning::identity(env, "").base()).await?;
     let base_registry = ecr::registry_auth(&base.ecr).await?;
-    let source_found =
-        if base_registry.server == host { Some(existing::find(&base.ecr, image).await?) } else { None };
+    let source_found = if base_registry.server == host { Some(existing::find(&base.ecr, image).await?) } else { None };
     let aws = match &env.role_arn {
         Some(_) => {
             // The session names the release: the source's version when it was readable.
-            let release = source_found.as_ref().map(|f| f.label.version.clone()).unwrap_or_else(|| reference_label(image));
+            let release =
+                source_found.as_ref().map(|f| f.label.version.clone()).unwrap_or_else(|| reference_label(image));
             planning::connect(run, &planning::identity(env, &release)).await?
         }
         None => base,
@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn a_registry_host_is_a_first_segment_with_a_dot_or_port() {
-        assert_eq!(registry_host("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:ab"), Some("111122223333.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert_eq!(
+            registry_host("111122223333.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:ab"),
+            Some("111122223333.dkr.ecr.eu-west-1.amazonaws.com")
+        );
         assert_eq!(registry_host("127.0.0.1:4599/team/web:v1"), Some("127.0.0.1:4599"));
         assert_eq!(registry_host("team/web:v1"), None);
         assert_eq!(registry_host("web:v1"), None);

@@ -64,7 +64,10 @@ pub fn identity(env: &Environment, release: &str) -> Identity {
     Identity {
         region: env.region.clone(),
         profile: env.profile.clone(),
-        role: env.role_arn.as_ref().map(|arn| Role { arn: arn.clone(), session_name: session_name(&env.service, release) }),
+        role: env
+            .role_arn
+            .as_ref()
+            .map(|arn| Role { arn: arn.clone(), session_name: session_name(&env.service, release) }),
     }
 }
 

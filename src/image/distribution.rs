@@ -236,7 +236,10 @@ mod tests {
             digest('b')
         );
         let refs = references(&RawManifest { body: image.into(), media_type: String::new() }).unwrap();
-        assert_eq!(refs.blobs, vec![(Digest::parse(&digest('a')).unwrap(), 10), (Digest::parse(&digest('b')).unwrap(), 20)]);
+        assert_eq!(
+            refs.blobs,
+            vec![(Digest::parse(&digest('a')).unwrap(), 10), (Digest::parse(&digest('b')).unwrap(), 20)]
+        );
         let index = format!(r#"{{"schemaVersion":2,"manifests":[{{"digest":"{}","size":5}}]}}"#, digest('c'));
         let refs = references(&RawManifest { body: index.into(), media_type: String::new() }).unwrap();
         assert_eq!(refs.manifests, vec![Digest::parse(&digest('c')).unwrap()]);

@@ -65,5 +65,11 @@ pub async fn find(ecr_client: &aws_sdk_ecr::Client, image: &str) -> Result<Exist
         _ => short,
     };
     let tags = tags.to_vec();
-    Ok(ExistingImage { pinned: repo.pinned(&digest), digest, label: ReleaseLabel { version, commit }, repository: repo, tags })
+    Ok(ExistingImage {
+        pinned: repo.pinned(&digest),
+        digest,
+        label: ReleaseLabel { version, commit },
+        repository: repo,
+        tags,
+    })
 }

@@ -3,8 +3,8 @@
 pub mod build;
 pub mod build_log;
 pub mod context;
-pub mod dockerignore;
 pub mod distribution;
+pub mod dockerignore;
 pub mod ecr;
 pub mod existing;
 pub mod labels;

@@ -124,7 +124,9 @@ pub async fn plan(
         return Ok(promotion);
     }
     if create_repository && !target.create {
-        return Err(Error::RepositoryMissing { repository: format!("{} (in {})", target.repository, target.registry.host()) });
+        return Err(Error::RepositoryMissing {
+            repository: format!("{} (in {})", target.repository, target.registry.host()),
+        });
     }
     promotion.create_repository = create_repository;
     promotion.pinned = promotion.target_repo.pinned(&image.digest);

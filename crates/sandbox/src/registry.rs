@@ -424,12 +424,7 @@ async fn check_digest(digest: &str, data: Bytes) -> Result<Bytes, RegistryError>
 
 /// `POST .../blobs/uploads/`: a cross-repository mount (`?mount=&from=`), a monolithic upload (`?digest=`), or the
 /// start of a chunked upload.
-async fn start_upload(
-    sb: &Registry<'_>,
-    name: &str,
-    query: &HashMap<String, String>,
-    body: Body,
-) -> RegistryResult {
+async fn start_upload(sb: &Registry<'_>, name: &str, query: &HashMap<String, String>, body: Body) -> RegistryResult {
     require_repository(sb, name)?;
     if let Some(digest) = query.get("mount")
         && mount(sb, name, digest, query.get("from").map(String::as_str))
@@ -449,8 +444,9 @@ async fn start_upload(
 /// Links a blob the source repository (of the same registry) already holds; false means the client must upload it.
 fn mount(sb: &Registry<'_>, name: &str, digest: &str, from: Option<&str>) -> bool {
     sb.ecr(|e| {
-        let in_source =
-            from.and_then(|f| e.repositories.get(f)).is_some_and(|r| r.blobs.contains(digest) && e.blobs.contains_key(digest));
+        let in_source = from
+            .and_then(|f| e.repositories.get(f))
+            .is_some_and(|r| r.blobs.contains(digest) && e.blobs.contains_key(digest));
         if in_source && let Some(repo) = e.repositories.get_mut(name) {
             repo.blobs.insert(digest.to_owned());
             return true;
@@ -470,13 +466,7 @@ fn upload_status(sb: &Registry<'_>, name: &str, uuid: &str) -> RegistryResult {
 }
 
 /// Appends a chunk. A `Content-Range` must start where the upload stands (416 otherwise).
-async fn patch_upload(
-    sb: &Registry<'_>,
-    name: &str,
-    uuid: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> RegistryResult {
+async fn patch_upload(sb: &Registry<'_>, name: &str, uuid: &str, headers: &HeaderMap, body: Body) -> RegistryResult {
     let chunk = read_body(body).await?;
     let start = headers
         .get("content-range")

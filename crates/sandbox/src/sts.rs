@@ -81,7 +81,11 @@ fn response(action: &str, result: &str) -> String {
 fn get_caller_identity(w: &World, ctx: &Ctx, caller: Option<&str>) -> String {
     let (arn, user_id, account) = match caller.and_then(|k| w.sts.sessions.get(k)) {
         Some(s) => (s.arn(), s.assumed_role_id.clone(), s.account.clone()),
-        None => (format!("arn:aws:iam::{}:user/sandbox", ctx.home_account), "AIDASANDBOXUSER".into(), ctx.home_account.clone()),
+        None => (
+            format!("arn:aws:iam::{}:user/sandbox", ctx.home_account),
+            "AIDASANDBOXUSER".into(),
+            ctx.home_account.clone(),
+        ),
     };
     response("GetCallerIdentity", &format!("{}{}{}", el("Arn", &arn), el("UserId", &user_id), el("Account", &account)))
 }

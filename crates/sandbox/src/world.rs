@@ -123,7 +123,6 @@ impl World {
         }
     }
 
-
     /// Advances every time-driven process one step: ECS rollouts, CodeDeploy lifecycles, alarm evaluation,
     /// schedules that are due.
     /// Called by the ticker every few milliseconds and safe to call at any rate.

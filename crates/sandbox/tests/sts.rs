@@ -29,7 +29,11 @@ async fn an_unemulated_operation_is_an_error_naming_it() {
 async fn assumed(sb: &common::TestSandbox, role: &str, session: &str) -> aws_config::SdkConfig {
     let provider =
         aws_config::sts::AssumeRoleProvider::builder(role).session_name(session).configure(&sb.sdk).build().await;
-    sb.sdk.clone().into_builder().credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(provider)).build()
+    sb.sdk
+        .clone()
+        .into_builder()
+        .credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(provider))
+        .build()
 }
 
 #[tokio::test]
@@ -47,7 +51,8 @@ async fn assume_role_returns_temporary_credentials_that_act_in_the_roles_account
     let creds = out.credentials().expect("credentials");
     assert!(creds.access_key_id().starts_with("ASIA"), "{}", creds.access_key_id());
     assert!(!creds.session_token().is_empty());
-    let left = creds.expiration().secs() - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let left = creds.expiration().secs()
+        - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((890..=900).contains(&left), "DurationSeconds 900 -> expires in {left}s");
     let user = out.assumed_role_user().expect("AssumedRoleUser");
     assert_eq!(user.arn(), "arn:aws:sts::111111111111:assumed-role/deploy/pipeline-web-1.2.0");
@@ -97,7 +102,12 @@ async fn a_role_outside_the_sandbox_accounts_is_access_denied_and_bad_input_is_a
     let service = err.as_service_error().expect("a service error");
     assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(service), Some("AccessDenied"));
     let message = aws_sdk_sts::error::ProvideErrorMetadata::message(service).unwrap_or_default();
-    assert!(message.contains("is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::999999999999:role/deploy"), "{message}");
+    assert!(
+        message.contains(
+            "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::999999999999:role/deploy"
+        ),
+        "{message}"
+    );
 
     for (session, duration) in [("has space", 900), ("x", 900), ("ok-name", 899), ("ok-name", 43_201)] {
         let err = sb
@@ -109,7 +119,8 @@ async fn a_role_outside_the_sandbox_accounts_is_access_denied_and_bad_input_is_a
             .send()
             .await
             .expect_err("invalid input");
-        let code = err.as_service_error().and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e).map(str::to_owned));
+        let code =
+            err.as_service_error().and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e).map(str::to_owned));
         assert_eq!(code.as_deref(), Some("ValidationError"), "{session} {duration}");
     }
 
@@ -126,9 +137,16 @@ async fn a_role_outside_the_sandbox_accounts_is_access_denied_and_bad_input_is_a
 #[tokio::test]
 async fn temporary_keys_the_sandbox_did_not_issue_are_refused() {
     let sb = common::TestSandbox::start().await;
-    let forged = aws_sdk_sts::config::Credentials::new("ASIAFORGEDFORGED0000", "secret", Some("token".into()), None, "test");
-    let conf = sb.sdk.clone().into_builder().credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(forged)).build();
+    let forged =
+        aws_sdk_sts::config::Credentials::new("ASIAFORGEDFORGED0000", "secret", Some("token".into()), None, "test");
+    let conf = sb
+        .sdk
+        .clone()
+        .into_builder()
+        .credentials_provider(aws_sdk_ecr::config::SharedCredentialsProvider::new(forged))
+        .build();
     let err = aws_sdk_ecr::Client::new(&conf).describe_repositories().send().await.expect_err("forged");
-    let code = err.as_service_error().and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e).map(str::to_owned));
+    let code =
+        err.as_service_error().and_then(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(e).map(str::to_owned));
     assert_eq!(code.as_deref(), Some("InvalidClientTokenId"));
 }
