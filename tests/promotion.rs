@@ -176,6 +176,27 @@ fn one_digest_is_promoted_from_staging_to_prod_through_an_assumed_role_and_a_sec
         assert_eq!(delta.get(op), None, "{op} on a re-promotion: {delta:?}");
     }
     assert_eq!(again.json()["image_uri"], pinned.as_str());
+
+    // 5. Within one registry, into another repository: blobs are mounted, not uploaded again.
+    let before = calls(&sb);
+    let mirrored = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .env("DOCKER_HOST", no_docker)
+        .args(&["--output", "json", "-e", "prod", "--set", "image.repository=web-mirror", "deploy", "--image", &pinned])
+        .run();
+    mirrored.code(0);
+    let delta = between(&before, &calls(&sb));
+    assert_eq!(mirrored.json()["image_uri"], format!("{prod_host}/web-mirror@{digest}").as_str());
+    assert!(delta.get("registry:StartUpload").is_some_and(|n| *n >= 2), "mounts: {delta:?}");
+    assert_eq!(delta.get("registry:PutUpload"), None, "no blob bytes moved: {delta:?}");
+    // The one blob read is the image config, for its revision label (as any `deploy --image` reads it).
+    assert!(delta.get("registry:GetBlob").is_none_or(|n| *n <= 1), "no layer pulled: {delta:?}");
+    assert_eq!(delta.get("registry:PutManifest"), Some(&1), "{delta:?}");
+    let mirrored_digest = sb.block_on(async {
+        let out = prod_ecr.describe_images().repository_name("web-mirror").send().await.expect("web-mirror exists");
+        out.image_details().iter().map(|d| d.image_digest().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    });
+    assert_eq!(mirrored_digest, vec![digest.clone()]);
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
 

@@ -7,6 +7,7 @@ use super::release::deploy_image;
 use super::{Run, planning};
 use crate::Error;
 use crate::aws::Aws;
+use crate::config::identity::Promote;
 use crate::config::{Config, Environment};
 use crate::deploy::plan::DeployPlan;
 use crate::image::distribution::Registry;
@@ -83,7 +84,14 @@ async fn locate(
     let target_registry = ecr::registry_auth(&aws.ecr).await?;
     if target_registry.server == host {
         let found = existing::find(&aws.ecr, image).await?;
-        return Ok((aws, found, None));
+        if env.promote == Promote::InPlace || found.repository.name == config.image.repository {
+            return Ok((aws, found, None));
+        }
+        // The environment's registry, another repository: copied into `image.repository` by cross-repository mounts.
+        let source = Registry::new(target_registry)?;
+        let target = Registry::new(ecr::registry_auth(&aws.ecr).await?)?;
+        let promotion = promote::plan(env.promote, &found, &source, &target_of(&aws, &target, config)).await?;
+        return Ok((aws, found, Some(PlannedCopy { promotion, source, target })));
     }
     let Some(found) = source_found else {
         return Err(Error::BadImageRef {
@@ -96,14 +104,13 @@ async fn locate(
     };
     let source = Registry::new(base_registry)?;
     let target = Registry::new(target_registry)?;
-    let into = Target {
-        ecr: &aws.ecr,
-        registry: &target,
-        repository: &config.image.repository,
-        create: config.image.create_repository,
-    };
-    let promotion = promote::plan(env.promote, &found, &source, &into).await?;
+    let promotion = promote::plan(env.promote, &found, &source, &target_of(&aws, &target, config)).await?;
     Ok((aws, found, Some(PlannedCopy { promotion, source, target })))
+}
+
+/// The environment's repository (`image.repository`) in its ECR, as a promotion's target.
+fn target_of<'a>(aws: &'a Aws, registry: &'a Registry, config: &'a Config) -> Target<'a> {
+    Target { ecr: &aws.ecr, registry, repository: &config.image.repository, create: config.image.create_repository }
 }
 
 /// The registry host of an image reference: a first path segment with a `.` or `:` (or `localhost`).
@@ -132,13 +139,8 @@ pub async fn execute(
     let pinned = match &promotion {
         Some(PlannedCopy { promotion, source, target }) => {
             let policy = crate::image::publish::lifecycle_policy(&config)?;
-            let into = Target {
-                ecr: &aws.ecr,
-                registry: target,
-                repository: &config.image.repository,
-                create: config.image.create_repository,
-            };
-            promote::execute(promotion, source, &into, policy.as_deref(), run.reporter).await?;
+            promote::execute(promotion, source, &target_of(&aws, target, &config), policy.as_deref(), run.reporter)
+                .await?;
             run.done.tags_added.extend(promotion.tags.iter().cloned());
             promotion.pinned.clone()
         }
