@@ -23,7 +23,8 @@ pub struct Planned {
     aws: Aws,
     deploy: DeployPlan,
     image: ExistingImage,
-    promotion: Option<PlannedCopy>,
+    // Boxed: the copy's clients would make every other command's plan as large.
+    promotion: Option<Box<PlannedCopy>>,
 }
 
 /// A planned copy between registries, with the clients that will make it.
@@ -63,7 +64,7 @@ async fn locate(
     config: &Config,
     env: &Environment,
     image: &str,
-) -> Result<(Aws, ExistingImage, Option<PlannedCopy>), Error> {
+) -> Result<(Aws, ExistingImage, Option<Box<PlannedCopy>>), Error> {
     let Some(host) = registry_host(image) else {
         let aws = planning::connect(run, &planning::identity(env, &reference_label(image))).await?;
         let found = existing::find(&aws.ecr, image).await?;
@@ -91,7 +92,7 @@ async fn locate(
         let source = Registry::new(target_registry)?;
         let target = Registry::new(ecr::registry_auth(&aws.ecr).await?)?;
         let promotion = promote::plan(env.promote, &found, &source, &target_of(&aws, &target, config)).await?;
-        return Ok((aws, found, Some(PlannedCopy { promotion, source, target })));
+        return Ok((aws, found, Some(Box::new(PlannedCopy { promotion, source, target }))));
     }
     let Some(found) = source_found else {
         return Err(Error::BadImageRef {
@@ -105,7 +106,7 @@ async fn locate(
     let source = Registry::new(base_registry)?;
     let target = Registry::new(target_registry)?;
     let promotion = promote::plan(env.promote, &found, &source, &target_of(&aws, &target, config)).await?;
-    Ok((aws, found, Some(PlannedCopy { promotion, source, target })))
+    Ok((aws, found, Some(Box::new(PlannedCopy { promotion, source, target }))))
 }
 
 /// The environment's repository (`image.repository`) in its ECR, as a promotion's target.
@@ -136,7 +137,7 @@ pub async fn execute(
     let commit = Some(image.label.commit.clone()).filter(|c| c.len() == 40);
     let target = NotifyTarget { name: &deploy.environment, env, version: Some(image.label.version.clone()), commit };
     notify::attach(&config, run.ci, &target, run.reporter);
-    let pinned = match &promotion {
+    let pinned = match promotion.as_deref() {
         Some(PlannedCopy { promotion, source, target }) => {
             let policy = crate::image::publish::lifecycle_policy(&config)?;
             promote::execute(promotion, source, &target_of(&aws, target, &config), policy.as_deref(), run.reporter)

@@ -153,7 +153,7 @@ fn assume_role(w: &mut World, ctx: &Ctx, caller: Option<&str>, params: &Params) 
     let access_key = format!("ASIA{}", random_text(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"));
     let secret = random_text(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
     let token = random_text(356, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-    let role_id = format!("AROA{}", hex::encode_upper(&sha2_prefix(role_arn)));
+    let role_id = format!("AROA{}", hex::encode_upper(sha2_prefix(role_arn)));
     let expires = SystemTime::now() + Duration::from_secs(duration);
     let session = Session {
         account: account.to_owned(),
