@@ -1,5 +1,5 @@
-//! AWS access: one SDK config (region, the standard credential chain, `AWS_ENDPOINT_URL*` overrides,
-//! standard retries) and the clients built from it.
+//! AWS access: one SDK config (region, the standard credential chain or a profile, an optional role to assume,
+//! `AWS_ENDPOINT_URL*` overrides, standard retries) and the clients built from it, once per identity.
 //!
 //! Set-up is lazy, because a short command (a re-release of an image already in ECR makes two calls) would
 //! otherwise spend most of its time on it: each client is built the first time it is used, so a command
@@ -10,6 +10,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_ecr::config::Credentials;
@@ -34,18 +35,38 @@ impl Aws {
     ///
     /// `region` comes from the environment's config; otherwise the standard chain (AWS_REGION, profile).
     pub async fn connect(region: Option<&str>) -> Result<Self, Error> {
+        Self::connect_as(&Identity { region: region.map(str::to_owned), ..Identity::default() }).await
+    }
+
+    /// [`Aws::connect`] as `identity`: its profile, then its role assumed with those credentials. A role that cannot
+    /// be assumed fails here, before any other call.
+    pub async fn connect_as(identity: &Identity) -> Result<Self, Error> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Standard mode retries throttling and 5xx with backoff; AWS_MAX_ATTEMPTS/AWS_RETRY_MODE still apply.
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(4));
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region.to_owned()));
+        if let Some(region) = &identity.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &identity.profile {
+            loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
         let region = sdk.region().map(|r| r.to_string()).ok_or(Error::NoRegion)?;
-        let Some(chain) = sdk.credentials_provider() else {
+        let Some(mut chain) = sdk.credentials_provider() else {
             return Err(Error::Credentials { reason: "no credential provider is configured".into() });
         };
-        let resolved = ResolvedOnce::resolve(&chain).await?;
+        if let Some(role) = &identity.role {
+            // STS is called with the base credentials, once here and again only near the session's expiry.
+            let provider =
+                AssumeRoleProvider::builder(&role.arn).session_name(&role.session_name).configure(&sdk).build().await;
+            chain = SharedCredentialsProvider::new(provider);
+        }
+        let resolved = ResolvedOnce::resolve(&chain).await.map_err(|e| match (e, &identity.role) {
+            (Error::Credentials { reason }, Some(role)) => {
+                Error::AssumeRole { role: role.arn.clone(), session: role.session_name.clone(), reason }
+            }
+            (e, _) => e,
+        })?;
         let sdk = sdk.into_builder().credentials_provider(SharedCredentialsProvider::new(resolved)).build();
         Ok(Self::from_sdk(&sdk, region))
     }
@@ -118,7 +139,7 @@ impl ResolvedOnce {
             }
             Ok(creds) => creds,
             // The SDK's message names the provider that failed last; our help lists the whole chain.
-            Err(e) => return Err(Error::Credentials { reason: first_line(&e) }),
+            Err(e) => return Err(Error::Credentials { reason: causes(&e) }),
         };
         Ok(Self { chain: chain.clone(), current: tokio::sync::Mutex::new(credentials) })
     }
@@ -143,12 +164,54 @@ impl ProvideCredentials for ResolvedOnce {
     }
 }
 
-fn first_line(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(source) = e.source() {
-        text = format!("{text}: {source}");
+/// Who an environment's AWS calls act as.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub region: Option<String>,
+    /// A named profile for the base credentials (and region).
+    pub profile: Option<String>,
+    /// A role assumed with the base credentials.
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub arn: String,
+    /// Names the release in CloudTrail and in the assumed-role ARN.
+    pub session_name: String,
+}
+
+impl Identity {
+    /// The same identity without its role: the job's own credentials.
+    pub fn base(&self) -> Identity {
+        Identity { role: None, ..self.clone() }
     }
-    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// `pipeline-<service>-<release>` as an STS session name: at most 64 characters of `[\w+=,.@-]` (REFERENCE A3),
+/// anything else replaced by `-`.
+pub fn session_name(service: &str, release: &str) -> String {
+    let raw = format!("pipeline-{service}-{release}");
+    let clean: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    clean.trim_end_matches('-').to_owned()
+}
+
+/// The error and its causes on one line, each said once (an AssumeRole refusal is a few levels down).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ").lines().next().unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -198,5 +261,14 @@ mod tests {
         let copy = aws.clone();
         assert!(copy.ecr.is_built(), "clones share the built client");
         assert!(!aws.ecs.is_built() && !aws.codedeploy.is_built() && !aws.cloudwatch.is_built());
+    }
+
+    #[test]
+    fn session_names_fit_the_sts_pattern_and_length() {
+        assert_eq!(session_name("web", "1.2.0"), "pipeline-web-1.2.0");
+        assert_eq!(session_name("team/web", "1.2.0+build 7"), "pipeline-team-web-1.2.0+build-7");
+        let long = session_name(&"s".repeat(80), "1.0.0");
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("pipeline-sss"));
     }
 }

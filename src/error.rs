@@ -78,6 +78,17 @@ pub enum Error {
     )]
     Credentials { reason: String },
 
+    #[error("cannot assume role {role} (session {session}): {reason}")]
+    #[diagnostic(
+        code(pipeline::aws::assume_role),
+        help(
+            "check the environment's `role-arn` in .pipeline.yml, that the role's trust policy lets the job's \
+             identity (the credentials pipeline starts with, or the environment's `profile`) call sts:AssumeRole, \
+             and that this identity is allowed sts:AssumeRole on the role. Nothing was changed"
+        )
+    )]
+    AssumeRole { role: String, session: String, reason: String },
+
     #[error("no AWS region: set `region` for the environment in .pipeline.yml or AWS_REGION")]
     #[diagnostic(code(pipeline::aws::region))]
     NoRegion,
@@ -132,6 +143,13 @@ pub enum Error {
         )
     )]
     RegistryAuth { registry: String, message: String },
+
+    #[error("copying {image} between registries failed: {message}")]
+    #[diagnostic(
+        code(pipeline::ecr::copy),
+        help("a promotion copies by digest and is safe to re-run: what was copied stays and is not copied again")
+    )]
+    Copy { image: String, message: String },
 
     #[error("pushing {image} failed: {message}")]
     #[diagnostic(code(pipeline::ecr::push))]

@@ -64,6 +64,8 @@ pub enum ImageStep {
     Publish(ImagePlan),
     /// `deploy --image`: an image already in ECR, pinned by digest.
     Existing { pinned: String, digest: Digest },
+    /// `deploy --image` of an image in another registry: copied there by digest (or run in place).
+    Promote(crate::image::promote::Promotion),
     /// `check` without AWS credentials: ECR was not asked whether it has this commit's image.
     Offline { repository: String, commit: String },
 }
@@ -75,6 +77,7 @@ impl ReleasePlan {
             ImageStep::Publish(image) => image.changes(),
             ImageStep::Local { .. } | ImageStep::Offline { .. } => true,
             ImageStep::None | ImageStep::Existing { .. } => false,
+            ImageStep::Promote(promotion) => promotion.changes(),
         };
         // The diff is against what runs: a change to deploy shows there, whatever the family's latest is.
         let undeployed = self.deploy.as_ref().is_some_and(|d| d.running_doc.is_none());
@@ -94,6 +97,7 @@ impl ReleasePlan {
                 (_, RepositoryState::Create { name }) => format!("{name}@<digest of the new build>"),
             }),
             ImageStep::Existing { pinned, .. } => Some(pinned.clone()),
+            ImageStep::Promote(promotion) => Some(promotion.pinned.clone()),
             ImageStep::Offline { repository, .. } => Some(format!("{repository}@<digest of the image>")),
             ImageStep::None | ImageStep::Local { .. } => None,
         }
@@ -109,6 +113,7 @@ impl ReleasePlan {
         match &self.image {
             ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { manifest, .. }, .. }) => Some(&manifest.digest),
             ImageStep::Existing { digest, .. } => Some(digest),
+            ImageStep::Promote(promotion) => Some(&promotion.digest),
             _ => None,
         }
     }
@@ -119,7 +124,7 @@ impl ReleasePlan {
                 Some(ImageOutcome::PlannedBuild)
             }
             ImageStep::Publish(ImagePlan { action: ImageAction::Reuse { .. }, .. }) => Some(ImageOutcome::PlannedReuse),
-            ImageStep::None | ImageStep::Existing { .. } | ImageStep::Offline { .. } => None,
+            ImageStep::None | ImageStep::Existing { .. } | ImageStep::Offline { .. } | ImageStep::Promote(_) => None,
         }
     }
 }

@@ -20,6 +20,7 @@ mod jobs;
 mod month;
 mod platform;
 mod preflight;
+mod promotion;
 mod real_traffic;
 mod report;
 mod services;

@@ -5,7 +5,7 @@
 use super::Run;
 use super::preflight::{self, Scope};
 use crate::Error;
-use crate::aws::Aws;
+use crate::aws::{Aws, Identity, Role, session_name};
 use crate::config::{Config, Environment};
 use crate::deploy;
 use crate::deploy::job::Defaults;
@@ -48,11 +48,46 @@ pub fn version(
     Ok(resolved)
 }
 
-/// The environment `--env` names (or the only one), with AWS clients for its region.
-pub async fn environment<'c>(run: &Run<'_>, config: &'c Config) -> Result<(&'c str, &'c Environment, Aws), Error> {
+/// The environment `--env` names (or the only one), with AWS clients for its identity; `purpose` names the
+/// session of an assumed role (`pipeline-<service>-<purpose>`).
+pub async fn environment<'c>(
+    run: &mut Run<'_>,
+    config: &'c Config,
+    purpose: &str,
+) -> Result<(&'c str, &'c Environment, Aws), Error> {
     let (name, env) = config.environment(run.global.env.as_deref())?;
-    let aws = Aws::connect(env.region.as_deref()).await?;
+    let aws = connect(run, &identity(env, purpose)).await?;
     Ok((name, env, aws))
+}
+
+/// The environment's AWS identity: its region and profile, and its `role-arn` with a session named after the
+/// release (`pipeline-<service>-<release>`).
+pub fn identity(env: &Environment, release: &str) -> Identity {
+    Identity {
+        region: env.region.clone(),
+        profile: env.profile.clone(),
+        role: env
+            .role_arn
+            .as_ref()
+            .map(|arn| Role { arn: arn.clone(), session_name: session_name(&env.service, release) }),
+    }
+}
+
+/// Clients for the chosen environment's identity (`purpose` names an assumed role's session), or plain ones.
+pub async fn connect_for(run: &mut Run<'_>, env: Option<&Environment>, purpose: &str) -> Result<Aws, Error> {
+    match env {
+        Some(env) => connect(run, &identity(env, purpose)).await,
+        None => Aws::connect(None).await,
+    }
+}
+
+/// Clients for `identity`, saying which role the run acts as.
+pub async fn connect(run: &mut Run<'_>, identity: &Identity) -> Result<Aws, Error> {
+    let aws = Aws::connect_as(identity).await?;
+    if let Some(role) = &identity.role {
+        run.reporter.progress(Stage::Plan, format!("AWS as role {} (session {})", role.arn, role.session_name));
+    }
+    Ok(aws)
 }
 
 /// The local checks of `scope`: files, task definitions, references. No AWS call yet.
@@ -226,7 +261,10 @@ pub async fn release(
         scope.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
     }
     check_locally(run, config, &scope)?;
-    let aws = Aws::connect(environment.and_then(|(_, e)| e.region.as_deref())).await?;
+    let aws = match environment {
+        Some((_, env)) => connect(run, &identity(env, &release_name(config, request))).await?,
+        None => Aws::connect(None).await?,
+    };
     let found = ecr::describe_repository(&aws.ecr, &config.image.repository).await?;
     let registry = match &found {
         Some((repo, _)) => released::releases(&aws.ecr, repo).await?,
@@ -299,4 +337,13 @@ pub async fn build_platform(
     image.platform = Some(choice);
     run.plan.image = ImageStep::Publish(image.clone());
     Ok(())
+}
+
+/// What names a release before its version is resolved: `--version`, else the commit.
+fn release_name(config: &Config, request: &VersionRequest) -> String {
+    if let Some(version) = &request.explicit {
+        return version.trim_start_matches('v').to_owned();
+    }
+    let head = crate::git::Repo::open(&config.dir).and_then(|r| r.head()).unwrap_or_default();
+    head.chars().take(7).collect::<String>()
 }

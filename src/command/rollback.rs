@@ -29,7 +29,7 @@ pub struct Planned {
 
 pub async fn plan(run: &mut Run<'_>, to: Option<&str>, force: bool) -> Result<Planned, Error> {
     let config = run.load_config()?;
-    let (name, env, aws) = planning::environment(run, &config).await?;
+    let (name, env, aws) = planning::environment(run, &config, "rollback").await?;
     planning::one_service(name, env, "rollback")?;
     let mut deploy = planning::deploy(run, &aws, name, env).await?;
     let running = deploy.running.clone();

@@ -55,7 +55,7 @@ pub async fn plan(run: &mut Run<'_>, request: &JobRequest) -> Result<Planned, Er
             &Scope { tasks: vec![(request.name.as_str(), e)], ..Scope::default() },
         )?;
     }
-    let aws = Aws::connect(env.and_then(|(_, e)| e.region.as_deref())).await?;
+    let aws = super::planning::connect_for(run, env.map(|(_, e)| e), "run-task").await?;
     if let Some((name, _)) = env {
         run.done.environment = Some(name.to_owned());
     }

@@ -25,7 +25,7 @@ pub async fn show(run: &mut Run<'_>) -> Result<(), Error> {
 pub async fn plan(run: &mut Run<'_>) -> Result<Planned, Error> {
     let config = run.load_config()?;
     let env = environment(run, &config)?;
-    let aws = Aws::connect(env.and_then(|(_, e)| e.region.as_deref())).await?;
+    let aws = super::planning::connect_for(run, env.map(|(_, e)| e), "schedules").await?;
     // Jobs that borrow the service's revision, network or placement run what the service runs now.
     let service = match env {
         Some((name, e)) => {

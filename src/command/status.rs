@@ -18,7 +18,7 @@ pub async fn run(run: &mut Run<'_>, task: Option<&str>) -> Result<(), Error> {
         return task_status(run, arn).await;
     }
     let config = run.load_config()?;
-    let (name, env, aws) = planning::environment(run, &config).await?;
+    let (name, env, aws) = planning::environment(run, &config, "status").await?;
     planning::one_service(name, env, "status")?;
     run.done.environment = Some(name.to_owned());
     let svc = service::describe(&aws.ecs, &env.cluster, &env.service).await?;

@@ -26,6 +26,17 @@ pub struct Environment {
     /// AWS region, e.g. `eu-west-1`; default: the AWS SDK's own (`AWS_REGION`, the profile).
     #[serde(default)]
     pub region: Option<String>,
+    /// An IAM role to assume for this environment's AWS calls (e.g. production in another account), with the
+    /// credentials the job has; the session is named after the release (`pipeline-<service>-<version>`).
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// A named AWS profile (`~/.aws/config`) for this environment's credentials and region.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// `deploy --image` of an image in another registry: `copy` it by digest into this environment's ECR, or
+    /// run it `in-place`.
+    #[serde(default)]
+    pub promote: super::identity::Promote,
     /// ECS cluster name (with `services:`, the default of each service).
     #[serde(default)]
     pub cluster: String,

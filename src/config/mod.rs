@@ -5,6 +5,7 @@ mod diagnose;
 mod duration;
 pub mod environment;
 pub mod error;
+pub mod identity;
 mod init;
 mod load;
 pub mod model;

@@ -150,6 +150,11 @@ fn check_environment(config: &Config, name: &str, problems: &mut Vec<ConfigError
     let key = |k: &'static str| ["environments", name, k];
     let Environment { strategy, codedeploy, guard, before_deploy, timeout, .. } = env;
 
+    if let Some(problem) = env.role_arn.as_deref().and_then(super::identity::role_arn_problem) {
+        let help = "write the role's ARN, e.g. `arn:aws:iam::123456789012:role/deploy`";
+        problems.push(invalid(config, &key("role-arn"), &problem, help));
+    }
+
     if *strategy == Strategy::Codedeploy && codedeploy.is_none() {
         problems.push(invalid(
             config,

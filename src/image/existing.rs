@@ -15,6 +15,9 @@ pub struct ExistingImage {
     pub pinned: String,
     pub digest: Digest,
     pub label: ReleaseLabel,
+    /// Where it is, and its tags there (the version and commit tags a promotion copies).
+    pub repository: super::reference::Repository,
+    pub tags: Vec<String>,
 }
 
 pub async fn find(ecr_client: &aws_sdk_ecr::Client, image: &str) -> Result<ExistingImage, Error> {
@@ -61,5 +64,12 @@ pub async fn find(ecr_client: &aws_sdk_ecr::Client, image: &str) -> Result<Exist
         Some(full) if full.len() == 40 && (short == "unknown" || full.starts_with(&short)) => full,
         _ => short,
     };
-    Ok(ExistingImage { pinned: repo.pinned(&digest), digest, label: ReleaseLabel { version, commit } })
+    let tags = tags.to_vec();
+    Ok(ExistingImage {
+        pinned: repo.pinned(&digest),
+        digest,
+        label: ReleaseLabel { version, commit },
+        repository: repo,
+        tags,
+    })
 }

@@ -277,7 +277,7 @@ fn build_request(config: &Config, version: &ReleaseVersion, tags: Vec<String>, c
     })
 }
 
-fn lifecycle_policy(config: &Config) -> Result<Option<String>, Error> {
+pub(crate) fn lifecycle_policy(config: &Config) -> Result<Option<String>, Error> {
     let Some(path) = &config.image.lifecycle_policy else { return Ok(None) };
     std::fs::read_to_string(path).map(Some).map_err(|source| Error::Io { path: path.display().to_string(), source })
 }

@@ -22,6 +22,9 @@ import xml.etree.ElementTree as ET
 # page of each service), with their HTTP status. awsJson services also answer the JSON protocol's own errors.
 COMMON_ERRORS = {
     "AccessDeniedException": 400,
+    # STS AssumeRole of a role whose trust policy does not admit the caller: `AccessDenied`, HTTP 403
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_roles.html, "not authorized to perform: sts:AssumeRole").
+    "AccessDenied": 403,
     "IncompleteSignature": 400,
     "InternalFailure": 500,
     "InvalidAction": 400,

@@ -15,7 +15,11 @@ import json
 import urllib.request
 from dataclasses import dataclass, field
 
+import botocore.session
+
 ACCOUNT = "000000000000"
+# The sandbox's second account (SandboxOptions::accounts), reached through STS AssumeRole.
+SECOND_ACCOUNT = "111111111111"
 REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/conformance"
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-a"], "securityGroups": ["sg-a"], "assignPublicIp": "DISABLED"}}
@@ -346,9 +350,60 @@ def sandbox_clock(values, endpoint):
     soon = datetime.datetime.fromtimestamp(clock + 120, datetime.timezone.utc)
     return {"in_two_minutes": soon.strftime("%Y-%m-%dT%H:%M:%S")}
 
+def in_assumed_role(values, endpoint):
+    """Requests signed with AssumeRole's temporary credentials act in the role's account (REFERENCE A3; AWS:
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): GetCallerIdentity names the assumed
+    role, and a repository created there belongs to that account's registry."""
+    session = botocore.session.get_session()
+    signed = dict(
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=values["role_key"],
+        aws_secret_access_key=values["role_secret"],
+        aws_session_token=values["role_token"],
+    )
+    who = session.create_client("sts", **signed).get_caller_identity()
+    want = f"arn:aws:sts::{SECOND_ACCOUNT}:assumed-role/conformance/conformance-1.0.0"
+    assert who["Account"] == SECOND_ACCOUNT and who["Arn"] == want, who
+    repo = session.create_client("ecr", **signed).create_repository(repositoryName="conformance/promoted")
+    assert repo["repository"]["registryId"] == SECOND_ACCOUNT, repo
+    assert repo["repository"]["repositoryArn"].endswith(f":{SECOND_ACCOUNT}:repository/conformance/promoted"), repo
+    return {}
+
+
 STEPS = [
-    # ---- STS ----
+    # ---- STS (REFERENCE A3) ----
     call("sts", "GetCallerIdentity"),
+    call(
+        "sts",
+        "AssumeRole",
+        {
+            "RoleArn": f"arn:aws:iam::{SECOND_ACCOUNT}:role/conformance",
+            "RoleSessionName": "conformance-1.0.0",
+            "DurationSeconds": 900,
+        },
+        save={
+            "role_key": "Credentials.AccessKeyId",
+            "role_secret": "Credentials.SecretAccessKey",
+            "role_token": "Credentials.SessionToken",
+        },
+    ),
+    Custom("act in the assumed role's account", in_assumed_role),
+    # The home account does not see the other account's repository.
+    call("ecr", "DescribeRepositories", {"repositoryNames": ["conformance/promoted"]}, error="RepositoryNotFoundException"),
+    # A role in an account the sandbox does not hold: AWS answers AccessDenied (HTTP 403).
+    call(
+        "sts",
+        "AssumeRole",
+        {"RoleArn": "arn:aws:iam::999999999999:role/nobody", "RoleSessionName": "conformance"},
+        error="AccessDenied",
+    ),
+    call(
+        "sts",
+        "AssumeRole",
+        {"RoleArn": f"arn:aws:iam::{SECOND_ACCOUNT}:role/conformance", "RoleSessionName": "has space"},
+        error="ValidationError",
+    ),
     # ---- ECR (REFERENCE 1) ----
     call(
         "ecr",

@@ -23,6 +23,8 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             "region": sb.ctx.region,
             "account": sb.ctx.account_id,
             "registry": sb.ctx.registry_host,
+            // Every account's registry host, the home account's included.
+            "registries": sb.ctx.registries,
             "time_scale": sb.ctx.time_scale,
             // The scaled clock EventBridge Scheduler runs on, as epoch seconds.
             "clock": crate::world::epoch_seconds(sb.ctx.clock()),

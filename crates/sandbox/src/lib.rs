@@ -31,6 +31,9 @@ pub use containers::TaskMode;
 pub use error::{AwsError, AwsResult};
 pub use world::{Ctx, World};
 
+/// The account besides the home account that a default sandbox holds.
+pub const SECOND_ACCOUNT: &str = "111111111111";
+
 /// How to start a sandbox. `Default` is what tests want: an ephemeral port on 127.0.0.1.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -38,6 +41,9 @@ pub struct SandboxOptions {
     /// 0 picks a free port.
     pub port: u16,
     pub account_id: String,
+    /// More accounts, each with its own ECR and registry host; reached through STS AssumeRole
+    /// (`arn:aws:iam::<account>:role/<any name>`).
+    pub accounts: Vec<String>,
     pub region: String,
     pub time_scale: f64,
     /// Where registry blobs are kept; in memory when `None`.
@@ -54,6 +60,7 @@ impl Default for SandboxOptions {
             host: "127.0.0.1".into(),
             port: 0,
             account_id: "000000000000".into(),
+            accounts: vec![SECOND_ACCOUNT.into()],
             region: "us-east-1".into(),
             time_scale: 1.0,
             state_dir: None,
@@ -106,6 +113,11 @@ impl RunningSandbox {
         self.sandbox.ctx.registry_host.clone()
     }
 
+    /// The registry host of `account` (each account has its own port), if the sandbox holds that account.
+    pub fn registry_host_of(&self, account: &str) -> Option<String> {
+        self.sandbox.ctx.registries.get(account).cloned()
+    }
+
     /// The environment a client needs to talk to this sandbox, as `NAME=value` pairs.
     pub fn client_env(&self) -> Vec<(String, String)> {
         vec![
@@ -138,6 +150,13 @@ impl Drop for RunningSandbox {
 pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
     let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port)).await?;
     let addr = listener.local_addr()?;
+    let mut registries = std::collections::BTreeMap::from([(opts.account_id.clone(), addr.to_string())]);
+    let mut account_listeners = Vec::new();
+    for account in opts.accounts.iter().filter(|a| **a != opts.account_id) {
+        let extra = tokio::net::TcpListener::bind((opts.host.as_str(), 0)).await?;
+        registries.insert(account.clone(), extra.local_addr()?.to_string());
+        account_listeners.push((account.clone(), extra));
+    }
     if let Some(dir) = &opts.state_dir {
         std::fs::create_dir_all(dir)?;
     }
@@ -147,6 +166,8 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
         registry_host: addr.to_string(),
         time_scale: opts.time_scale,
         started: std::time::SystemTime::now(),
+        home_account: opts.account_id.clone(),
+        registries,
     };
     let sandbox = Arc::new(Sandbox::new(ctx, opts.state_dir.clone()));
     if let Some(name) = &opts.scenario {
@@ -172,6 +193,13 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
         })
     };
     let app = server::router(sandbox.clone());
+    let mut account_servers = Vec::new();
+    for (account, extra) in account_listeners {
+        let app = server::account_registry_router(sandbox.clone(), account);
+        account_servers.push(tokio::spawn(async move {
+            let _ = axum::serve(extra, app).await;
+        }));
+    }
     tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -179,6 +207,9 @@ pub async fn start(opts: SandboxOptions) -> std::io::Result<RunningSandbox> {
             })
             .await;
         ticker.abort();
+        for server in account_servers {
+            server.abort();
+        }
     });
     let running = RunningSandbox { addr, sandbox, shutdown: Some(tx) };
     // After the server is up: the engine logs in to this sandbox's registry. On failure `running` drops and stops it.

@@ -23,6 +23,10 @@ struct Args {
     region: String,
     #[arg(long, env = "SANDBOX_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
+    /// More accounts, each with its own ECR and registry port, reached through STS AssumeRole
+    /// (comma-separated; empty for none).
+    #[arg(long, env = "SANDBOX_ACCOUNTS", value_delimiter = ',', default_value = pipeline_sandbox::SECOND_ACCOUNT)]
+    accounts: Vec<String>,
     /// Keep registry blobs here instead of in memory.
     #[arg(long, env = "SANDBOX_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -61,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         host: args.host,
         port: args.port,
         account_id: args.account_id,
+        accounts: args.accounts.into_iter().filter(|a| !a.is_empty()).collect(),
         region: args.region,
         time_scale: args.time_scale,
         state_dir: args.state_dir,

@@ -3,6 +3,7 @@
 //! Images land in the same store as the ECR API (`crate::ecr`), so DescribeImages reflects real pushes and a push of
 //! an existing tag into an immutable repository fails with ECR's `TAG_INVALID` error. Authentication is HTTP Basic
 //! `AWS:<password>` with the password from GetAuthorizationToken. The world lock is only taken between awaits.
+//! Each account has its own registry host (the home account's is the API port) and its own image store.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,21 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
 
-use crate::ecr::{self, Blob, PutManifestError, Upload, is_valid_digest, sha256_digest};
+use crate::ecr::{self, Blob, EcrState, PutManifestError, Upload, is_valid_digest, sha256_digest};
 use crate::{Ctx, Sandbox};
+
+/// One request's view: the sandbox and the account whose registry host was addressed.
+struct Registry<'a> {
+    sb: &'a Sandbox,
+    ctx: Ctx,
+}
+
+impl Registry<'_> {
+    /// Runs `f` on this account's ECR under the world lock.
+    fn ecr<T>(&self, f: impl FnOnce(&mut EcrState) -> T) -> T {
+        f(self.sb.world().ecr_of(&self.ctx))
+    }
+}
 
 /// Largest blob or manifest body read in one request.
 const MAX_BODY: usize = 1024 * 1024 * 1024;
@@ -139,7 +153,15 @@ fn authorized(ctx: &Ctx, headers: &HeaderMap) -> bool {
     decoded == format!("AWS:{}", ecr::registry_password(ctx)).as_bytes()
 }
 
+/// The home account's registry (served on the API port).
 pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
+    let home = sb.ctx.home_account.clone();
+    handle_in(sb, &home, request).await
+}
+
+/// The registry of `account`.
+pub async fn handle_in(sb: Arc<Sandbox>, account: &str, request: Request) -> Response {
+    let r = Registry { sb: &sb, ctx: sb.ctx.for_account(account) };
     let (parts, body) = request.into_parts();
     // Fault injection on any registry request (`"operation":"request"`): throttling is the registry's 429
     // TOOMANYREQUESTS, an error its 500, latency a delay.
@@ -157,7 +179,7 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
     // Fault injection: `{"kind":"error","service":"registry","operation":"auth"}` makes the registry refuse
     // every login, as a registry with revoked credentials would.
     let refused = matches!(sb.world().faults.check("registry", "auth"), Some(crate::faults::FaultAction::Fail(_)));
-    if refused || !authorized(&sb.ctx, &parts.headers) {
+    if refused || !authorized(&r.ctx, &parts.headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required").into_response();
     }
     let query: HashMap<String, String> =
@@ -167,26 +189,29 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
             .into_response();
     };
     let method = parts.method.clone();
+    // Counted in `/_sandbox/calls` as `registry:<operation>`, so tests can tell a copy from a no-op.
+    sb.world().calls.record("registry", operation(&method, &route));
+    let sb = &r;
     let result = match (&method, route) {
         (&Method::GET | &Method::HEAD, Route::Base) => {
             Ok(build(StatusCode::OK, &[("content-type", "application/json".into())], "{}"))
         }
-        (&Method::GET, Route::Catalog) => Ok(catalog(&sb)),
-        (&Method::GET, Route::Tags { name }) => tags_list(&sb, &name),
+        (&Method::GET, Route::Catalog) => Ok(catalog(sb)),
+        (&Method::GET, Route::Tags { name }) => tags_list(sb, &name),
         (&Method::GET | &Method::HEAD, Route::Manifest { name, reference }) => {
-            get_manifest(&sb, &name, &reference, method == Method::HEAD)
+            get_manifest(sb, &name, &reference, method == Method::HEAD)
         }
         (&Method::PUT, Route::Manifest { name, reference }) => {
-            put_manifest(&sb, &name, &reference, &parts.headers, body).await
+            put_manifest(sb, &name, &reference, &parts.headers, body).await
         }
         (&Method::GET | &Method::HEAD, Route::Blob { name, digest }) => {
-            get_blob(&sb, &name, &digest, method == Method::HEAD).await
+            get_blob(sb, &name, &digest, method == Method::HEAD).await
         }
-        (&Method::POST, Route::UploadStart { name }) => start_upload(&sb, &name, &query, body).await,
-        (&Method::GET, Route::Upload { name, uuid }) => upload_status(&sb, &name, &uuid),
-        (&Method::PATCH, Route::Upload { name, uuid }) => patch_upload(&sb, &name, &uuid, &parts.headers, body).await,
-        (&Method::PUT, Route::Upload { name, uuid }) => finish_upload(&sb, &name, &uuid, &query, body).await,
-        (&Method::DELETE, Route::Upload { name, uuid }) => cancel_upload(&sb, &name, &uuid),
+        (&Method::POST, Route::UploadStart { name }) => start_upload(sb, &name, &query, body).await,
+        (&Method::GET, Route::Upload { name, uuid }) => upload_status(sb, &name, &uuid),
+        (&Method::PATCH, Route::Upload { name, uuid }) => patch_upload(sb, &name, &uuid, &parts.headers, body).await,
+        (&Method::PUT, Route::Upload { name, uuid }) => finish_upload(sb, &name, &uuid, &query, body).await,
+        (&Method::DELETE, Route::Upload { name, uuid }) => cancel_upload(sb, &name, &uuid),
         (method, route) => Err(error(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
@@ -196,9 +221,27 @@ pub async fn handle(sb: Arc<Sandbox>, request: Request) -> Response {
     result.unwrap_or_else(RegistryError::into_response)
 }
 
+/// The name a registry request is counted under in `/_sandbox/calls`.
+fn operation(method: &Method, route: &Route) -> &'static str {
+    match (method, route) {
+        (_, Route::Base) => "Ping",
+        (_, Route::Catalog) => "Catalog",
+        (_, Route::Tags { .. }) => "ListTags",
+        (&Method::PUT, Route::Manifest { .. }) => "PutManifest",
+        (&Method::HEAD, Route::Manifest { .. }) => "HeadManifest",
+        (_, Route::Manifest { .. }) => "GetManifest",
+        (&Method::HEAD, Route::Blob { .. }) => "HeadBlob",
+        (_, Route::Blob { .. }) => "GetBlob",
+        (_, Route::UploadStart { .. }) => "StartUpload",
+        (&Method::PATCH, Route::Upload { .. }) => "PatchUpload",
+        (&Method::PUT, Route::Upload { .. }) => "PutUpload",
+        (_, Route::Upload { .. }) => "Upload",
+    }
+}
+
 /// NAME_UNKNOWN unless the ECR repository exists: as on ECR, pushing to a repository that was never created fails.
-fn require_repository(sb: &Sandbox, name: &str) -> Result<(), RegistryError> {
-    if sb.world().ecr.repositories.contains_key(name) {
+fn require_repository(sb: &Registry<'_>, name: &str) -> Result<(), RegistryError> {
+    if sb.ecr(|e| e.repositories.contains_key(name)) {
         Ok(())
     } else {
         Err(error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", ecr::repository_not_found(&sb.ctx, name).message))
@@ -211,22 +254,22 @@ async fn read_body(body: Body) -> Result<Bytes, RegistryError> {
         .map_err(|e| error(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("could not read the body: {e}")))
 }
 
-fn catalog(sb: &Sandbox) -> Response {
-    let names: Vec<String> = sb.world().ecr.repositories.keys().cloned().collect();
+fn catalog(sb: &Registry<'_>) -> Response {
+    let names: Vec<String> = sb.ecr(|e| e.repositories.keys().cloned().collect());
     build(StatusCode::OK, &[("content-type", "application/json".into())], json!({ "repositories": names }).to_string())
 }
 
-fn tags_list(sb: &Sandbox, name: &str) -> RegistryResult {
+fn tags_list(sb: &Registry<'_>, name: &str) -> RegistryResult {
     require_repository(sb, name)?;
     let tags: Vec<String> =
-        sb.world().ecr.repositories.get(name).map(|r| r.tags.keys().cloned().collect()).unwrap_or_default();
+        sb.ecr(|e| e.repositories.get(name).map(|r| r.tags.keys().cloned().collect()).unwrap_or_default());
     let body = json!({ "name": name, "tags": tags }).to_string();
     Ok(build(StatusCode::OK, &[("content-type", "application/json".into())], body))
 }
 
-fn get_manifest(sb: &Sandbox, name: &str, reference: &str, head: bool) -> RegistryResult {
+fn get_manifest(sb: &Registry<'_>, name: &str, reference: &str, head: bool) -> RegistryResult {
     require_repository(sb, name)?;
-    let image = sb.world().ecr.repositories.get(name).and_then(|r| r.resolve(reference)).cloned();
+    let image = sb.ecr(|e| e.repositories.get(name).and_then(|r| r.resolve(reference)).cloned());
     let image = image.ok_or_else(|| {
         error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", format!("Requested image not found: {name}:{reference}"))
     })?;
@@ -242,7 +285,13 @@ fn get_manifest(sb: &Sandbox, name: &str, reference: &str, head: bool) -> Regist
 
 /// Stores the exact manifest bytes under a tag or a digest reference. Re-pushing the same manifest to the same tag is
 /// a success; moving an immutable tag is ECR's `TAG_INVALID` (REFERENCE 1.4).
-async fn put_manifest(sb: &Sandbox, name: &str, reference: &str, headers: &HeaderMap, body: Body) -> RegistryResult {
+async fn put_manifest(
+    sb: &Registry<'_>,
+    name: &str,
+    reference: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> RegistryResult {
     require_repository(sb, name)?;
     let bytes = read_body(body).await?;
     let text = std::str::from_utf8(&bytes)
@@ -250,7 +299,7 @@ async fn put_manifest(sb: &Sandbox, name: &str, reference: &str, headers: &Heade
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(|v| v.trim());
     let (tag, expected_digest) =
         if reference.starts_with("sha256:") { (None, Some(reference)) } else { (Some(reference), None) };
-    let result = ecr::put_manifest(&mut sb.world().ecr, name, text, content_type, tag, expected_digest);
+    let result = sb.ecr(|e| ecr::put_manifest(e, name, text, content_type, tag, expected_digest));
     let put = result.map_err(|e| manifest_error(&sb.ctx, name, e))?;
     let headers = [
         ("location", format!("/v2/{name}/manifests/{}", put.digest)),
@@ -277,13 +326,12 @@ fn blob_path(state_dir: &Path, digest: &str) -> PathBuf {
     state_dir.join("blobs").join("sha256").join(digest.trim_start_matches("sha256:"))
 }
 
-async fn get_blob(sb: &Sandbox, name: &str, digest: &str, head: bool) -> RegistryResult {
+async fn get_blob(sb: &Registry<'_>, name: &str, digest: &str, head: bool) -> RegistryResult {
     require_repository(sb, name)?;
-    let blob = {
-        let world = sb.world();
-        let linked = world.ecr.repositories.get(name).is_some_and(|r| r.blobs.contains(digest));
-        world.ecr.blobs.get(digest).filter(|_| linked).cloned()
-    };
+    let blob = sb.ecr(|e| {
+        let linked = e.repositories.get(name).is_some_and(|r| r.blobs.contains(digest));
+        e.blobs.get(digest).filter(|_| linked).cloned()
+    });
     let blob = blob.ok_or_else(|| error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob unknown: {digest}")))?;
     let headers = [
         ("content-type", "application/octet-stream".to_owned()),
@@ -294,7 +342,7 @@ async fn get_blob(sb: &Sandbox, name: &str, digest: &str, head: bool) -> Registr
     if head {
         return Ok(build(StatusCode::OK, &headers, Body::empty()));
     }
-    let data = match (blob.data, &sb.state_dir) {
+    let data = match (blob.data, &sb.sb.state_dir) {
         (Some(data), _) => data,
         (None, Some(dir)) => tokio::fs::read(blob_path(dir, digest))
             .await
@@ -306,9 +354,9 @@ async fn get_blob(sb: &Sandbox, name: &str, digest: &str, head: bool) -> Registr
 }
 
 /// Keeps a verified blob (in memory, or as a file under the state dir) and links it into `name`.
-async fn store_blob(sb: &Sandbox, name: &str, digest: &str, data: Bytes) -> Result<(), RegistryError> {
+async fn store_blob(sb: &Registry<'_>, name: &str, digest: &str, data: Bytes) -> Result<(), RegistryError> {
     let size = data.len() as u64;
-    let kept = match &sb.state_dir {
+    let kept = match &sb.sb.state_dir {
         Some(dir) => {
             write_blob_file(&blob_path(dir, digest), &data).await.map_err(|e| {
                 error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", format!("storing blob {digest}: {e}"))
@@ -317,11 +365,12 @@ async fn store_blob(sb: &Sandbox, name: &str, digest: &str, data: Bytes) -> Resu
         }
         None => Some(data),
     };
-    let mut world = sb.world();
-    world.ecr.blobs.insert(digest.to_owned(), Blob { size, data: kept });
-    if let Some(repo) = world.ecr.repositories.get_mut(name) {
-        repo.blobs.insert(digest.to_owned());
-    }
+    sb.ecr(|e| {
+        e.blobs.insert(digest.to_owned(), Blob { size, data: kept });
+        if let Some(repo) = e.repositories.get_mut(name) {
+            repo.blobs.insert(digest.to_owned());
+        }
+    });
     Ok(())
 }
 
@@ -375,7 +424,7 @@ async fn check_digest(digest: &str, data: Bytes) -> Result<Bytes, RegistryError>
 
 /// `POST .../blobs/uploads/`: a cross-repository mount (`?mount=&from=`), a monolithic upload (`?digest=`), or the
 /// start of a chunked upload.
-async fn start_upload(sb: &Sandbox, name: &str, query: &HashMap<String, String>, body: Body) -> RegistryResult {
+async fn start_upload(sb: &Registry<'_>, name: &str, query: &HashMap<String, String>, body: Body) -> RegistryResult {
     require_repository(sb, name)?;
     if let Some(digest) = query.get("mount")
         && mount(sb, name, digest, query.get("from").map(String::as_str))
@@ -388,60 +437,58 @@ async fn start_upload(sb: &Sandbox, name: &str, query: &HashMap<String, String>,
         return Ok(blob_created(name, digest));
     }
     let uuid = uuid::Uuid::new_v4().to_string();
-    sb.world().ecr.uploads.insert(uuid.clone(), Upload { repository: name.to_owned(), data: Vec::new() });
+    sb.ecr(|e| e.uploads.insert(uuid.clone(), Upload { repository: name.to_owned(), data: Vec::new() }));
     Ok(upload_accepted(StatusCode::ACCEPTED, name, &uuid, 0))
 }
 
-/// Links a blob the source repository already holds; false means the client must upload it.
-fn mount(sb: &Sandbox, name: &str, digest: &str, from: Option<&str>) -> bool {
-    let mut world = sb.world();
-    let in_source = from
-        .and_then(|f| world.ecr.repositories.get(f))
-        .is_some_and(|r| r.blobs.contains(digest) && world.ecr.blobs.contains_key(digest));
-    if in_source && let Some(repo) = world.ecr.repositories.get_mut(name) {
-        repo.blobs.insert(digest.to_owned());
-        return true;
-    }
-    false
+/// Links a blob the source repository (of the same registry) already holds; false means the client must upload it.
+fn mount(sb: &Registry<'_>, name: &str, digest: &str, from: Option<&str>) -> bool {
+    sb.ecr(|e| {
+        let in_source = from
+            .and_then(|f| e.repositories.get(f))
+            .is_some_and(|r| r.blobs.contains(digest) && e.blobs.contains_key(digest));
+        if in_source && let Some(repo) = e.repositories.get_mut(name) {
+            repo.blobs.insert(digest.to_owned());
+            return true;
+        }
+        false
+    })
 }
 
 fn upload_unknown(uuid: &str) -> RegistryError {
     error(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", format!("blob upload unknown: {uuid}"))
 }
 
-fn upload_status(sb: &Sandbox, name: &str, uuid: &str) -> RegistryResult {
-    let size = {
-        let world = sb.world();
-        world.ecr.uploads.get(uuid).filter(|u| u.repository == name).map(|u| u.data.len())
-    };
+fn upload_status(sb: &Registry<'_>, name: &str, uuid: &str) -> RegistryResult {
+    let size = sb.ecr(|e| e.uploads.get(uuid).filter(|u| u.repository == name).map(|u| u.data.len()));
     let size = size.ok_or_else(|| upload_unknown(uuid))?;
     Ok(upload_accepted(StatusCode::NO_CONTENT, name, uuid, size))
 }
 
 /// Appends a chunk. A `Content-Range` must start where the upload stands (416 otherwise).
-async fn patch_upload(sb: &Sandbox, name: &str, uuid: &str, headers: &HeaderMap, body: Body) -> RegistryResult {
+async fn patch_upload(sb: &Registry<'_>, name: &str, uuid: &str, headers: &HeaderMap, body: Body) -> RegistryResult {
     let chunk = read_body(body).await?;
     let start = headers
         .get("content-range")
         .and_then(|v| v.to_str().ok())
         .and_then(|r| r.split('-').next()?.trim().parse().ok());
-    let mut world = sb.world();
-    let upload =
-        world.ecr.uploads.get_mut(uuid).filter(|u| u.repository == name).ok_or_else(|| upload_unknown(uuid))?;
-    if let Some(start) = start.filter(|s: &usize| *s != upload.data.len()) {
-        return Err(error(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            "BLOB_UPLOAD_INVALID",
-            format!("chunk starts at {start} but the upload has {} bytes", upload.data.len()),
-        ));
-    }
-    upload.data.extend_from_slice(&chunk);
-    Ok(upload_accepted(StatusCode::ACCEPTED, name, uuid, upload.data.len()))
+    sb.ecr(|e| {
+        let upload = e.uploads.get_mut(uuid).filter(|u| u.repository == name).ok_or_else(|| upload_unknown(uuid))?;
+        if let Some(start) = start.filter(|s: &usize| *s != upload.data.len()) {
+            return Err(error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UPLOAD_INVALID",
+                format!("chunk starts at {start} but the upload has {} bytes", upload.data.len()),
+            ));
+        }
+        upload.data.extend_from_slice(&chunk);
+        Ok(upload_accepted(StatusCode::ACCEPTED, name, uuid, upload.data.len()))
+    })
 }
 
 /// `PUT .../uploads/<uuid>?digest=`: appends the optional last chunk, verifies the sha256 and stores the blob.
 async fn finish_upload(
-    sb: &Sandbox,
+    sb: &Registry<'_>,
     name: &str,
     uuid: &str,
     query: &HashMap<String, String>,
@@ -452,13 +499,10 @@ async fn finish_upload(
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "DIGEST_INVALID", "the digest query parameter is required"))?
         .clone();
     let last_chunk = read_body(body).await?;
-    let upload = {
-        let mut world = sb.world();
-        match world.ecr.uploads.get(uuid) {
-            Some(u) if u.repository == name => world.ecr.uploads.remove(uuid),
-            _ => None,
-        }
-    };
+    let upload = sb.ecr(|e| match e.uploads.get(uuid) {
+        Some(u) if u.repository == name => e.uploads.remove(uuid),
+        _ => None,
+    });
     let mut data = upload.ok_or_else(|| upload_unknown(uuid))?.data;
     data.extend_from_slice(&last_chunk);
     let data = check_digest(&digest, Bytes::from(data)).await?;
@@ -466,15 +510,14 @@ async fn finish_upload(
     Ok(blob_created(name, &digest))
 }
 
-fn cancel_upload(sb: &Sandbox, name: &str, uuid: &str) -> RegistryResult {
-    let mut world = sb.world();
-    match world.ecr.uploads.get(uuid) {
+fn cancel_upload(sb: &Registry<'_>, name: &str, uuid: &str) -> RegistryResult {
+    sb.ecr(|e| match e.uploads.get(uuid) {
         Some(u) if u.repository == name => {
-            world.ecr.uploads.remove(uuid);
+            e.uploads.remove(uuid);
             Ok(build(StatusCode::NO_CONTENT, &[], Body::empty()))
         }
         _ => Err(upload_unknown(uuid)),
-    }
+    })
 }
 
 #[cfg(test)]

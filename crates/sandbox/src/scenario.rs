@@ -258,13 +258,7 @@ mod tests {
 
     #[test]
     fn the_hello_scenario_builds_a_deployable_blue_green_service() {
-        let ctx = Ctx {
-            account_id: "000000000000".into(),
-            region: "us-east-1".into(),
-            registry_host: "127.0.0.1:1".into(),
-            time_scale: 1.0,
-            started: std::time::SystemTime::now(),
-        };
+        let ctx = Ctx::single("000000000000", "us-east-1", "127.0.0.1:1");
         let mut world = World::default();
         let summary = seed(&mut world, &ctx, "hello").unwrap();
         assert!(summary.contains("service hello"), "{summary}");
@@ -309,13 +303,7 @@ mod tests {
 
     #[test]
     fn the_hello_ecs_scenario_wires_both_rules_to_both_target_groups() {
-        let ctx = Ctx {
-            account_id: "000000000000".into(),
-            region: "us-east-1".into(),
-            registry_host: "127.0.0.1:1".into(),
-            time_scale: 1.0,
-            started: std::time::SystemTime::now(),
-        };
+        let ctx = Ctx::single("000000000000", "us-east-1", "127.0.0.1:1");
         let mut world = World::default();
         seed(&mut world, &ctx, "hello-ecs-linear").unwrap();
         let services =

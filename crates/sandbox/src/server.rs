@@ -21,6 +21,16 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new().fallback(dispatch).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)).with_state(sandbox)
 }
 
+/// The registry host of one of the other accounts (`SandboxOptions::accounts`): only the `/v2/` API, on that
+/// account's own ECR, as each AWS account has its own `<account>.dkr.ecr.<region>.amazonaws.com`.
+pub fn account_registry_router(sandbox: Arc<Sandbox>, account: String) -> Router {
+    let serve = move |State(sb): State<Arc<Sandbox>>, request: Request| {
+        let account = account.clone();
+        async move { registry::handle_in(sb, &account, request).await }
+    };
+    Router::new().fallback(serve).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY)).with_state(sandbox)
+}
+
 async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response {
     // A proxy request for a load balancer's DNS name: the listener serves it (`--tasks docker`).
     if crate::containers::alb::is_listener_request(&request) {
@@ -37,6 +47,9 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
         return control::handle(sb, request).await;
     }
     let (parts, body) = request.into_parts();
+    // The signing key decides the account the request acts in (an STS session's, else the home account).
+    let caller = access_key(&parts.headers);
+    let caller = caller.as_deref();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
@@ -47,7 +60,7 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
         let result = match request {
             Ok(r) => {
                 let op = scheduler::operation(&r);
-                call(&sb, "scheduler", op, |w, ctx| scheduler::handle(w, ctx, op, &r)).await
+                call(&sb, caller, "scheduler", op, |w, ctx| scheduler::handle(w, ctx, op, &r)).await
             }
             Err(e) => Err(e),
         };
@@ -61,19 +74,20 @@ async fn dispatch(State(sb): State<Arc<Sandbox>>, request: Request) -> Response 
         let op = op.to_owned();
         return match cbor::decode_request(&body) {
             Ok(input) => {
-                let result = call(&sb, "cloudwatch", &op, |w, ctx| cloudwatch::handle(w, ctx, &op, &input)).await;
+                let result =
+                    call(&sb, caller, "cloudwatch", &op, |w, ctx| cloudwatch::handle(w, ctx, &op, &input)).await;
                 cbor::respond(result)
             }
             Err(e) => cbor::respond(Err(e)),
         };
     }
     if let Some(target) = header(&parts.headers, "x-amz-target") {
-        return dispatch_json(&sb, &target, &body).await;
+        return dispatch_json(&sb, caller, &target, &body).await;
     }
-    dispatch_query(&sb, &body).await
+    dispatch_query(&sb, caller, &body).await
 }
 
-async fn dispatch_json(sb: &Sandbox, target: &str, body: &Bytes) -> Response {
+async fn dispatch_json(sb: &Sandbox, caller: Option<&str>, target: &str, body: &Bytes) -> Response {
     let Some((prefix, op)) = target.split_once('.') else {
         return json::respond(
             json::JSON_1_1,
@@ -86,16 +100,24 @@ async fn dispatch_json(sb: &Sandbox, target: &str, body: &Bytes) -> Response {
         Err(e) => return json::respond(flavor, Err(e)),
     };
     let result = match prefix {
-        "AmazonEC2ContainerRegistry_V20150921" => call(sb, "ecr", op, |w, ctx| ecr::handle(w, ctx, op, &input)).await,
-        "AmazonEC2ContainerServiceV20141113" => call(sb, "ecs", op, |w, ctx| ecs::handle(w, ctx, op, &input)).await,
-        "CodeDeploy_20141006" => call(sb, "codedeploy", op, |w, ctx| codedeploy::handle(w, ctx, op, &input)).await,
-        cbor::TARGET_PREFIX => call(sb, "cloudwatch", op, |w, ctx| cloudwatch::handle(w, ctx, op, &input)).await,
+        "AmazonEC2ContainerRegistry_V20150921" => {
+            call(sb, caller, "ecr", op, |w, ctx| ecr::handle(w, ctx, op, &input)).await
+        }
+        "AmazonEC2ContainerServiceV20141113" => {
+            call(sb, caller, "ecs", op, |w, ctx| ecs::handle(w, ctx, op, &input)).await
+        }
+        "CodeDeploy_20141006" => {
+            call(sb, caller, "codedeploy", op, |w, ctx| codedeploy::handle(w, ctx, op, &input)).await
+        }
+        cbor::TARGET_PREFIX => {
+            call(sb, caller, "cloudwatch", op, |w, ctx| cloudwatch::handle(w, ctx, op, &input)).await
+        }
         other => Err(AwsError::not_implemented(other, op)),
     };
     json::respond(flavor, result)
 }
 
-async fn dispatch_query(sb: &Sandbox, body: &Bytes) -> Response {
+async fn dispatch_query(sb: &Sandbox, caller: Option<&str>, body: &Bytes) -> Response {
     let params = query::parse_form(body);
     let Some(action) = params.get("Action").cloned() else {
         return query::respond_error(&AwsError::client(
@@ -105,8 +127,12 @@ async fn dispatch_query(sb: &Sandbox, body: &Bytes) -> Response {
     };
     let version = params.get("Version").cloned().unwrap_or_default();
     let result = match version.as_str() {
-        sts::API_VERSION => call(sb, "sts", &action, |_, ctx| sts::handle(ctx, &action, &params)).await,
-        elbv2::API_VERSION => call(sb, "elbv2", &action, |w, ctx| elbv2::handle(w, ctx, &action, &params)).await,
+        sts::API_VERSION => {
+            call(sb, caller, "sts", &action, |w, ctx| sts::handle(w, ctx, caller, &action, &params)).await
+        }
+        elbv2::API_VERSION => {
+            call(sb, caller, "elbv2", &action, |w, ctx| elbv2::handle(w, ctx, &action, &params)).await
+        }
         other => Err(AwsError::not_implemented(&format!("Query API version {other}"), &action)),
     };
     match result {
@@ -115,28 +141,37 @@ async fn dispatch_query(sb: &Sandbox, body: &Bytes) -> Response {
     }
 }
 
-/// Runs one operation under the world lock, after any injected fault for it.
+/// Runs one operation under the world lock, after any injected fault for it, in the account of the caller's key.
 async fn call<T>(
     sb: &Sandbox,
+    caller: Option<&str>,
     service: &str,
     op: &str,
     f: impl FnOnce(&mut crate::World, &crate::Ctx) -> AwsResult<T>,
 ) -> AwsResult<T> {
-    let fault = {
+    let (fault, account) = {
         let mut world = sb.world();
         world.calls.record(service, op);
-        world.faults.check(service, op)
+        (world.faults.check(service, op), sts::caller_account(&world, &sb.ctx, caller))
     };
+    let ctx = sb.ctx.for_account(&account?);
     match fault {
         Some(FaultAction::Fail(e)) => return Err(e),
         Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,
         None => {}
     }
-    let result = f(&mut sb.world(), &sb.ctx);
+    let result = f(&mut sb.world(), &ctx);
     if let Err(e) = &result {
         tracing::debug!(service, op, error = %e, "request failed");
     }
     result
+}
+
+/// The access key id of a SigV4 `Authorization` header (`... Credential=<key>/<date>/<region>/<service>/...`).
+fn access_key(headers: &HeaderMap) -> Option<String> {
+    let auth = header(headers, "authorization")?;
+    let credential = auth.split("Credential=").nth(1)?;
+    credential.split('/').next().filter(|k| !k.is_empty()).map(str::to_owned)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

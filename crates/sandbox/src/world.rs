@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{cloudwatch, codedeploy, ecr, ecs, elbv2, faults, scheduler};
+use crate::{cloudwatch, codedeploy, ecr, ecs, elbv2, faults, scheduler, sts};
 
 /// Fixed facts about this sandbox instance, handed to every handler.
 #[derive(Debug, Clone)]
@@ -17,6 +17,10 @@ pub struct Ctx {
     pub time_scale: f64,
     /// When the sandbox started: the origin of its scaled clock (`Ctx::clock`).
     pub started: SystemTime,
+    /// The sandbox's own account: credentials it did not issue act in it.
+    pub home_account: String,
+    /// Every account's registry `host:port` (the home account's is `registry_host`), account id -> host.
+    pub registries: std::collections::BTreeMap<String, String>,
 }
 
 impl Ctx {
@@ -30,6 +34,29 @@ impl Ctx {
     pub fn clock(&self) -> SystemTime {
         let real = SystemTime::now().duration_since(self.started).unwrap_or_default();
         self.started + real.mul_f64(self.time_scale.max(0.001))
+    }
+
+    /// The same facts as seen from `account`: its id in ARNs and `registryId`, its own registry host.
+    pub fn for_account(&self, account: &str) -> Ctx {
+        let mut ctx = self.clone();
+        if let Some(host) = self.registries.get(account) {
+            ctx.account_id = account.to_owned();
+            ctx.registry_host = host.clone();
+        }
+        ctx
+    }
+
+    /// A minimal context with one account, for unit tests.
+    pub fn single(account: &str, region: &str, registry_host: &str) -> Ctx {
+        Ctx {
+            account_id: account.into(),
+            region: region.into(),
+            registry_host: registry_host.into(),
+            time_scale: 1.0,
+            started: SystemTime::now(),
+            home_account: account.into(),
+            registries: [(account.to_owned(), registry_host.to_owned())].into(),
+        }
     }
 
     pub fn arn(&self, service: &str, resource: &str) -> String {
@@ -72,7 +99,10 @@ impl Calls {
 
 #[derive(Debug, Default)]
 pub struct World {
+    /// The home account's ECR; the other accounts' are in `account_ecr`.
     pub ecr: ecr::EcrState,
+    pub account_ecr: std::collections::BTreeMap<String, ecr::EcrState>,
+    pub sts: sts::StsState,
     pub ecs: ecs::EcsState,
     pub codedeploy: codedeploy::CodeDeployState,
     pub cloudwatch: cloudwatch::CloudWatchState,
@@ -84,6 +114,15 @@ pub struct World {
 }
 
 impl World {
+    /// The ECR (registry and repositories) of the account `ctx` acts in.
+    pub fn ecr_of(&mut self, ctx: &Ctx) -> &mut ecr::EcrState {
+        if ctx.account_id == ctx.home_account {
+            &mut self.ecr
+        } else {
+            self.account_ecr.entry(ctx.account_id.clone()).or_default()
+        }
+    }
+
     /// Advances every time-driven process one step: ECS rollouts, CodeDeploy lifecycles, alarm evaluation,
     /// schedules that are due.
     /// Called by the ticker every few milliseconds and safe to call at any rate.

@@ -334,13 +334,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> Ctx {
-        Ctx {
-            account_id: "000000000000".into(),
-            region: "us-east-1".into(),
-            registry_host: "127.0.0.1:4599".into(),
-            time_scale: 60.0,
-            started: std::time::SystemTime::now(),
-        }
+        Ctx { time_scale: 60.0, ..Ctx::single("000000000000", "us-east-1", "127.0.0.1:4599") }
     }
 
     #[test]

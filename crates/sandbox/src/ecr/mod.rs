@@ -208,7 +208,8 @@ impl EcrState {
 }
 
 pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Value> {
-    let state = &mut w.ecr;
+    // Each account has its own registry: the caller's (an STS session's account, else the home account).
+    let state = w.ecr_of(ctx);
     match op {
         "CreateRepository" => create_repository(state, ctx, input),
         "DescribeRepositories" => describe_repositories(state, ctx, input),

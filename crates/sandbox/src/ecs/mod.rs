@@ -82,7 +82,7 @@ pub fn handle(w: &mut World, ctx: &Ctx, op: &str, input: &Value) -> AwsResult<Va
 /// One step of every time-driven ECS process: task lifecycles first, then the schedulers that react to them.
 pub fn tick(w: &mut World, ctx: &Ctx) {
     w.ecs.ensure_default_cluster(ctx);
-    let stopped = tasks::tick(&mut w.ecs, &w.ecr, ctx);
+    let stopped = tasks::tick(&mut w.ecs, images::Registries { home: &w.ecr, others: &w.account_ecr }, ctx);
     rollout::tick(w, ctx, stopped);
     load_balancing::sync(&mut w.ecs, &mut w.elbv2);
 }

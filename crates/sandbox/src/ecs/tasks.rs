@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::images::pull_error;
+use super::images::{Registries, pull_error};
 use super::{EcsState, TaskDefinition, last_segment, paginate, str_field, string_list, with_token};
-use crate::ecr::EcrState;
 use crate::{AwsError, AwsResult, Ctx};
 
 /// Simulated seconds a task spends in PROVISIONING and then in PENDING.
@@ -247,7 +246,7 @@ impl Task {
 }
 
 /// Advances every task; returns the service tasks that stopped on their own (failures the service must count).
-pub fn tick(ecs: &mut EcsState, ecr: &EcrState, ctx: &Ctx) -> Vec<(String, String, String, String)> {
+pub fn tick(ecs: &mut EcsState, ecr: Registries<'_>, ctx: &Ctx) -> Vec<(String, String, String, String)> {
     let now = Instant::now();
     let mut failed = Vec::new();
     for t in ecs.tasks.values_mut() {

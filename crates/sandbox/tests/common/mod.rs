@@ -151,6 +151,20 @@ pub async fn http_post(url: &str, body: &str) -> u16 {
     response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code")
 }
 
+/// A dependency-free HTTP/1.1 GET with an `Authorization` header; the status code.
+pub async fn http_get_status(url: &str, authorization: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code")
+}
+
 /// What `raw_post` got back: the status, the headers (names lower-cased) and the body.
 pub struct RawResponse {
     pub status: u16,
