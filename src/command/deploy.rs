@@ -172,7 +172,9 @@ pub async fn execute(
     };
     match (&deploy, &services) {
         (Some(deploy), _) => deploy_image(run, &aws, &config, deploy, &pinned, &image.label).await,
-        (None, Some(services)) => super::services::deploy_all(run, &aws, &config, services, &pinned, &image.label).await,
+        (None, Some(services)) => {
+            super::services::deploy_all(run, &aws, &config, services, &pinned, &image.label).await
+        }
         (None, None) => Ok(()),
     }
 }

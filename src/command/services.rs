@@ -91,7 +91,9 @@ pub async fn deploy_all(
     for stage in &stages_of {
         started_stages += 1;
         let since = SystemTime::now() - Duration::from_secs(1);
-        for (i, result, started) in deploy_stage(aws, plan, stage, &arns, label, &config.tasks, &cancel, run.reporter).await {
+        for (i, result, started) in
+            deploy_stage(aws, plan, stage, &arns, label, &config.tasks, &cancel, run.reporter).await
+        {
             let s = &plan.services[i];
             run.done.services[i].deployment_id = started.clone();
             if run.done.deployment_id.is_none() {
@@ -215,6 +217,7 @@ fn combined(run: &mut Run<'_>, plan: &ServicesPlan, failures: Vec<(usize, Error)
 
 /// Deploys the services of one stage at once. Each reports through its own reporter, whose events reach the run's,
 /// named after the service, as they happen.
+#[allow(clippy::too_many_arguments)]
 async fn deploy_stage(
     aws: &Aws,
     plan: &ServicesPlan,
@@ -235,9 +238,17 @@ async fn deploy_stage(
                 let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
                 let mut own = Reporter::new(sinks);
                 let mut started = None;
-                let result =
-                    stages::deploy(aws, &plan.services[i].deploy, &arns[i], label, tasks, cancel, &mut own, &mut started)
-                        .await;
+                let result = stages::deploy(
+                    aws,
+                    &plan.services[i].deploy,
+                    &arns[i],
+                    label,
+                    tasks,
+                    cancel,
+                    &mut own,
+                    &mut started,
+                )
+                .await;
                 (i, result, started)
             }
         })
