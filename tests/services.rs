@@ -253,6 +253,13 @@ fn bad_services_config_is_refused_before_the_first_write() {
             assert!(run.stderr.contains(needle), "{what}: stderr lacks {needle:?}\n{}", run.stderr);
         }
     }
+    // A one-off task that borrows the service's revision has no one service to borrow from.
+    let repo = repo(&format!("{good}tasks:\n  migrate:\n    command: [migrate]\n"));
+    let run = Pipeline::new(&repo).sandbox(&sb).args(&["run-task", "migrate", "-e", "prod"]).run();
+    assert_eq!(run.code, USAGE, "run-task on several services: exit code\n{}", run.stderr);
+    for needle in ["environment `prod` lists several services", "its own `task-definition:`"] {
+        assert!(run.stderr.contains(needle), "run-task: stderr lacks {needle:?}\n{}", run.stderr);
+    }
     assert_eq!(writes(&sb), before, "no write call reached the sandbox");
 }
 

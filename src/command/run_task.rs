@@ -60,7 +60,7 @@ pub async fn plan(run: &mut Run<'_>, request: &JobRequest) -> Result<Planned, Er
         run.done.environment = Some(name.to_owned());
     }
     let service = match env {
-        Some((_, e)) if job::needs_service(task) => borrowed_service(&aws, e, task).await?,
+        Some((name, e)) if job::needs_service(task) => borrowed_service(&aws, name, e, task).await?,
         _ => None,
     };
     let defaults = Defaults::of(env.map(|(_, e)| e));
@@ -157,7 +157,20 @@ fn environment<'c>(
 
 /// The environment's service, for the revision, network and placement the task does not give; a task with a
 /// task definition of its own runs without it when the service does not exist.
-async fn borrowed_service(aws: &Aws, env: &Environment, task: &Task) -> Result<Option<ServiceInfo>, Error> {
+/// An environment with `services:` has no one service to borrow from: the task needs its own.
+async fn borrowed_service(aws: &Aws, name: &str, env: &Environment, task: &Task) -> Result<Option<ServiceInfo>, Error> {
+    if env.has_services() {
+        if task.task_definition.is_some() {
+            return Ok(None);
+        }
+        return Err(Error::SeveralServices {
+            environment: name.to_owned(),
+            command: "run-task",
+            help: "give the task its own `task-definition:` (and `cluster:`) in `tasks:`, as it cannot borrow the \
+                   revision of one of several services"
+                .into(),
+        });
+    }
     match service::describe(&aws.ecs, &env.cluster, &env.service).await {
         Ok(svc) => Ok(Some(svc)),
         Err(Error::ServiceNotFound { .. }) if task.task_definition.is_some() => Ok(None),

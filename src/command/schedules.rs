@@ -30,10 +30,15 @@ pub async fn plan(run: &mut Run<'_>) -> Result<Planned, Error> {
     let service = match env {
         Some((name, e)) => {
             run.done.environment = Some(name.to_owned());
-            match service::describe(&aws.ecs, &e.cluster, &e.service).await {
-                Ok(svc) => Some(svc),
-                Err(Error::ServiceNotFound { .. }) => None,
-                Err(err) => return Err(err),
+            // With `services:` there is no one service to borrow from: jobs need their own task definition.
+            if e.has_services() {
+                None
+            } else {
+                match service::describe(&aws.ecs, &e.cluster, &e.service).await {
+                    Ok(svc) => Some(svc),
+                    Err(Error::ServiceNotFound { .. }) => None,
+                    Err(err) => return Err(err),
+                }
             }
         }
         None => None,
