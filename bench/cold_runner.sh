@@ -18,9 +18,9 @@ runs="${1:-3}"
 export DEPS_SECONDS="${DEPS_SECONDS:-8}" DEPS_MB="${DEPS_MB:-16}"
 start_sandbox 4613
 registry="$PIPELINE_SANDBOX_REGISTRY"
-command -v busybox >/dev/null && busybox --help 2>&1 | grep -q 'static\|BusyBox' || {
+if ! command -v busybox >/dev/null; then
   apt-get update -qq && apt-get install -y -qq busybox-static >/dev/null
-}
+fi
 
 ecr() { # ecr <Operation> <json>: one call to the sandbox's ECR
   curl -fsS "$AWS_ENDPOINT_URL/" -H "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.$1" \

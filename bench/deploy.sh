@@ -8,7 +8,8 @@
 #   register, the first poll after the rollout ends).
 # Usage: bench/deploy.sh [deploy-steps] [guard-runs] [whole-process-runs]   (BENCH_PROFILE=dev: debug build)
 source "$(dirname "$0")/common.sh"
-cd "$root"
+# shellcheck disable=SC2154 # root is set by common.sh
+cd "$root" || exit 1
 profile=(--release)
 [ "${BENCH_PROFILE:-release}" = dev ] && profile=()
 # 0 skips a part.
@@ -28,7 +29,7 @@ environments:
     container: hello
     strategy: rolling
 YML
-cd "$repo"
+cd "$repo" || exit 1
 git add -A && git -c user.name=b -c user.email=b@e commit -qm "feat: deploy"
 "$PIPELINE" push --version 1.0.0 >/dev/null 2>&1
 echo stamp >stamp.txt && printf 'COPY stamp.txt /stamp.txt\n' >>Dockerfile

@@ -4,6 +4,7 @@
 # without LTO (issue 16).
 source "$(dirname "$0")/common.sh"
 bytes=$(stat -c %s "$PIPELINE")
+# shellcheck disable=SC2154 # profile is set by common.sh
 printf 'pipeline (%s profile): %d bytes (%.1f MiB)\n' "$profile" "$bytes" "$(echo "$bytes / 1048576" | bc -l)"
 stripped="$BENCH_TMP/pipeline.stripped"
 strip -o "$stripped" "$PIPELINE"

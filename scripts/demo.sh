@@ -111,8 +111,10 @@ echo "exit code: $code (4 = failed and rolled back)"
 smoke_td="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["task_definition_arn"])' "$work/smoke.json")"
 read -r requests errors reached < <(production "$smoke_td" "$prod_listener")
 echo "production listener: $requests requests, $errors answered 5xx, $reached reached $smoke_td"
-[ "$errors" -eq 0 ] && [ "$reached" -eq 0 ] && [ "$requests" -gt 0 ] ||
-  { echo "error: production traffic saw the release that failed its smoke test" >&2; exit 1; }
+if [ "$errors" -ne 0 ] || [ "$reached" -ne 0 ] || [ "$requests" -eq 0 ]; then
+  echo "error: production traffic saw the release that failed its smoke test" >&2
+  exit 1
+fi
 
 say "a bad configuration release: 1.2.0 with $bad_env (same image, no rebuild; /smoke still passes)"
 key="${bad_env%%=*}"
