@@ -399,7 +399,21 @@ fn hello_on_ecs_canary_with_real_containers() {
 /// release answering 500 on the smoke path fails its check and is rolled back (ContinueServiceDeployment
 /// ROLLBACK) before any production request reaches it: zero 5xx on the production listener.
 #[test]
-fn verify_on_ecs_native_test_traffic_gates_production() {
+fn verify_on_ecs_blue_green_test_traffic_gates_production() {
+    verify_gates_production("hello-ecs");
+}
+
+#[test]
+fn verify_on_ecs_linear_test_traffic_gates_production() {
+    verify_gates_production("hello-ecs-linear");
+}
+
+#[test]
+fn verify_on_ecs_canary_test_traffic_gates_production() {
+    verify_gates_production("hello-ecs-canary");
+}
+
+fn verify_gates_production(scenario: &str) {
     let hello = repo_root().join("examples/hello");
     let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
@@ -413,7 +427,7 @@ fn verify_on_ecs_native_test_traffic_gates_production() {
     let sb = Sandbox::with(SandboxOptions {
         time_scale: 60.0,
         tasks: TaskMode::Docker,
-        scenario: Some("hello-ecs".into()),
+        scenario: Some(scenario.into()),
         ..SandboxOptions::default()
     });
     let repo = Repo::tiny("hello", "unused");
