@@ -18,6 +18,20 @@ pub async fn start(
     task_definition: &str,
     transient: &Transient,
 ) -> Result<String, Error> {
+    let service = update_service(ecs, svc, task_definition, transient).await?;
+    primary_id(service.as_ref()).ok_or_else(|| Error::DeployFailed {
+        reason: "UpdateService returned no PRIMARY deployment".into(),
+        help: format!("look at the service {}/{} in the ECS console", svc.cluster, svc.name),
+    })
+}
+
+/// One UpdateService call to `task_definition` (repeated only when AWS throttled it): the service as it answered.
+pub async fn update_service(
+    ecs: &aws_sdk_ecs::Client,
+    svc: &ServiceInfo,
+    task_definition: &str,
+    transient: &Transient,
+) -> Result<Option<aws_sdk_ecs::types::Service>, Error> {
     let call = || async {
         ecs.update_service()
             .cluster(&svc.cluster)
@@ -27,16 +41,15 @@ pub async fn start(
             .await
             .map_err(|e| Error::aws("UpdateService", format!("{}/{}", svc.cluster, svc.name), e))
     };
-    let out = transient.write(call).await?;
-    let primary = out
-        .service()
+    Ok(transient.write(call).await?.service)
+}
+
+/// The id of the service's PRIMARY deployment: the one UpdateService just started.
+pub fn primary_id(service: Option<&aws_sdk_ecs::types::Service>) -> Option<String> {
+    service
         .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
         .and_then(|d| d.id())
-        .map(str::to_owned);
-    primary.ok_or_else(|| Error::DeployFailed {
-        reason: "UpdateService returned no PRIMARY deployment".into(),
-        help: format!("look at the service {}/{} in the ECS console", svc.cluster, svc.name),
-    })
+        .map(str::to_owned)
 }
 
 /// Waits until no other deployment is in flight on the service, so two releases of one service

@@ -269,21 +269,9 @@ pub async fn start(
     task_definition: &str,
     transient: &Transient,
 ) -> Result<(String, String), Error> {
-    let call = || async {
-        ecs.update_service()
-            .cluster(&svc.cluster)
-            .service(&svc.name)
-            .task_definition(task_definition)
-            .send()
-            .await
-            .map_err(|e| Error::aws("UpdateService", format!("{}/{}", svc.cluster, svc.name), e))
-    };
-    let out = transient.write(call).await?;
-    let service = out.service();
-    let id = service
-        .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
-        .and_then(|d| d.id())
-        .map(str::to_owned);
+    let service = super::ecs_deployment::update_service(ecs, svc, task_definition, transient).await?;
+    let service = service.as_ref();
+    let id = super::ecs_deployment::primary_id(service);
     let arn = service.and_then(|s| s.current_service_deployment()).map(str::to_owned);
     match (id, arn) {
         (Some(id), Some(arn)) => Ok((id, arn)),

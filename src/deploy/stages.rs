@@ -155,18 +155,7 @@ pub async fn deploy(
             // POST_TEST_TRAFFIC_SHIFT and answer it (ecs_native.rs).
             let mut checks = (!plan.verify.is_empty()).then(|| ecs_native::VerifyGate {
                 plan: &plan.verify,
-                jobs: crate::verify::Jobs {
-                    ecs: &aws.ecs,
-                    tasks,
-                    defaults: job::Defaults {
-                        cluster: Some(svc.cluster.clone()),
-                        container: Some(plan.container.clone()),
-                        poll: Some(plan.watch.poll),
-                        transient_window: Some(plan.watch.transient_window),
-                    },
-                    service: Some(svc),
-                    task_definition,
-                },
+                jobs: verify_jobs(aws, plan, tasks, task_definition),
                 cancel: watcher.cancel.clone(),
             });
             let mut gate = checks.as_mut().map(|c| c as &mut dyn ecs_native::TestTrafficGate);
@@ -221,18 +210,7 @@ pub async fn deploy(
             // `verify:` runs while the replacement is on the test listener only (the group waits for the reroute).
             let checks = (!plan.verify.is_empty()).then(|| codedeploy::Checks {
                 plan: &plan.verify,
-                jobs: crate::verify::Jobs {
-                    ecs: &aws.ecs,
-                    tasks,
-                    defaults: job::Defaults {
-                        cluster: Some(svc.cluster.clone()),
-                        container: Some(plan.container.clone()),
-                        poll: Some(plan.watch.poll),
-                        transient_window: Some(plan.watch.transient_window),
-                    },
-                    service: Some(svc),
-                    task_definition,
-                },
+                jobs: verify_jobs(aws, plan, tasks, task_definition),
             });
             let watched = codedeploy::wait(aws, svc, &id, previous, checks.as_ref(), &mut watcher, reporter).await;
             live(&id, watched)?;
@@ -257,4 +235,26 @@ fn live(deployment: &str, result: Result<(), Error>) -> Result<(), Error> {
 pub async fn mark_verified(aws: &Aws, task_definition: &str, label: &ReleaseLabel) -> Result<(), Error> {
     let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     verified::mark(&aws.ecs, task_definition, &label.version, &label.commit, &at).await
+}
+
+/// What `verify:`'s one-off task checks run with: the service's cluster, container and revision.
+fn verify_jobs<'a>(
+    aws: &'a Aws,
+    plan: &'a DeployPlan,
+    tasks: &'a BTreeMap<String, crate::config::Task>,
+    task_definition: &'a str,
+) -> crate::verify::Jobs<'a> {
+    let svc = &plan.service;
+    crate::verify::Jobs {
+        ecs: &aws.ecs,
+        tasks,
+        defaults: job::Defaults {
+            cluster: Some(svc.cluster.clone()),
+            container: Some(plan.container.clone()),
+            poll: Some(plan.watch.poll),
+            transient_window: Some(plan.watch.transient_window),
+        },
+        service: Some(svc),
+        task_definition,
+    }
 }
