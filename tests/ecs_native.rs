@@ -334,15 +334,8 @@ fn a_cancel_while_a_pause_hook_waits_rolls_back() {
 #[test]
 fn hello_on_ecs_canary_with_real_containers() {
     let hello = repo_root().join("examples/hello");
-    let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let image = Command::new("docker")
-        .args(["build", "-q", "-t", "pipeline-demo/hello:initial"])
-        .arg(&hello)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker runs");
-    assert!(image.status.success(), "{}", String::from_utf8_lossy(&image.stderr));
+    // The scenario's service starts on the local image `pipeline-demo/hello:initial`, before any release.
+    crate::verify::build_hello();
     let sb = Sandbox::with(SandboxOptions {
         time_scale: 60.0,
         tasks: TaskMode::Docker,
@@ -419,15 +412,8 @@ fn verify_on_ecs_canary_test_traffic_gates_production() {
 
 fn verify_gates_production(scenario: &str) {
     let hello = repo_root().join("examples/hello");
-    let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let image = Command::new("docker")
-        .args(["build", "-q", "-t", "pipeline-demo/hello:initial"])
-        .arg(&hello)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker runs");
-    assert!(image.status.success(), "{}", String::from_utf8_lossy(&image.stderr));
+    // The scenario's service starts on the local image `pipeline-demo/hello:initial`, before any release.
+    crate::verify::build_hello();
     let sb = Sandbox::with(SandboxOptions {
         time_scale: 60.0,
         tasks: TaskMode::Docker,

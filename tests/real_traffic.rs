@@ -2,8 +2,6 @@
 //! sandbox's load-balancer stand-in, a release whose containers answer 500 trips the 5xx guard from
 //! real probe traffic, and pipeline stops the blue/green deployment and rolls it back.
 
-use std::process::Command;
-
 use pipeline_sandbox::SandboxOptions;
 use pipeline_sandbox::containers::TaskMode;
 
@@ -15,16 +13,8 @@ const ROLLED_BACK: i32 = 4;
 fn a_release_that_really_answers_500_is_rolled_back_by_the_guard() {
     let root = repo_root();
     let hello = root.join("examples/hello");
-    let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    // The scenario's service starts on this local image, before any release.
-    let image = Command::new("docker")
-        .args(["build", "-q", "-t", "pipeline-demo/hello:initial"])
-        .arg(&hello)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker runs");
-    assert!(image.status.success(), "{}", String::from_utf8_lossy(&image.stderr));
+    // The scenario's service starts on the local image `pipeline-demo/hello:initial`, before any release.
+    crate::verify::build_hello();
 
     let sb = Sandbox::with(SandboxOptions {
         time_scale: 60.0,

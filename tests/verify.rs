@@ -18,7 +18,7 @@ const ROLLED_BACK: i32 = 4;
 const CANCELLED: i32 = 6;
 
 /// The hello service's image for the scenario, built once per test (cheap when cached).
-fn build_hello() {
+pub fn build_hello() {
     let hello = repo_root().join("examples/hello");
     let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
