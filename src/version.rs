@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 pub use self::history::{Released, Source};
 use crate::ci::{EventError, GithubEvent};
-use crate::git::{Commit, GitError, Repo};
+use crate::git::{Commit, GitError, Repo, Snapshot};
 
 /// A kind of image tag a release gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
@@ -158,64 +158,74 @@ pub struct Resolution {
     pub release: ReleaseVersion,
     /// The newest release this one follows (reachable from the commit), if any.
     pub previous: Option<Released>,
-    /// The commits since `previous` (all of them when there is none), newest first; empty in a shallow clone.
+    /// The commits since `previous` (all of them when there is none), newest first; empty in a shallow clone, and
+    /// when neither the version nor the release notes need them.
     pub commits: Vec<Commit>,
     /// The clone already has the `v<version>` git tag.
     pub git_tagged: bool,
 }
 
 /// Decides the commit and version of a release in `repo`. See the module docs for the rules.
-/// `registry` holds the releases found in ECR (commits may be abbreviated; they are resolved here).
+/// `registry` holds the releases found in ECR (commits may be abbreviated; they are resolved here). `notes`:
+/// the commits since the previous release are wanted for release notes, even when the version is known without them.
 pub fn resolve(
-    repo: &Path,
+    tree: &Snapshot,
     explicit: Option<&str>,
     allow_dirty: bool,
     github: &GithubEvent,
     registry: &[Released],
+    notes: bool,
 ) -> Result<Resolution, VersionError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    resolve_at(repo, explicit, allow_dirty, github, registry, now)
+    resolve_at(tree, Request { explicit, allow_dirty, notes }, github, registry, now)
 }
 
-/// The checks that need only the work tree, before anything else is asked (so a typo or a dirty
-/// tree is reported before an AWS credential problem).
-pub fn precheck(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<(), VersionError> {
-    let repo = Repo::open(dir)?;
+/// What the caller asks of [`resolve`].
+#[derive(Debug, Clone, Copy)]
+struct Request<'a> {
+    explicit: Option<&'a str>,
+    allow_dirty: bool,
+    notes: bool,
+}
+
+/// Reads the work tree once and checks what needs only it, before anything else is asked (so a typo or a
+/// dirty tree is reported before an AWS credential problem). The snapshot is what [`resolve`] decides from.
+pub fn precheck(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<Snapshot, VersionError> {
+    let tree = Repo::snapshot(dir, "v")?;
     explicit.map(parse_explicit).transpose()?;
-    check_clean(&repo, allow_dirty).map(drop)
+    check_clean(&tree, allow_dirty)?;
+    Ok(tree)
 }
 
-fn check_clean(repo: &Repo, allow_dirty: bool) -> Result<bool, VersionError> {
-    let dirty_paths = repo.dirty_paths()?;
-    let dirty = !dirty_paths.is_empty();
+fn check_clean(tree: &Snapshot, allow_dirty: bool) -> Result<bool, VersionError> {
+    let dirty = !tree.dirty.is_empty();
     if dirty && !allow_dirty {
-        let more = dirty_paths.len().saturating_sub(DIRTY_PATHS_SHOWN);
-        return Err(VersionError::Dirty { paths: dirty_paths.into_iter().take(DIRTY_PATHS_SHOWN).collect(), more });
+        let more = tree.dirty.len().saturating_sub(DIRTY_PATHS_SHOWN);
+        return Err(VersionError::Dirty { paths: tree.dirty.iter().take(DIRTY_PATHS_SHOWN).cloned().collect(), more });
     }
     Ok(dirty)
 }
 
 fn resolve_at(
-    dir: &Path,
-    explicit: Option<&str>,
-    allow_dirty: bool,
+    tree: &Snapshot,
+    Request { explicit, allow_dirty, notes }: Request<'_>,
     github: &GithubEvent,
     registry: &[Released],
     now: u64,
 ) -> Result<Resolution, VersionError> {
-    let repo = Repo::open(dir)?;
+    let repo = &tree.repo;
     let commit = match github.pull_request_head()? {
         // The head must be in the clone: its history is what the version is computed from.
         Some(head) => repo.commit(&head)?,
-        None => repo.head()?,
+        None => tree.head()?.to_owned(),
     };
 
     // Check the input before the tree, so a typo is reported even on a dirty tree.
     let requested = explicit.map(parse_explicit).transpose()?;
-    let dirty = check_clean(&repo, allow_dirty)?;
+    let dirty = check_clean(tree, allow_dirty)?;
 
-    let releases = history::merge(known_releases(&repo, registry)?);
-    let shallow = repo.is_shallow()?;
+    let releases = history::merge(known_releases(tree, registry)?);
+    let shallow = tree.shallow;
     let previous = match &requested {
         Some(requested) => {
             check_explicit(requested, &commit, &releases)?;
@@ -230,7 +240,9 @@ fn resolve_at(
         None => history::base(&releases, |c| repo.is_ancestor(c, &commit))?,
     };
     let previous = previous.cloned();
-    let commits = if shallow {
+    // A commit already released is that release, so only a computed version needs the commits since.
+    let bumped = requested.is_none() && history::of_commit(&releases, &commit).is_none();
+    let commits = if shallow || !(bumped || notes) {
         Vec::new()
     } else {
         // A commit that is itself the previous release has nothing since.
@@ -261,24 +273,30 @@ fn resolve_at(
 
 /// Every release this clone can see: the `v*` git tags, and the registry's with their commits
 /// resolved in this clone (an abbreviated or unknown commit stays unknown: it cannot be a base).
-fn known_releases(repo: &Repo, registry: &[Released]) -> Result<Vec<Released>, VersionError> {
-    let mut releases: Vec<Released> = repo
-        .tags("v")?
-        .into_iter()
+fn known_releases(tree: &Snapshot, registry: &[Released]) -> Result<Vec<Released>, VersionError> {
+    let mut releases: Vec<Released> = tree
+        .tags
+        .iter()
         .filter_map(|tag| {
-            Some(Released { version: parse_tag(&tag.name)?, commit: Some(tag.commit), source: Source::GitTag })
+            Some(Released { version: parse_tag(&tag.name)?, commit: Some(tag.commit.clone()), source: Source::GitTag })
         })
         .collect();
+    // The registry names commits by their first 12 hex digits (`sha-` tags): most are HEAD or a tagged commit,
+    // known already; the rest are asked of git together.
+    let known: Vec<&str> =
+        tree.head.iter().map(String::as_str).chain(tree.tags.iter().map(|t| t.commit.as_str())).collect();
+    let full = |c: &str| {
+        (c.len() == 40)
+            .then(|| c.to_owned())
+            .or_else(|| known.iter().find(|k| k.starts_with(c)).map(|k| (*k).to_owned()))
+    };
+    let unknown: Vec<&str> =
+        registry.iter().filter_map(|r| r.commit.as_deref()).filter(|c| full(c).is_none()).collect();
+    let asked = tree.repo.full_commits(&unknown)?;
     for release in registry {
-        let commit = match release.commit.as_deref() {
-            Some(c) if c.len() == 40 => Some(c.to_owned()),
-            Some(c) => match repo.commit(c) {
-                Ok(full) => Some(full),
-                Err(GitError::UnknownCommit { .. }) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
+        let commit = release.commit.as_deref().and_then(|c| {
+            full(c).or_else(|| unknown.iter().position(|u| *u == c).and_then(|i| asked.get(i).cloned().flatten()))
+        });
         releases.push(Released { commit, ..release.clone() });
     }
     Ok(releases)
@@ -443,7 +461,8 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn resolve(dir: &Path, explicit: Option<&str>, allow_dirty: bool) -> Result<ReleaseVersion, VersionError> {
-        resolve_at(dir, explicit, allow_dirty, &GithubEvent::default(), &[], NOW).map(|r| r.release)
+        let request = Request { explicit, allow_dirty, notes: true };
+        resolve_at(&Repo::snapshot(dir, "v")?, request, &GithubEvent::default(), &[], NOW).map(|r| r.release)
     }
 
     #[test]
@@ -636,7 +655,9 @@ mod tests {
         // The event file lives in the work tree here; tell git to ignore it so the tree stays clean.
         std::fs::write(dir.path().join(".git/info/exclude"), "event.json\n").unwrap();
         let github = GithubEvent { name: Some("pull_request".into()), path: Some(event) };
-        let release = resolve_at(dir.path(), None, false, &github, &[], NOW).unwrap().release;
+        let tree = Repo::snapshot(dir.path(), "v").unwrap();
+        let request = Request { explicit: None, allow_dirty: false, notes: true };
+        let release = resolve_at(&tree, request, &github, &[], NOW).unwrap().release;
         assert_eq!(release.commit, head);
         assert_eq!(release.version, Version::new(1, 1, 0));
         assert_eq!(release.sha_tag(), format!("sha-{}", &head[..12]));
@@ -663,7 +684,8 @@ mod tests {
     }
 
     fn resolve_with(dir: &Path, explicit: Option<&str>, registry: &[Released]) -> Result<Resolution, VersionError> {
-        resolve_at(dir, explicit, false, &GithubEvent::default(), registry, NOW)
+        let request = Request { explicit, allow_dirty: false, notes: true };
+        resolve_at(&Repo::snapshot(dir, "v")?, request, &GithubEvent::default(), registry, NOW)
     }
 
     #[test]
@@ -678,6 +700,25 @@ mod tests {
         assert_eq!(resolved.release.version, Version::new(0, 1, 1));
         assert_eq!(resolved.previous.as_ref().and_then(|p| p.commit.as_deref()), Some(first.as_str()));
         assert_eq!(resolved.commits, vec![Commit { hash: second, message: "fix: b".into() }]);
+    }
+
+    #[test]
+    fn the_commits_are_read_only_when_the_version_or_the_notes_need_them() {
+        let dir = repo();
+        let first = commit(dir.path(), "feat: a");
+        let second = commit(dir.path(), "fix: b");
+        let registry = [ecr("0.1.0", Some(&first[..12]))];
+        let tree = Repo::snapshot(dir.path(), "v").unwrap();
+        let resolve = |explicit, notes| {
+            let request = Request { explicit, allow_dirty: false, notes };
+            resolve_at(&tree, request, &GithubEvent::default(), &registry, NOW).unwrap()
+        };
+        let since = vec![Commit { hash: second, message: "fix: b".into() }];
+        // A computed version is bumped by the commits since the previous release, notes or not.
+        assert_eq!(resolve(None, false).commits, since);
+        // `--version` and no notes wanted (a push): git's log is not read.
+        assert_eq!(resolve(Some("0.2.0"), false).commits, []);
+        assert_eq!(resolve(Some("0.2.0"), true).commits, since);
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct Planned {
 pub async fn plan(run: &mut Run<'_>, request: &VersionRequest) -> Result<Planned, Error> {
     let config = run.load_config()?;
     planning::check_locally(run, &config, &Scope { image: true, build_secrets: true, ..Scope::default() })?;
-    let version = planning::version(run, &config, request, &[])?.release;
+    let tree = crate::version::precheck(&config.dir, request.explicit.as_deref(), request.allow_dirty)?;
+    let version = planning::version(run, &config, &tree, request, &[], false)?.release;
     crate::image::build::ping(&run.ci.docker_host()).await?;
     run.plan.image = ImageStep::Local { version: version.clone() };
     Ok(Planned { config, version })

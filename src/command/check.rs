@@ -79,7 +79,8 @@ fn offline(run: &mut Run<'_>, config: &Config, request: &VersionRequest, reason:
     run.plan.offline = Some(reason.to_owned());
     if run.plan.label.is_none() {
         // The releases in ECR cannot be read: the git tags alone give the version.
-        planning::version(run, config, request, &[])?;
+        let tree = crate::version::precheck(&config.dir, request.explicit.as_deref(), request.allow_dirty)?;
+        planning::version(run, config, &tree, request, &[], false)?;
     }
     run.reporter.progress(
         Stage::Plan,

@@ -11,6 +11,7 @@ use crate::deploy;
 use crate::deploy::job::Defaults;
 use crate::deploy::plan::DeployPlan;
 use crate::deploy::schedules::Context;
+use crate::git::Snapshot;
 use crate::image::build::BuildError;
 use crate::image::ecr;
 use crate::image::plan::{ImageAction, ImagePlan, plan_cache, plan_image};
@@ -25,15 +26,17 @@ use crate::request::VersionRequest;
 use crate::version::{self, ReleaseVersion, Released, Resolution};
 
 /// The version and tags, from `--version` or the history: git tags, and `registry`, the releases
-/// ECR holds (empty for `build`, which asks no AWS).
+/// ECR holds (empty for `build`, which asks no AWS). `notes`: the commits since the previous release are wanted.
 pub fn version(
     run: &mut Run<'_>,
     config: &Config,
+    tree: &Snapshot,
     request: &VersionRequest,
     registry: &[Released],
+    notes: bool,
 ) -> Result<Resolution, Error> {
     let event = run.ci.event();
-    let resolved = version::resolve(&config.dir, request.explicit.as_deref(), request.allow_dirty, &event, registry)?;
+    let resolved = version::resolve(tree, request.explicit.as_deref(), request.allow_dirty, &event, registry, notes)?;
     let version = &resolved.release;
     run.plan.label = Some(ReleaseLabel::from(version));
     run.plan.tags = version.tags(&config.tags);
@@ -102,6 +105,7 @@ pub async fn image(
     run: &mut Run<'_>,
     aws: &Aws,
     config: &Config,
+    tree: &Snapshot,
     version: ReleaseVersion,
     found: Option<(Repository, Mutability)>,
     registry: &[Released],
@@ -111,8 +115,7 @@ pub async fn image(
     let mut image = plan_image(&aws.ecr, &config.image.repository, found, version, tags, moving).await?;
     if let ImageAction::Build { .. } = image.action {
         // The parent commit's image is the likeliest to share layers; a root commit has none.
-        let parent =
-            crate::git::Repo::open(&config.dir).and_then(|git| git.commit(&format!("{}^", image.version.commit))).ok();
+        let parent = tree.repo.commit(&format!("{}^", image.version.commit)).ok();
         image.cache = plan_cache(&aws.ecr, &image, &config.image.cache, parent.as_deref(), registry).await?;
     }
     if !image.overwritable.is_empty() {
@@ -248,7 +251,7 @@ pub async fn release(
     with_deploy: bool,
 ) -> Result<(Aws, ImagePlan), Error> {
     // What the work tree alone can refuse comes first (a typo, a dirty tree), before any AWS call.
-    version::precheck(&config.dir, request.explicit.as_deref(), request.allow_dirty)?;
+    let tree = version::precheck(&config.dir, request.explicit.as_deref(), request.allow_dirty)?;
     // A release deploys to the chosen environment; the image half only needs one for its region.
     let wants_environment =
         (with_deploy && !config.environments.is_empty()) || run.global.env.is_some() || config.environments.len() == 1;
@@ -262,7 +265,7 @@ pub async fn release(
     }
     check_locally(run, config, &scope)?;
     let aws = match environment {
-        Some((_, env)) => connect(run, &identity(env, &release_name(config, request))).await?,
+        Some((_, env)) => connect(run, &identity(env, &release_name(&tree, request))).await?,
         None => Aws::connect(None).await?,
     };
     let found = ecr::describe_repository(&aws.ecr, &config.image.repository).await?;
@@ -270,8 +273,9 @@ pub async fn release(
         Some((repo, _)) => released::releases(&aws.ecr, repo).await?,
         None => Vec::new(),
     };
-    let resolved = version(run, config, request, &registry)?;
-    let mut image = image(run, &aws, config, resolved.release.clone(), found, &registry).await?;
+    // Release notes are only published by a deployment.
+    let resolved = version(run, config, &tree, request, &registry, with_deploy)?;
+    let mut image = image(run, &aws, config, &tree, resolved.release.clone(), found, &registry).await?;
     if !config.image.sidecars.is_empty() {
         run.plan.sidecars = crate::image::sidecars::plan(&aws, config, &resolved.release, &image.tags).await?;
         for line in run.plan.sidecars.iter().flat_map(|s| s.describe()) {
@@ -340,10 +344,9 @@ pub async fn build_platform(
 }
 
 /// What names a release before its version is resolved: `--version`, else the commit.
-fn release_name(config: &Config, request: &VersionRequest) -> String {
+fn release_name(tree: &Snapshot, request: &VersionRequest) -> String {
     if let Some(version) = &request.explicit {
         return version.trim_start_matches('v').to_owned();
     }
-    let head = crate::git::Repo::open(&config.dir).and_then(|r| r.head()).unwrap_or_default();
-    head.chars().take(7).collect::<String>()
+    tree.head.as_deref().unwrap_or_default().chars().take(7).collect()
 }

@@ -237,6 +237,7 @@ pub async fn wait(
                 }
             }
         }
+        watcher.saw(&(info.status.as_str(), info.termination_wait, last_weight.to_bits()));
         if let Some(interrupt) = watcher.tick().await {
             return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await;
         }

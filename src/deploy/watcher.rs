@@ -5,6 +5,7 @@
 //! error that abandons the deployment.
 
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -85,19 +86,25 @@ pub struct Watcher<'a> {
     pub since: SystemTime,
     /// The pauses between polls: see [`cadence`].
     pauses: ExponentialBackoff,
+    /// What the loop last saw of the deployment, hashed ([`Watcher::saw`]).
+    seen: Option<u64>,
+    /// When the alarms were last read: they are read once per poll interval, however fast the deployment is polled.
+    alarms_read: Option<Instant>,
 }
 
 /// The first pause of a wait loop: a rollout the service finishes at once is seen at once.
 pub const FIRST_POLL: Duration = Duration::from_millis(100);
 
-/// Pauses between polls: [`FIRST_POLL`], then doubling up to the configured interval and staying there.
-/// A fixed interval made every deployment wait at least one whole interval; short ones are common (a
-/// sandbox, a service of one task), and a long one soon polls at the configured pace.
+/// Pauses between polls of the deployment: [`FIRST_POLL`], then growing by half up to the configured interval
+/// and staying there, and starting over whenever the deployment moves ([`Watcher::saw`]). A fixed interval made
+/// every deployment wait at least one whole interval; short ones are common (a sandbox, a service of one task),
+/// a deployment that just moved (a task started, traffic shifted) is likely to move again soon, and one that
+/// sits still soon polls at the configured pace.
 pub fn cadence(interval: Duration) -> ExponentialBackoff {
     ExponentialBuilder::new()
         .with_min_delay(FIRST_POLL.min(interval))
         .with_max_delay(interval)
-        .with_factor(2.0)
+        .with_factor(1.5)
         .without_max_times()
         .build()
 }
@@ -113,7 +120,20 @@ impl<'a> Watcher<'a> {
             // A second of slack for clocks: the guard was checked OK just before.
             since: SystemTime::now() - Duration::from_secs(1),
             pauses: cadence(settings.poll),
+            seen: None,
+            alarms_read: None,
         }
+    }
+
+    /// Tells the watcher what the loop saw of the deployment: a change starts the [`cadence`] over.
+    pub fn saw(&mut self, state: &impl Hash) {
+        let mut hasher = DefaultHasher::new();
+        state.hash(&mut hasher);
+        let now = hasher.finish();
+        if self.seen.is_some_and(|before| before != now) {
+            self.pauses = cadence(self.settings.poll);
+        }
+        self.seen = Some(now);
     }
 
     /// Sleeps the next pause of the [`cadence`] (cut short by a cancel), then checks the alarms, the cancel
@@ -145,26 +165,12 @@ impl<'a> Watcher<'a> {
         Interrupt::Unreadable { what: format!("{e} (retried for {}s)", self.settings.transient_window.as_secs()) }
     }
 
-    /// Checks without sleeping: alarms first, since an alarm is the most urgent reason. The alarms'
-    /// state and their history since the deployment started are both read, so an ALARM shorter than
-    /// one poll interval still counts.
+    /// Checks without sleeping: alarms first (when a poll interval has passed since they were last read), since
+    /// an alarm is the most urgent reason; then the cancel and the deadline.
     pub async fn check(&mut self) -> Option<Interrupt> {
-        let (cw, settings, since) = (self.cw, self.settings, self.since);
-        let names = &settings.alarms;
-        if !names.is_empty() {
-            match self.read(|| states(cw, names)).await {
-                Ok(current) => {
-                    if let Some((name, reason)) = fired(&current) {
-                        return Some(Interrupt::Alarm { name, reason });
-                    }
-                }
-                Err(interrupt) => return Some(interrupt),
-            }
-            match self.read(|| fired_since(cw, names, since)).await {
-                Ok(Some((name, reason))) => return Some(Interrupt::Alarm { name, reason }),
-                Ok(None) => {}
-                Err(interrupt) => return Some(interrupt),
-            }
+        let due = self.alarms_read.is_none_or(|at| at.elapsed() >= self.settings.poll);
+        if due && let Some(interrupt) = self.alarms().await {
+            return Some(interrupt);
         }
         if self.cancel.is_cancelled() {
             return Some(Interrupt::Cancelled);
@@ -175,12 +181,37 @@ impl<'a> Watcher<'a> {
         None
     }
 
+    /// Reads the alarms now. Their state and their history since the deployment started are both read, so an
+    /// ALARM shorter than one poll interval still counts.
+    async fn alarms(&mut self) -> Option<Interrupt> {
+        let (cw, settings, since) = (self.cw, self.settings, self.since);
+        let names = &settings.alarms;
+        if names.is_empty() {
+            return None;
+        }
+        self.alarms_read = Some(Instant::now());
+        match self.read(|| states(cw, names)).await {
+            Ok(current) => {
+                if let Some((name, reason)) = fired(&current) {
+                    return Some(Interrupt::Alarm { name, reason });
+                }
+            }
+            Err(interrupt) => return Some(interrupt),
+        }
+        match self.read(|| fired_since(cw, names, since)).await {
+            Ok(Some((name, reason))) => Some(Interrupt::Alarm { name, reason }),
+            Ok(None) => None,
+            Err(interrupt) => Some(interrupt),
+        }
+    }
+
     /// Keeps watching the alarms through the bake window after all traffic is on the new revision;
-    /// returns the first interrupt, if any.
+    /// returns the first interrupt, if any. Without a bake the alarms are still read once more, so a
+    /// rollout is never called good on alarms read up to a poll interval before it ended.
     pub async fn bake(&mut self, reporter: &mut Reporter) -> Option<Interrupt> {
         let bake = self.settings.bake;
         if bake.is_zero() {
-            return None;
+            return self.alarms().await;
         }
         reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
         let end = Instant::now() + bake;
@@ -207,8 +238,32 @@ mod tests {
 
     #[test]
     fn polls_start_fast_and_back_off_to_the_configured_interval() {
-        let pauses: Vec<u64> = cadence(Duration::from_secs(1)).take(7).map(|d| d.as_millis() as u64).collect();
-        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000, 1000]);
+        let pauses: Vec<u64> = cadence(Duration::from_secs(1)).take(8).map(|d| d.as_millis() as u64).collect();
+        assert_eq!(pauses, [100, 150, 225, 337, 506, 759, 1000, 1000]);
+    }
+
+    #[test]
+    fn a_change_in_what_the_loop_saw_starts_the_cadence_over() {
+        let cw = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::Config::builder().behavior_version_latest().build(),
+        );
+        let settings = WatchSettings {
+            poll: Duration::from_secs(1),
+            timeout: Duration::from_secs(60),
+            bake: Duration::ZERO,
+            alarms: Vec::new(),
+            on_cancel: OnCancel::Rollback,
+            transient_window: Duration::from_secs(60),
+            wait: true,
+        };
+        let mut watcher = Watcher::new(&cw, &settings, Cancel::never());
+        let next = |w: &mut Watcher<'_>| w.pauses.next().map(|d| d.as_millis());
+        watcher.saw(&"0/2 running");
+        assert_eq!((next(&mut watcher), next(&mut watcher), next(&mut watcher)), (Some(100), Some(150), Some(225)));
+        watcher.saw(&"0/2 running");
+        assert_eq!(next(&mut watcher), Some(337), "nothing moved: the pauses keep growing");
+        watcher.saw(&"1/2 running");
+        assert_eq!((next(&mut watcher), next(&mut watcher)), (Some(100), Some(150)), "it moved: quick again");
     }
 
     #[test]
