@@ -50,6 +50,9 @@ impl Aws {
         if let Some(profile) = &identity.profile {
             loader = loader.profile_name(profile);
         }
+        if identity.profile.is_none() && local_emulator(std::env::vars()) {
+            loader = loader.http_client(without_trust_store());
+        }
         let sdk = loader.load().await;
         let region = sdk.region().map(|r| r.to_string()).ok_or(Error::NoRegion)?;
         let Some(mut chain) = sdk.credentials_provider() else {
@@ -84,6 +87,40 @@ impl Aws {
             scheduler: Lazy::new(&sdk, aws_sdk_scheduler::Client::new),
         }
     }
+}
+
+/// Whether this run can only reach a local emulator over plain HTTP: `AWS_ENDPOINT_URL` and every
+/// `AWS_ENDPOINT_URL_<SERVICE>` are `http://`, and the credentials are the environment's own keys (no profile, so
+/// no SSO or credential process that could call out over TLS).
+fn local_emulator(env: impl IntoIterator<Item = (String, String)>) -> bool {
+    let env: std::collections::BTreeMap<String, String> =
+        env.into_iter().filter(|(name, _)| name.starts_with("AWS_")).collect();
+    let plain = |url: &String| url.starts_with("http://");
+    env.get("AWS_ENDPOINT_URL").is_some_and(plain)
+        && env.iter().filter(|(name, _)| name.starts_with("AWS_ENDPOINT_URL_")).all(|(_, url)| plain(url))
+        && env.contains_key("AWS_ACCESS_KEY_ID")
+        && !env.contains_key("AWS_PROFILE")
+}
+
+/// The SDK's default HTTP client (rustls with aws-lc, the proxy from the environment), but with an empty trust
+/// store: over plain HTTP it never verifies a certificate, and loading and parsing the system's took a quarter
+/// of a re-release (`bench/rerelease.sh`). An HTTPS call through it fails its certificate check rather than
+/// going unverified.
+fn without_trust_store() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    let context = TlsContext::builder().with_trust_store(TrustStore::empty()).build().expect("a TLS context");
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// A client built the first time it is used (through `Deref`, so `aws.ecs.describe_services()` and
@@ -218,6 +255,27 @@ fn causes(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn only_a_plain_http_emulator_with_keys_from_the_environment_skips_the_trust_store() {
+        let emulator = [("AWS_ENDPOINT_URL", "http://127.0.0.1:4599"), ("AWS_ACCESS_KEY_ID", "sandbox")];
+        assert!(local_emulator(env(&emulator)));
+        // Real AWS, or any endpoint over TLS, loads the system's trust store as the SDK does.
+        assert!(!local_emulator(env(&[("AWS_ACCESS_KEY_ID", "AKIA")])));
+        assert!(!local_emulator(env(&[("AWS_ENDPOINT_URL", "https://localhost:4566"), ("AWS_ACCESS_KEY_ID", "k")])));
+        let mut one_service_over_tls = env(&emulator);
+        one_service_over_tls.push(("AWS_ENDPOINT_URL_STS".into(), "https://sts.amazonaws.com".into()));
+        assert!(!local_emulator(one_service_over_tls));
+        // A profile may sign in through SSO or a credential process, which could call out over TLS.
+        let mut profile = env(&emulator);
+        profile.push(("AWS_PROFILE".into(), "dev".into()));
+        assert!(!local_emulator(profile));
+        assert!(!local_emulator(env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4599")])));
+    }
 
     #[derive(Debug, Default)]
     struct Counting(Arc<AtomicUsize>, Option<SystemTime>);
