@@ -82,6 +82,29 @@ fn an_alarm_shorter_than_one_poll_interval_is_caught_during_the_shift_and_during
     }
 }
 
+/// How many times the sandbox was called with `operation` (`service:Operation`).
+fn calls_of(sb: &Sandbox, operation: &str) -> u64 {
+    sb.running.sandbox.world().calls.operations.get(operation).map_or(0, |c| c.count)
+}
+
+#[test]
+fn the_deployment_is_polled_quickly_and_the_alarms_once_per_poll_interval_and_at_the_end() {
+    // 8x: the rolling shift takes two to three seconds, well inside one 5s interval.
+    let sb = Sandbox::with(pipeline_sandbox::SandboxOptions { time_scale: 8.0, ..Default::default() });
+    let svc = sb.service(Controller::Rolling);
+    sb.create_alarm("web-errors");
+    let repo = repo_for(Controller::Rolling, "    guard:\n      poll-interval: 5s\n      alarms: [web-errors]\n");
+    let run = release(&repo, &sb).run();
+    run.code(0);
+    assert_ne!(sb.running_td(&svc), svc.initial_td, "the release runs");
+    // The deployment at 100, 250, 475, 812 ms... after the start (planning reads the service too).
+    let polls = calls_of(&sb, "ecs:DescribeServices");
+    assert!(polls >= 6, "the deployment was polled {polls} times in a rollout of seconds\n{}", run.stderr);
+    // The alarms' history at the first poll and once more when the rollout ended, not at every poll.
+    assert_eq!(calls_of(&sb, "cloudwatch:DescribeAlarmHistory"), 2, "polls: {polls}\n{}", run.stderr);
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
 fn attach_ecs_alarms(sb: &Sandbox) {
     use aws_sdk_ecs::types::{DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration};
     let ecs = sb.ecs();

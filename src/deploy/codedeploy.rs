@@ -237,13 +237,15 @@ pub async fn wait(
                 }
             }
         }
-        watcher.saw(&(info.status.as_str(), info.termination_wait, last_weight.to_bits()));
         if let Some(interrupt) = watcher.tick().await {
             return stop(aws, svc, deployment, previous, interrupt, watcher, reporter).await;
         }
     }
     reporter.finished(Stage::Deploy, format!("deployment {deployment} succeeded"));
-    if !baked && let Some(interrupt) = watcher.bake(reporter).await {
+    // Without a bake, `bake` still reads the alarms once more.
+    if (!baked || watcher.settings.bake.is_zero())
+        && let Some(interrupt) = watcher.bake(reporter).await
+    {
         // The termination wait did not cover the bake: CodeDeploy has finished, and returning to the
         // previous revision is a new deployment.
         return Err(Error::DeployFailed {
@@ -327,6 +329,10 @@ async fn bake_in_termination_wait(
             Ok(_) => {}
             Err(interrupt) => return BakeEnd::Interrupted(interrupt),
         }
+    }
+    // Once more at the end, so the bake never passes on alarms read up to a poll interval before.
+    if let Some(interrupt) = watcher.alarms().await {
+        return BakeEnd::Interrupted(interrupt);
     }
     reporter.finished(Stage::Bake, "no alarm fired");
     BakeEnd::Passed

@@ -142,8 +142,6 @@ pub async fn wait(
                 });
             }
         }
-        // Every deployment of the service counts: the old one draining is progress too.
-        watcher.saw(&now.deployments);
         if let Some(interrupt) = watcher.tick().await {
             return interrupted(ecs, svc, deployment, rollback_to, interrupt, watcher, reporter).await;
         }

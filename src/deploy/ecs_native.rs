@@ -376,7 +376,6 @@ pub async fn wait(
             }
             Next::Wait | Next::RollingBack => {}
         }
-        watcher.saw(&last_line);
         if let Some(interrupt) = watcher.tick().await {
             return interrupted(ecs, arn, previous, interrupt, watcher, reporter).await;
         }

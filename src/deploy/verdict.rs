@@ -2,7 +2,7 @@
 //! case of "looks stable but is not ours" is a unit test.
 
 /// `services[].deployments[].status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentStatus {
     Primary,
@@ -11,7 +11,7 @@ pub enum DeploymentStatus {
 }
 
 /// `services[].deployments[].rolloutState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RolloutState {
     InProgress,
@@ -64,7 +64,7 @@ impl std::fmt::Display for DeploymentStatus {
 }
 
 /// The fields of one `services[].deployments[]` entry the verdict needs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeploymentView {
     pub id: String,
     pub status: DeploymentStatus,

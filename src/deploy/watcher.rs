@@ -5,7 +5,6 @@
 //! error that abandons the deployment.
 
 use std::future::Future;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
@@ -86,8 +85,6 @@ pub struct Watcher<'a> {
     pub since: SystemTime,
     /// The pauses between polls: see [`cadence`].
     pauses: ExponentialBackoff,
-    /// What the loop last saw of the deployment, hashed ([`Watcher::saw`]).
-    seen: Option<u64>,
     /// When the alarms were last read: they are read once per poll interval, however fast the deployment is polled.
     alarms_read: Option<Instant>,
 }
@@ -96,10 +93,10 @@ pub struct Watcher<'a> {
 pub const FIRST_POLL: Duration = Duration::from_millis(100);
 
 /// Pauses between polls of the deployment: [`FIRST_POLL`], then growing by half up to the configured interval
-/// and staying there, and starting over whenever the deployment moves ([`Watcher::saw`]). A fixed interval made
-/// every deployment wait at least one whole interval; short ones are common (a sandbox, a service of one task),
-/// a deployment that just moved (a task started, traffic shifted) is likely to move again soon, and one that
-/// sits still soon polls at the configured pace.
+/// and staying there (100, 250, 475, 812 ms after the start at 1s). A fixed interval made every deployment wait
+/// at least one whole interval, and doubling saw a 0.4 s rollout 0.3 s late; short rollouts are common (a
+/// sandbox, a service of one task). A long one is soon polled at the configured pace: quicker polls all through
+/// would multiply the reads of a release of several services against the account's API rate.
 pub fn cadence(interval: Duration) -> ExponentialBackoff {
     ExponentialBuilder::new()
         .with_min_delay(FIRST_POLL.min(interval))
@@ -120,20 +117,8 @@ impl<'a> Watcher<'a> {
             // A second of slack for clocks: the guard was checked OK just before.
             since: SystemTime::now() - Duration::from_secs(1),
             pauses: cadence(settings.poll),
-            seen: None,
             alarms_read: None,
         }
-    }
-
-    /// Tells the watcher what the loop saw of the deployment: a change starts the [`cadence`] over.
-    pub fn saw(&mut self, state: &impl Hash) {
-        let mut hasher = DefaultHasher::new();
-        state.hash(&mut hasher);
-        let now = hasher.finish();
-        if self.seen.is_some_and(|before| before != now) {
-            self.pauses = cadence(self.settings.poll);
-        }
-        self.seen = Some(now);
     }
 
     /// Sleeps the next pause of the [`cadence`] (cut short by a cancel), then checks the alarms, the cancel
@@ -183,7 +168,7 @@ impl<'a> Watcher<'a> {
 
     /// Reads the alarms now. Their state and their history since the deployment started are both read, so an
     /// ALARM shorter than one poll interval still counts.
-    async fn alarms(&mut self) -> Option<Interrupt> {
+    pub async fn alarms(&mut self) -> Option<Interrupt> {
         let (cw, settings, since) = (self.cw, self.settings, self.since);
         let names = &settings.alarms;
         if names.is_empty() {
@@ -206,21 +191,25 @@ impl<'a> Watcher<'a> {
     }
 
     /// Keeps watching the alarms through the bake window after all traffic is on the new revision;
-    /// returns the first interrupt, if any. Without a bake the alarms are still read once more, so a
-    /// rollout is never called good on alarms read up to a poll interval before it ended.
+    /// returns the first interrupt, if any. The alarms are read once more at the end, bake or not, so a
+    /// release is never called good on alarms read up to a poll interval before.
     pub async fn bake(&mut self, reporter: &mut Reporter) -> Option<Interrupt> {
         let bake = self.settings.bake;
-        if bake.is_zero() {
-            return self.alarms().await;
-        }
-        reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
-        let end = Instant::now() + bake;
-        while Instant::now() < end {
-            if let Some(interrupt) = self.tick().await {
-                return Some(interrupt);
+        if !bake.is_zero() {
+            reporter.started(Stage::Bake, format!("watching the alarms for {}s", bake.as_secs()));
+            let end = Instant::now() + bake;
+            while Instant::now() < end {
+                if let Some(interrupt) = self.tick().await {
+                    return Some(interrupt);
+                }
             }
         }
-        reporter.finished(Stage::Bake, "no alarm fired");
+        if let Some(interrupt) = self.alarms().await {
+            return Some(interrupt);
+        }
+        if !bake.is_zero() {
+            reporter.finished(Stage::Bake, "no alarm fired");
+        }
         None
     }
 
@@ -240,30 +229,6 @@ mod tests {
     fn polls_start_fast_and_back_off_to_the_configured_interval() {
         let pauses: Vec<u64> = cadence(Duration::from_secs(1)).take(8).map(|d| d.as_millis() as u64).collect();
         assert_eq!(pauses, [100, 150, 225, 337, 506, 759, 1000, 1000]);
-    }
-
-    #[test]
-    fn a_change_in_what_the_loop_saw_starts_the_cadence_over() {
-        let cw = aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::Config::builder().behavior_version_latest().build(),
-        );
-        let settings = WatchSettings {
-            poll: Duration::from_secs(1),
-            timeout: Duration::from_secs(60),
-            bake: Duration::ZERO,
-            alarms: Vec::new(),
-            on_cancel: OnCancel::Rollback,
-            transient_window: Duration::from_secs(60),
-            wait: true,
-        };
-        let mut watcher = Watcher::new(&cw, &settings, Cancel::never());
-        let next = |w: &mut Watcher<'_>| w.pauses.next().map(|d| d.as_millis());
-        watcher.saw(&"0/2 running");
-        assert_eq!((next(&mut watcher), next(&mut watcher), next(&mut watcher)), (Some(100), Some(150), Some(225)));
-        watcher.saw(&"0/2 running");
-        assert_eq!(next(&mut watcher), Some(337), "nothing moved: the pauses keep growing");
-        watcher.saw(&"1/2 running");
-        assert_eq!((next(&mut watcher), next(&mut watcher)), (Some(100), Some(150)), "it moved: quick again");
     }
 
     #[test]
