@@ -200,6 +200,54 @@ fn one_digest_is_promoted_from_staging_to_prod_through_an_assumed_role_and_a_sec
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
 
+/// A registry that answers 500 to everything fails the promotion naming the copy, with nothing deployed in prod;
+/// one that answers 500 three times and then recovers is retried through, and the promotion lands.
+#[test]
+fn a_registry_down_fails_the_promotion_cleanly_and_a_passing_hiccup_is_retried_through() {
+    let mut sb = Sandbox::start();
+    sb.service_in("staging", Controller::Rolling);
+    let home = sb.sdk.clone();
+    sb.sdk = prod_sdk(&sb);
+    let prod = sb.service_in("prod", Controller::Rolling);
+    sb.sdk = home;
+    let repo = repo();
+    let released = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
+        .run();
+    released.code(0);
+    let staged = released.json()["image_uri"].as_str().expect("image_uri").to_owned();
+    let promote = || {
+        Pipeline::new(&repo)
+            .sandbox(&sb)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(&["--output", "json", "-e", "prod", "deploy", "--image", &staged])
+            .run()
+    };
+
+    // Down: every registry request answers 500, through every retry.
+    sb.fault(r#"{"kind":"error","service":"registry","operation":"request"}"#);
+    let before = calls(&sb);
+    let failed = promote();
+    failed.code(1).stderr_has("between registries failed").stderr_has("500");
+    let ecs_writes: Vec<String> =
+        writes(&between(&before, &calls(&sb))).into_iter().filter(|op| op.starts_with("ecs:")).collect();
+    assert_eq!(ecs_writes, Vec::<String>::new(), "nothing deployed");
+    assert_eq!(sb.running_td(&prod), prod.initial_td);
+    sb.clear_faults();
+
+    // A hiccup: three 500s, then the registry answers again. Without retries the first 500 ends the copy.
+    sb.fault(r#"{"kind":"error","service":"registry","operation":"request","count":3}"#);
+    let promoted = promote();
+    promoted.code(0);
+    let digest = staged.split_once('@').expect("pinned").1;
+    let prod_host = sb.running.registry_host_of(PROD_ACCOUNT).expect("the prod account's registry");
+    let pinned = format!("{prod_host}/web@{digest}");
+    assert_eq!(promoted.json()["image_uri"], pinned.as_str());
+    assert_eq!(sb.td_image(&sb.running_td(&prod)), pinned, "prod runs the promoted digest");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
 #[test]
 fn a_role_that_cannot_be_assumed_is_refused_before_any_write() {
     let sb = Sandbox::start();

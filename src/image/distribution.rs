@@ -1,6 +1,7 @@
 //! A small client of the registry's v2 API (the OCI distribution API ECR serves), for copying an image by
 //! digest between registries: manifests by digest, blob existence, cross-repository mounts, and monolithic blob
-//! uploads (POST, then PUT with the digest). Credentials are ECR's, in memory only.
+//! uploads (POST, then PUT with the digest). Credentials are ECR's, in memory only. A transient answer (429, 5xx,
+//! a network error) is retried, with the policy of every other HTTP call of the tool (`report/retry.rs`).
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use secrecy::ExposeSecret;
 use super::push::registry_url;
 use super::reference::{Digest, RegistryAuth};
 use crate::Error;
+use crate::report::retry::Retries;
 
 /// Every manifest type a copy keeps as it is: Docker v2 and OCI images and their lists/indexes.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -48,6 +50,24 @@ impl Registry {
         self.http.request(method, url).basic_auth(&self.auth.username, Some(self.auth.password.expose_secret()))
     }
 
+    /// Sends the request `build` makes, again while the answer is transient, so a registry hiccup does not fail
+    /// a copy that a second try finishes. Every request of a copy may be repeated: reads, PUTs by digest, and
+    /// the POST that opens an upload (a failed one opened nothing). The last answer, transient or not, is the
+    /// caller's to judge.
+    async fn send(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+        let mut retries = Retries::default();
+        loop {
+            let wait = match build().send().await {
+                Ok(response) => match retries.after_response(response.status(), response.headers()) {
+                    Some(wait) => wait,
+                    None => return Ok(response),
+                },
+                Err(e) => retries.after_error().ok_or(e)?,
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     fn fail(&self, what: String, message: impl std::fmt::Display) -> Error {
         Error::Copy { image: format!("{}/{what}", self.auth.server), message: message.to_string() }
     }
@@ -57,9 +77,7 @@ impl Registry {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let what = format!("{repo}@{reference}");
         let response = self
-            .request(reqwest::Method::GET, &url)
-            .header("Accept", MANIFEST_ACCEPT)
-            .send()
+            .send(|| self.request(reqwest::Method::GET, &url).header("Accept", MANIFEST_ACCEPT))
             .await
             .map_err(|e| self.fail(what.clone(), e))?;
         match response.status() {
@@ -86,8 +104,7 @@ impl Registry {
     pub async fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool, Error> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         let response = self
-            .request(reqwest::Method::HEAD, &url)
-            .send()
+            .send(|| self.request(reqwest::Method::HEAD, &url))
             .await
             .map_err(|e| self.fail(format!("{repo}@{digest}"), e))?;
         Ok(response.status().is_success())
@@ -96,7 +113,8 @@ impl Registry {
     pub async fn blob(&self, repo: &str, digest: &Digest) -> Result<Bytes, Error> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         let what = format!("{repo}@{digest}");
-        let response = self.request(reqwest::Method::GET, &url).send().await.map_err(|e| self.fail(what.clone(), e))?;
+        let response =
+            self.send(|| self.request(reqwest::Method::GET, &url)).await.map_err(|e| self.fail(what.clone(), e))?;
         if !response.status().is_success() {
             return Err(self.fail(what, answer(response).await));
         }
@@ -108,9 +126,7 @@ impl Registry {
     pub async fn mount(&self, repo: &str, digest: &Digest, from: &str) -> Result<bool, Error> {
         let url = format!("{}/v2/{repo}/blobs/uploads/?mount={digest}&from={from}", self.base);
         let response = self
-            .request(reqwest::Method::POST, &url)
-            .header("Content-Length", "0")
-            .send()
+            .send(|| self.request(reqwest::Method::POST, &url).header("Content-Length", "0"))
             .await
             .map_err(|e| self.fail(format!("{repo}@{digest}"), e))?;
         if response.status() == StatusCode::ACCEPTED {
@@ -127,9 +143,7 @@ impl Registry {
         let what = format!("{repo}@{digest}");
         let url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
         let started = self
-            .request(reqwest::Method::POST, &url)
-            .header("Content-Length", "0")
-            .send()
+            .send(|| self.request(reqwest::Method::POST, &url).header("Content-Length", "0"))
             .await
             .map_err(|e| self.fail(what.clone(), e))?;
         if started.status() != StatusCode::ACCEPTED {
@@ -140,10 +154,10 @@ impl Registry {
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str(&format!("digest={digest}"));
         let done = self
-            .request(reqwest::Method::PUT, &put)
-            .header("Content-Type", "application/octet-stream")
-            .body(data)
-            .send()
+            .send(|| {
+                let put = self.request(reqwest::Method::PUT, &put);
+                put.header("Content-Type", "application/octet-stream").body(data.clone())
+            })
             .await
             .map_err(|e| self.fail(what.clone(), e))?;
         if done.status() != StatusCode::CREATED {
@@ -157,10 +171,10 @@ impl Registry {
         let url = format!("{}/v2/{repo}/manifests/{digest}", self.base);
         let what = format!("{repo}@{digest}");
         let response = self
-            .request(reqwest::Method::PUT, &url)
-            .header("Content-Type", &manifest.media_type)
-            .body(manifest.body.clone())
-            .send()
+            .send(|| {
+                let put = self.request(reqwest::Method::PUT, &url);
+                put.header("Content-Type", &manifest.media_type).body(manifest.body.clone())
+            })
             .await
             .map_err(|e| self.fail(what.clone(), e))?;
         if !response.status().is_success() {

@@ -15,7 +15,7 @@ mod mask;
 mod plan_recorder;
 mod record;
 mod reporter;
-mod retry;
+pub(crate) mod retry;
 mod service_line;
 mod settings;
 mod slack;

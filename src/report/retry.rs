@@ -1,7 +1,7 @@
-//! When a GitHub or Slack call is sent again: on 429, on 5xx, on GitHub's rate-limit 403 and on
-//! network errors, after `Retry-After` when the server names a wait and otherwise after an
-//! exponential backoff with jitter (backon). Bounded, so reporting ends within the reporter's
-//! 10 s close budget.
+//! When a GitHub or Slack call (and a registry request of an image copy, `image/distribution.rs`) is sent
+//! again: on 429, on 5xx, on GitHub's rate-limit 403 and on network errors, after `Retry-After` when the
+//! server names a wait and otherwise after an exponential backoff with jitter (backon). Bounded, so
+//! reporting ends within the reporter's 10 s close budget.
 
 use std::time::Duration;
 
