@@ -78,6 +78,16 @@ fn between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTr
         .collect()
 }
 
+/// Releases 1.0.0 to staging (built with the real Docker engine into the home account's ECR): its pinned image.
+fn release_to_staging(sb: &Sandbox, repo: &Repo) -> String {
+    let released = Pipeline::new(repo)
+        .sandbox(sb)
+        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
+        .run();
+    released.code(0);
+    released.json()["image_uri"].as_str().expect("image_uri").to_owned()
+}
+
 /// Calls that change something: registry uploads and manifests, ECR and ECS writes.
 fn writes(delta: &BTreeMap<String, u64>) -> Vec<String> {
     let read = ["Describe", "List", "Get", "BatchGet", "Head", "Ping", "AssumeRole"];
@@ -98,12 +108,7 @@ fn one_digest_is_promoted_from_staging_to_prod_through_an_assumed_role_and_a_sec
     let prod_host = sb.running.registry_host_of(PROD_ACCOUNT).expect("the prod account's registry");
 
     // 1. The one build: staging's release, with the real Docker engine, into the home account's ECR.
-    let released = Pipeline::new(&repo)
-        .sandbox(&sb)
-        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
-        .run();
-    released.code(0);
-    let staged = released.json()["image_uri"].as_str().expect("image_uri").to_owned();
+    let staged = release_to_staging(&sb, &repo);
     let digest = staged.split_once('@').expect("pinned").1.to_owned();
     assert!(staged.starts_with(&format!("{}/web@sha256:", sb.running.registry_host())), "{staged}");
     assert_eq!(sb.td_image(&sb.running_td(&staging)), staged, "staging runs the build");
@@ -211,12 +216,7 @@ fn a_registry_down_fails_the_promotion_cleanly_and_a_passing_hiccup_is_retried_t
     let prod = sb.service_in("prod", Controller::Rolling);
     sb.sdk = home;
     let repo = repo();
-    let released = Pipeline::new(&repo)
-        .sandbox(&sb)
-        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
-        .run();
-    released.code(0);
-    let staged = released.json()["image_uri"].as_str().expect("image_uri").to_owned();
+    let staged = release_to_staging(&sb, &repo);
     let promote = || {
         Pipeline::new(&repo)
             .sandbox(&sb)
