@@ -193,6 +193,12 @@ pub enum Error {
     )]
     RolledBack { reason: String, now_running: String },
 
+    /// A service of a `services:` stage stopped because another one of the stage failed: rolled back to
+    /// `now_running`, or never started (`None`). The release's own error says what failed.
+    #[error("stopped because `{failed}`, another service of this release, failed")]
+    #[diagnostic(code(pipeline::deploy::stopped))]
+    Stopped { failed: String, now_running: Option<String> },
+
     #[error("the deployment failed and was NOT rolled back: {reason}")]
     #[diagnostic(code(pipeline::deploy::failed), help("{help}"))]
     DeployFailed { reason: String, help: String },
@@ -380,7 +386,7 @@ impl Error {
             Error::JobFailed { exit: Some(code), .. } => {
                 u8::try_from(*code).ok().filter(|c| *c != 0).map_or(ExitCode::Failure, ExitCode::Job)
             }
-            Error::RolledBack { .. } => ExitCode::RolledBack,
+            Error::RolledBack { .. } | Error::Stopped { .. } => ExitCode::RolledBack,
             Error::DeployFailed { .. } => ExitCode::NotRolledBack,
             Error::Cancelled { .. } => ExitCode::Cancelled,
             _ => ExitCode::Failure,

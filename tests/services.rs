@@ -1,7 +1,11 @@
 //! Several services from one release (`services:`): a web service (CodeDeploy) and a worker (rolling) released from
-//! one image, all or nothing, over a history of releases; and bad `services:` config refused before any write.
+//! one image, all or nothing, over a history of releases; a failure in a parallel stage stopping the sibling in
+//! flight at once; a cancel there; and bad `services:` config refused before any write.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::StateValue;
 
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentController,
@@ -10,9 +14,11 @@ use aws_sdk_ecs::types::{
 
 use crate::fixture::{Controller, Service, TASK_DEFINITION};
 use crate::harness::{Pipeline, Repo, Run, Sandbox, http_get, remove_local_images};
+use crate::inflight::{run_and_signal, run_with};
 
 const ROLLED_BACK: i32 = 4;
 const USAGE: i32 = 3;
+const CANCELLED: i32 = 6;
 
 const WORKER_TASK_DEFINITION: &str = r#"{
   "family": "worker",
@@ -325,5 +331,196 @@ fn sidecars_are_pinned_by_digest_beside_the_app_container_built_or_resolved_when
     assert_eq!(images["web"], second.json()["image_uri"].as_str().unwrap());
     let proxy = sb.digest("web-proxy", "v1.1.0").expect("the proxy of 1.1.0");
     assert_eq!(images["proxy"], format!("{}/web-proxy@{proxy}", sb.running.registry_host()));
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+/// web (`controller`: CodeDeploy with a 5-minute canary, or rolling; guard alarm `web-errors`) and worker (rolling,
+/// guard alarm `worker-errors`, `worker_guard` more of its guard) in one parallel stage, with `on-cancel: leave`: what
+/// a sibling's failure does must not depend on it, and a cancel must still honour it.
+fn guarded_config(controller: Controller, worker_guard: &str) -> String {
+    let strategy = match controller {
+        Controller::Rolling => "strategy: rolling",
+        Controller::CodeDeploy => {
+            "strategy: codedeploy
+        codedeploy:
+          application: web
+          deployment-group: web-prod
+          config: CodeDeployDefault.ECSCanary10Percent5Minutes"
+        }
+    };
+    format!(
+        "version: 1
+image:
+  repository: web
+environments:
+  prod:
+    cluster: prod
+    timeout: 2m
+    on-cancel: leave
+    order: parallel
+    services:
+      web:
+        task-definition: task-definition.json
+        container: web
+        {strategy}
+        guard: {{ poll-interval: 50ms, alarms: [web-errors] }}
+      worker:
+        task-definition: worker.json
+        container: worker
+        guard: {{ poll-interval: 50ms, alarms: [worker-errors]{worker_guard} }}
+"
+    )
+}
+
+/// A sandbox at `time_scale` with web (`controller`, two tasks) and worker (rolling, one task) settled on their first
+/// revisions, and both guard alarms OK.
+fn web_and_worker(time_scale: f64, controller: Controller) -> (Sandbox, Service, Service) {
+    let sb = Sandbox::with(pipeline_sandbox::SandboxOptions { time_scale, ..Default::default() });
+    let web = sb.service(controller);
+    let worker = sb.worker("prod");
+    sb.create_alarm("web-errors");
+    sb.create_alarm("worker-errors");
+    // A release waits for a rollout already in flight: the services' own first ones end before it starts.
+    for svc in [&web, &worker] {
+        assert!(sb.settled(svc, Duration::from_secs(30)).is_empty(), "{} settles", svc.name);
+    }
+    (sb, web, worker)
+}
+
+impl Sandbox {
+    /// The status of CodeDeploy deployment `id` (`Stopped`, `Succeeded`, ...).
+    fn codedeploy_status(&self, id: &str) -> String {
+        let cd = self.codedeploy();
+        self.block_on(async {
+            let out = cd.get_deployment().deployment_id(id).send().await.unwrap();
+            out.deployment_info().and_then(|d| d.status()).map(|s| s.as_str().to_owned()).unwrap_or_default()
+        })
+    }
+
+    /// The status of `svc`'s ECS deployment `id` (`ecs-svc/...`) as ListServiceDeployments tells it (`SUCCESSFUL`,
+    /// `STOPPED`, ...).
+    fn service_deployment_status(&self, svc: &Service, id: &str) -> String {
+        let ecs = self.ecs();
+        let suffix = format!("/{}", id.trim_start_matches("ecs-svc/"));
+        self.block_on(async {
+            let out = ecs.list_service_deployments().cluster(&svc.cluster).service(&svc.name).send().await.unwrap();
+            let found =
+                out.service_deployments().iter().find(|d| d.service_deployment_arn().unwrap().ends_with(&suffix));
+            let found = found.unwrap_or_else(|| panic!("deployment {id} of {}: {out:?}", svc.name));
+            found.status().map(|s| s.as_str().to_owned()).unwrap_or_default()
+        })
+    }
+}
+
+/// The deployment id the outcome's line for `name` carries.
+fn deployment_of(out: &serde_json::Value, name: &str) -> String {
+    line(out, name)["deployment_id"].as_str().unwrap_or_else(|| panic!("{name} started a deployment: {out}")).to_owned()
+}
+
+#[test]
+fn a_failed_worker_stops_the_codedeploy_web_in_flight_at_once_with_stop_deployment() {
+    // 4x: web's canary holds 10% for 75 s; the worker's rollout takes about 4 s, then it bakes for 30 s.
+    let (sb, web, worker) = web_and_worker(4.0, Controller::CodeDeploy);
+    let repo = repo(&guarded_config(Controller::CodeDeploy, ", bake: 30s"));
+    let writes_before = writes(&sb);
+    let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
+    // web's canary has moved its first 10%: the worker's guard alarm fires.
+    let (run, seen) = run_with(pipeline, "10% on the new release", Duration::ZERO, |_| {
+        sb.set_alarm("worker-errors", StateValue::Alarm)
+    });
+    assert!(seen, "web's canary started\n{}", run.stderr);
+    run.code(ROLLED_BACK)
+        .stderr_has("`worker`: guard alarm `worker-errors` fired")
+        .stderr_has("`web` stopped at once and rolled back to web:1");
+    let out = run.json();
+    assert_eq!(out["rolled_back"], true);
+    assert_eq!(line(&out, "worker")["state"], "rolled-back");
+    assert_eq!(line(&out, "web")["state"], "stopped");
+    assert_eq!(line(&out, "web")["because_of"], "worker", "web's line names the service that failed");
+    assert_eq!(line(&out, "web")["running_now"], web.initial_td.as_str());
+
+    // web's deployment was stopped with its rollback, not run to the end and then returned by a second one.
+    let web_deployment = deployment_of(&out, "web");
+    assert_eq!(sb.codedeploy_status(&web_deployment), "Stopped", "web's canary was interrupted");
+    let writes = writes(&sb);
+    let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
+    assert_eq!(more("codedeploy:StopDeployment"), 1, "{writes:?}");
+    assert_eq!(more("codedeploy:CreateDeployment"), 1, "no second deployment returned web: {writes:?}");
+    assert_eq!(more("ecs:UpdateService"), 2, "the worker's release and its rollback: {writes:?}");
+    assert_eq!(sb.running_td(&web), web.initial_td);
+    assert_eq!(sb.running_td(&worker), worker.initial_td);
+    for svc in [&web, &worker] {
+        assert_eq!(sb.settled(svc, Duration::from_secs(10)), Vec::<String>::new(), "{} is left in flight", svc.name);
+    }
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+#[test]
+fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
+    // 2x: web's rollout of two tasks takes about 8 s; the worker fails within a second of its start.
+    let (sb, web, worker) = web_and_worker(2.0, Controller::Rolling);
+    let repo = repo(&guarded_config(Controller::Rolling, ""));
+    let writes_before = writes(&sb);
+    let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
+    let (run, seen) = run_with(pipeline, "worker: deployment ecs-svc/", Duration::ZERO, |_| {
+        sb.set_alarm("worker-errors", StateValue::Alarm)
+    });
+    assert!(seen, "the worker's deployment started\n{}", run.stderr);
+    run.code(ROLLED_BACK)
+        .stderr_has("`worker`: guard alarm `worker-errors` fired")
+        .stderr_has("`web` stopped at once and rolled back to web:1");
+    let out = run.json();
+    assert_eq!(line(&out, "worker")["state"], "rolled-back");
+    assert_eq!(line(&out, "web")["state"], "stopped");
+    assert_eq!(line(&out, "web")["because_of"], "worker");
+    assert_eq!(line(&out, "web")["running_now"], web.initial_td.as_str());
+
+    // web's rollout was superseded by its rollback before it completed, and nothing returned it a second time.
+    let web_deployment = deployment_of(&out, "web");
+    assert_eq!(sb.service_deployment_status(&web, &web_deployment), "STOPPED", "not SUCCESSFUL");
+    let writes = writes(&sb);
+    let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
+    assert_eq!(more("ecs:UpdateService"), 4, "each service's release and its one rollback: {writes:?}");
+    assert_eq!(sb.running_td(&worker), worker.initial_td);
+    assert_eq!(sb.running_td(&web), web.initial_td);
+    for svc in [&web, &worker] {
+        assert_eq!(sb.settled(svc, Duration::from_secs(10)), Vec::<String>::new(), "{} is left in flight", svc.name);
+    }
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+#[test]
+fn sigint_during_a_parallel_stage_is_a_cancel_that_honours_on_cancel() {
+    let (sb, web, worker) = web_and_worker(4.0, Controller::CodeDeploy);
+    let repo = repo(&guarded_config(Controller::CodeDeploy, ""));
+    let writes_before = writes(&sb);
+    let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
+    let (run, signalled) = run_and_signal(pipeline, "web: deployment d-", Duration::from_millis(200), "INT");
+    assert!(signalled, "web's deployment started\n{}", run.stderr);
+    run.code(CANCELLED).stderr_has("cancelled").stderr_has("left running (on-cancel: leave)");
+    assert!(
+        !run.stderr.contains("another service of this release failed"),
+        "a cancel stops no sibling\n{}",
+        run.stderr
+    );
+    let out = run.json();
+    let writes = writes(&sb);
+    let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
+    assert_eq!(more("codedeploy:StopDeployment"), 0, "on-cancel: leave: {writes:?}");
+    assert_eq!(more("ecs:UpdateService"), 1, "the worker's release, and no rollback: {writes:?}");
+    let web_deployment = deployment_of(&out, "web");
+    assert!(
+        sb.in_flight(&web).contains(&web_deployment),
+        "web's canary goes on: {}",
+        sb.codedeploy_status(&web_deployment)
+    );
+    let worker_deployment = deployment_of(&out, "worker");
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while sb.service_deployment_status(&worker, &worker_deployment) == "IN_PROGRESS" && std::time::Instant::now() < end
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sb.service_deployment_status(&worker, &worker_deployment), "SUCCESSFUL", "the worker's rollout went on");
+    assert_eq!(line(&out, "worker")["task_definition_arn"], sb.running_td(&worker).as_str());
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }

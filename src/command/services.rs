@@ -1,8 +1,8 @@
 //! A release to an environment with `services:`, a layer above the one-service deploy half: each service is planned
 //! as a one-service release plans its own (deploy half, AWS checks, diff), then every revision is registered and
 //! every guard armed before anything moves, and the services deploy stage by stage (a stage's services at once)
-//! from one image. All or nothing: when one fails, the others that moved go back to what ran before, each to its
-//! own previous revision.
+//! from one image. All or nothing: when one fails, the others of its stage still deploying are stopped at once and
+//! rolled back, and those that had finished go back to what ran before, each to its own previous revision.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -54,11 +54,13 @@ fn line(s: &ServiceDeploy, state: ServiceState) -> ServiceLine {
         task_definition_arn: None,
         deployment_id: None,
         running_now: None,
+        because_of: None,
     }
 }
 
 /// register (each) -> before-deploy tasks (each) -> guards (each) -> the stages -> verified (each); on a failure, the
-/// services that moved are returned to what ran before.
+/// stage's other services still deploying are stopped and rolled back, and the services that moved are returned to
+/// what ran before.
 pub async fn deploy_all(
     run: &mut Run<'_>,
     aws: &Aws,
@@ -105,6 +107,12 @@ pub async fn deploy_all(
                     run.done.services[i].state = ServiceState::Released;
                 }
                 Ok(None) => run.done.services[i].state = ServiceState::Unchanged,
+                Err(Error::Stopped { failed, now_running }) => {
+                    let entry = &mut run.done.services[i];
+                    entry.state = if now_running.is_some() { ServiceState::Stopped } else { ServiceState::NotStarted };
+                    entry.running_now = now_running;
+                    entry.because_of = Some(failed);
+                }
                 Err(e) => {
                     let entry = &mut run.done.services[i];
                     match &e {
@@ -179,12 +187,16 @@ fn combined(run: &mut Run<'_>, plan: &ServicesPlan, failures: Vec<(usize, Error)
             other => format!("`{}`: {other}", name(*i)),
         })
         .collect();
+    let back_to = |l: &ServiceLine| short_arn(l.running_now.as_deref().unwrap_or_default()).to_owned();
     let returned: Vec<String> = run
         .done
         .services
         .iter()
-        .filter(|l| l.state == ServiceState::Returned)
-        .map(|l| format!("`{}` returned to {}", l.name, short_arn(l.running_now.as_deref().unwrap_or_default())))
+        .filter_map(|l| match l.state {
+            ServiceState::Stopped => Some(format!("`{}` stopped at once and rolled back to {}", l.name, back_to(l))),
+            ServiceState::Returned => Some(format!("`{}` returned to {}", l.name, back_to(l))),
+            _ => None,
+        })
         .collect();
     let mut reason = reasons.join("; ");
     if !returned.is_empty() {
@@ -212,11 +224,17 @@ fn combined(run: &mut Run<'_>, plan: &ServicesPlan, failures: Vec<(usize, Error)
     if !returned.is_empty() {
         run.reporter.warn(returned.join(", "));
     }
-    failures.into_iter().next().map(|(_, e)| e).unwrap_or(Error::DeployFailed { reason, help: String::new() })
+    // The worst as it was: a cancel, or a service that is NOT back on what ran before.
+    failures
+        .into_iter()
+        .map(|(_, e)| e)
+        .find(|e| !matches!(e, Error::RolledBack { .. }))
+        .unwrap_or(Error::DeployFailed { reason, help: String::new() })
 }
 
 /// Deploys the services of one stage at once. Each reports through its own reporter, whose events reach the run's,
-/// named after the service, as they happen.
+/// named after the service, as they happen. Each has a token of the stage ([`Cancel::stage`]): the first to fail
+/// stops the others.
 #[allow(clippy::too_many_arguments)]
 async fn deploy_stage(
     aws: &Aws,
@@ -229,11 +247,12 @@ async fn deploy_stage(
     reporter: &mut Reporter,
 ) -> Vec<(usize, Result<Option<String>, Error>, Option<String>)> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let siblings = cancel.stage();
     let deployments: Vec<_> = stage
         .iter()
         .map(|&i| {
             let sink = Named { name: plan.services[i].name.clone(), tx: tx.clone() };
-            let cancel = cancel.clone();
+            let cancel = siblings.token(&plan.services[i].name);
             async move {
                 let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sink)];
                 let mut own = Reporter::new(sinks);
@@ -244,11 +263,15 @@ async fn deploy_stage(
                     &arns[i],
                     label,
                     tasks,
-                    cancel,
+                    cancel.clone(),
                     &mut own,
                     &mut started,
                 )
                 .await;
+                // Usually told already, when its rollback started; a failure without one is told here.
+                if result.is_err() {
+                    cancel.failed();
+                }
                 (i, result, started)
             }
         })

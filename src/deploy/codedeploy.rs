@@ -12,7 +12,7 @@ use aws_sdk_codedeploy::types::{
 };
 
 use super::appspec::{self, AppSpecInput};
-use super::watcher::{Interrupt, Watcher, cancel_wins};
+use super::watcher::{Interrupt, Watcher, caused_by};
 use crate::Error;
 use crate::aws::Aws;
 use crate::ecs::service::ServiceInfo;
@@ -67,9 +67,7 @@ pub async fn start(
 ) -> Result<String, Error> {
     let (content, sha) = appspec::render(spec);
     loop {
-        if watcher.cancel.is_cancelled() {
-            return Err(Error::Cancelled { what: "before CreateDeployment: nothing was deployed".into() });
-        }
+        watcher.cancel.stop_here(|| "before CreateDeployment: nothing was deployed".into())?;
         let create = || async {
             let mut request = cd
                 .create_deployment()
@@ -113,6 +111,7 @@ pub async fn start(
                         Interrupt::Cancelled => {
                             Error::Cancelled { what: "cancelled while waiting for the deployment group".into() }
                         }
+                        Interrupt::SiblingFailed { service } => Error::Stopped { failed: service, now_running: None },
                         other => Error::GroupBusy {
                             group: settings.deployment_group.clone(),
                             active,
@@ -247,7 +246,11 @@ pub async fn wait(
         && let Some(interrupt) = watcher.bake(reporter).await
     {
         // The termination wait did not cover the bake: CodeDeploy has finished, and returning to the
-        // previous revision is a new deployment.
+        // previous revision is a new deployment. After a sibling's failure the release makes it, as for every
+        // service of the stage that finished.
+        if matches!(interrupt, Interrupt::SiblingFailed { .. }) {
+            return Ok(());
+        }
         return Err(Error::DeployFailed {
             reason: format!("{} after the deployment succeeded", interrupt.describe()),
             help: format!("run `pipeline rollback` to return to {previous}"),
@@ -275,7 +278,7 @@ async fn verify_then_reroute(
     if !checks.plan.skip_checks {
         let outcome = crate::verify::run(checks.plan, &checks.jobs, &mut watcher.cancel, reporter).await;
         if outcome.cancelled {
-            return Err(Interrupt::Cancelled);
+            return Err(watcher.cancel.why().unwrap_or(Interrupt::Cancelled));
         }
         if let Some(reason) = outcome.failure() {
             return Err(Interrupt::VerifyFailed { reason });
@@ -421,7 +424,7 @@ async fn stop(
             other => still_running(deployment, &format!("{} (on-cancel: leave)", other.describe())),
         });
     }
-    reporter.started(Stage::Rollback, format!("{}; stopping {deployment} with rollback", interrupt.describe()));
+    watcher.rolling_back(reporter, format!("{}; stopping {deployment} with rollback", interrupt.describe()));
     let call = || async {
         match cd.stop_deployment().deployment_id(deployment).auto_rollback_enabled(true).send().await {
             Ok(_) => Ok(()),
@@ -452,7 +455,7 @@ async fn stop(
         }
         (_, other) => other,
     };
-    cancel_wins(&interrupt, result)
+    caused_by(&interrupt, result)
 }
 
 /// Waits (bounded by the timeout) for a deployment to reach a terminal status; reads retried

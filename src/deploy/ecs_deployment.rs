@@ -5,7 +5,7 @@
 
 use super::transient::Transient;
 use super::verdict::{RolloutState, Verdict, judge};
-use super::watcher::{Interrupt, Watcher, cancel_wins};
+use super::watcher::{Interrupt, Watcher, caused_by};
 use crate::Error;
 use crate::ecs::service::{ServiceInfo, describe};
 use crate::report::{Reporter, Stage};
@@ -84,6 +84,7 @@ pub async fn wait_until_settled(
                 Interrupt::Cancelled => Error::Cancelled {
                     what: "cancelled while another deployment was in flight: nothing was deployed".into(),
                 },
+                Interrupt::SiblingFailed { service } => Error::Stopped { failed: service, now_running: None },
                 other => Error::DeployFailed {
                     reason: format!(
                         "another deployment ({}) was still in flight: {}",
@@ -188,7 +189,7 @@ async fn interrupted(
         });
     }
     let result = roll_back(ecs, svc, rollback_to, &interrupt.describe(), watcher, reporter).await;
-    cancel_wins(&interrupt, result)
+    caused_by(&interrupt, result)
 }
 
 /// Returns the service to `target` and waits (bounded) until that rollout completes.
@@ -200,7 +201,7 @@ pub async fn roll_back(
     watcher: &mut Watcher<'_>,
     reporter: &mut Reporter,
 ) -> Result<(), Error> {
-    reporter.started(Stage::Rollback, format!("{reason}; rolling back to {target}"));
+    watcher.rolling_back(reporter, format!("{reason}; rolling back to {target}"));
     let transient = watcher.transient;
     // The undo is retried through every transient fault (UpdateService to the same revision is idempotent).
     let once = Transient::new(std::time::Duration::ZERO);

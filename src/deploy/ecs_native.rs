@@ -21,7 +21,7 @@ use aws_sdk_ecs::types::{
 
 use super::cancel::Cancel;
 use super::transient::Transient;
-use super::watcher::{Interrupt, Watcher, cancel_wins};
+use super::watcher::{Interrupt, Watcher, caused_by};
 use crate::Error;
 use crate::ecs::service::ServiceInfo;
 use crate::report::{Event, Reporter, Stage};
@@ -355,11 +355,12 @@ pub async fn wait(
                         let reason = format!(
                             "the checks on test traffic failed ({reason}); no production request reached the new release"
                         );
-                        reporter.started(Stage::Rollback, format!("{reason}; rolling back"));
+                        watcher.rolling_back(reporter, format!("{reason}; rolling back"));
                         answer(ecs, &paused, "ROLLBACK", watcher).await?;
                         let result = follow_rollback(ecs, arn, previous, &reason, watcher, reporter).await;
-                        if watcher.cancel.is_cancelled() {
-                            return cancel_wins(&Interrupt::Cancelled, result);
+                        // Checks cut short by a cancel or a sibling's failure: the rollback is reported as that.
+                        if let Some(interrupt) = watcher.cancel.why() {
+                            return caused_by(&interrupt, result);
                         }
                         return result;
                     }
@@ -420,7 +421,7 @@ async fn interrupted(
         });
     }
     let reason = interrupt.describe();
-    reporter.started(Stage::Rollback, format!("{reason}; stopping {arn} with rollback"));
+    watcher.rolling_back(reporter, format!("{reason}; stopping {arn} with rollback"));
     let call = || async {
         ecs.stop_service_deployment()
             .service_deployment_arn(arn)
@@ -441,7 +442,7 @@ async fn interrupted(
         });
     }
     let result = follow_rollback(ecs, arn, previous, &reason, watcher, reporter).await;
-    cancel_wins(&interrupt, result)
+    caused_by(&interrupt, result)
 }
 
 /// Waits (with its own budget) until the rollback of `arn` ends; the result is the failure to report.

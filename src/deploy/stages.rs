@@ -177,7 +177,7 @@ pub async fn deploy(
                 // ECS's own bake is over and the previous revision is gone: returning is a new deployment.
                 let reason = interrupt.describe();
                 let result = ecs_deployment::roll_back(&aws.ecs, svc, previous, &reason, &mut watcher, reporter).await;
-                return Err(super::watcher::cancel_wins(&interrupt, result)
+                return Err(super::watcher::caused_by(&interrupt, result)
                     .err()
                     .unwrap_or(Error::RolledBack { reason, now_running: previous.to_owned() }));
             }

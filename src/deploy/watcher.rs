@@ -1,5 +1,6 @@
 //! What every strategy's wait loop shares: the settings, the poll cadence, and the reasons to stop
-//! watching early (an alarm, a cancel, the timeout, AWS failing for longer than the transient window).
+//! watching early (an alarm, a cancel, another service of the stage failing, the timeout, AWS failing for
+//! longer than the transient window).
 //! Every read made while a deployment is in flight goes through [`Watcher::read`], so transient
 //! faults are retried in one place and a fault that does not end becomes an [`Interrupt`], never an
 //! error that abandons the deployment.
@@ -50,6 +51,10 @@ pub enum Interrupt {
     VerifyFailed {
         reason: String,
     },
+    /// Another service of the same `services:` stage failed: the release has failed, this one goes back now.
+    SiblingFailed {
+        service: String,
+    },
 }
 
 impl Interrupt {
@@ -60,15 +65,33 @@ impl Interrupt {
             Interrupt::TimedOut => "the deployment timed out".into(),
             Interrupt::Unreadable { what } => format!("the deployment could no longer be watched: {what}"),
             Interrupt::VerifyFailed { reason } => reason.clone(),
+            Interrupt::SiblingFailed { service } => format!("another service of this release failed: `{service}`"),
+        }
+    }
+
+    /// Whether this interrupt rolls the deployment back: alarms, timeouts, failed checks and a sibling's failure
+    /// always (the release has failed, whatever `on-cancel` says); a cancel, and AWS failing for longer than the
+    /// window, per `on-cancel`.
+    pub fn rolls_back(&self, on_cancel: OnCancel) -> bool {
+        match self {
+            Interrupt::Cancelled | Interrupt::Unreadable { .. } => on_cancel == OnCancel::Rollback,
+            Interrupt::Alarm { .. }
+            | Interrupt::TimedOut
+            | Interrupt::VerifyFailed { .. }
+            | Interrupt::SiblingFailed { .. } => true,
         }
     }
 }
 
-/// A rollback caused by a cancel is reported as the cancel it is (exit code "cancelled").
-pub fn cancel_wins(interrupt: &Interrupt, result: Result<(), Error>) -> Result<(), Error> {
+/// A rollback is reported as what caused it: a cancel's as the cancel it is (exit code "cancelled"), a sibling's
+/// failure's as a stop naming that sibling; any other as it ended.
+pub fn caused_by(interrupt: &Interrupt, result: Result<(), Error>) -> Result<(), Error> {
     match (interrupt, result) {
         (Interrupt::Cancelled, Err(Error::RolledBack { now_running, .. })) => {
             Err(Error::Cancelled { what: format!("rolled back; the service runs {now_running}") })
+        }
+        (Interrupt::SiblingFailed { service }, Err(Error::RolledBack { now_running, .. })) => {
+            Err(Error::Stopped { failed: service.clone(), now_running: Some(now_running) })
         }
         (_, other) => other,
     }
@@ -142,7 +165,7 @@ impl<'a> Watcher<'a> {
         let transient = self.transient;
         tokio::select! {
             out = transient.read(call) => out.map_err(|e| self.unreadable(&e)),
-            _ = self.cancel.cancelled() => Err(Interrupt::Cancelled),
+            _ = self.cancel.cancelled() => Err(self.cancel.why().unwrap_or(Interrupt::Cancelled)),
         }
     }
 
@@ -151,14 +174,14 @@ impl<'a> Watcher<'a> {
     }
 
     /// Checks without sleeping: alarms first (when a poll interval has passed since they were last read), since
-    /// an alarm is the most urgent reason; then the cancel and the deadline.
+    /// an alarm is the most urgent reason; then the cancel (or a sibling's failure) and the deadline.
     pub async fn check(&mut self) -> Option<Interrupt> {
         let due = self.alarms_read.is_none_or(|at| at.elapsed() >= self.settings.poll);
         if due && let Some(interrupt) = self.alarms().await {
             return Some(interrupt);
         }
-        if self.cancel.is_cancelled() {
-            return Some(Interrupt::Cancelled);
+        if let Some(interrupt) = self.cancel.why() {
+            return Some(interrupt);
         }
         if Instant::now() >= self.deadline {
             return Some(Interrupt::TimedOut);
@@ -213,11 +236,15 @@ impl<'a> Watcher<'a> {
         None
     }
 
-    /// Whether an interrupt should roll back: alarms and timeouts always; a cancel, and AWS
-    /// failing for longer than the window, per `on-cancel`.
+    /// Whether an interrupt should roll back ([`Interrupt::rolls_back`], with the environment's `on-cancel`).
     pub fn rolls_back(&self, interrupt: &Interrupt) -> bool {
-        !matches!(interrupt, Interrupt::Cancelled | Interrupt::Unreadable { .. })
-            || self.settings.on_cancel == OnCancel::Rollback
+        interrupt.rolls_back(self.settings.on_cancel)
+    }
+
+    /// The deployment goes back: the other services of its stage stop now, not when this rollback ends.
+    pub fn rolling_back(&self, reporter: &mut Reporter, detail: String) {
+        self.cancel.failed();
+        reporter.started(Stage::Rollback, detail);
     }
 }
 
@@ -229,6 +256,31 @@ mod tests {
     fn polls_start_fast_and_back_off_to_the_configured_interval() {
         let pauses: Vec<u64> = cadence(Duration::from_secs(1)).take(8).map(|d| d.as_millis() as u64).collect();
         assert_eq!(pauses, [100, 150, 225, 337, 506, 759, 1000, 1000]);
+    }
+
+    #[test]
+    fn a_siblings_failure_rolls_back_whatever_on_cancel_says_and_a_cancel_follows_it() {
+        let sibling = Interrupt::SiblingFailed { service: "web".into() };
+        assert!(sibling.rolls_back(OnCancel::Leave));
+        assert!(sibling.rolls_back(OnCancel::Rollback));
+        assert!(!Interrupt::Cancelled.rolls_back(OnCancel::Leave));
+        assert!(Interrupt::Cancelled.rolls_back(OnCancel::Rollback));
+        assert_eq!(sibling.describe(), "another service of this release failed: `web`");
+    }
+
+    #[test]
+    fn a_rollback_is_reported_as_what_caused_it() {
+        let rolled_back = || Err(Error::RolledBack { reason: "r".into(), now_running: "web:1".into() });
+        let stopped = caused_by(&Interrupt::SiblingFailed { service: "worker".into() }, rolled_back());
+        assert!(
+            matches!(&stopped, Err(Error::Stopped { failed, now_running: Some(r) }) if failed == "worker" && r == "web:1"),
+            "{stopped:?}"
+        );
+        assert!(matches!(caused_by(&Interrupt::Cancelled, rolled_back()), Err(Error::Cancelled { .. })));
+        assert!(matches!(caused_by(&Interrupt::TimedOut, rolled_back()), Err(Error::RolledBack { .. })));
+        let not_back = || Err(Error::DeployFailed { reason: "r".into(), help: String::new() });
+        let sibling = Interrupt::SiblingFailed { service: "worker".into() };
+        assert!(matches!(caused_by(&sibling, not_back()), Err(Error::DeployFailed { .. })), "NOT rolled back stays so");
     }
 
     #[test]
