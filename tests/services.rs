@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::fixture::{Controller, Service, TASK_DEFINITION};
-use crate::harness::{Pipeline, Repo, Run, Sandbox, http_get, remove_local_images};
+use crate::harness::{Pipeline, Repo, Run, Sandbox, remove_local_images};
 
 const ROLLED_BACK: i32 = 4;
 const USAGE: i32 = 3;
@@ -199,26 +199,13 @@ fn a_web_service_and_a_worker_release_from_one_image_all_or_nothing_release_afte
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
 
-/// The sandbox's write calls so far, with their counts (`GET /_sandbox/calls`).
-fn writes(sb: &Sandbox) -> BTreeMap<String, u64> {
-    let body = sb.block_on(http_get(&format!("{}/_sandbox/calls", sb.running.endpoint())));
-    let value: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
-    let ops = value["operations"].as_object().cloned().unwrap_or_default();
-    let read = |op: &str| {
-        let name = op.split_once(':').map_or(op, |(_, n)| n);
-        ["Describe", "List", "Get", "BatchGet"].iter().any(|p| name.starts_with(p))
-    };
-    ops.iter().filter(|(op, _)| !read(op)).map(|(op, v)| (op.clone(), v["count"].as_u64().unwrap_or(0))).collect()
-}
-
 #[test]
 fn bad_services_config_is_refused_before_the_first_write() {
     let sb = Sandbox::start();
     sb.service(Controller::CodeDeploy);
     sb.worker("prod");
     let good = config("parallel", "");
-    let cases: [(&str, String, &[&str]); 5] = [
+    let cases: [(&str, String, &[&str]); 6] = [
         (
             "both forms",
             good.replace("    order: parallel\n", "    order: parallel\n    service: web\n    container: web\n"),
@@ -243,8 +230,17 @@ fn bad_services_config_is_refused_before_the_first_write() {
             ),
             &["`image.sidecars.proxy`: `context` and `image` are both given"],
         ),
+        (
+            "a sidecar in neither service's task definition",
+            good.replace("  repository: web\n", "  repository: web\n  sidecars:\n    log: { image: \"web:v1\" }\n"),
+            &[
+                ".pipeline.yml:5:",
+                "sidecar `log` names no container of any task definition a release to `prod` registers",
+                "(task-definition.json has: web; worker.json has: worker)",
+            ],
+        ),
     ];
-    let before = writes(&sb);
+    let before = sb.writes();
     for (what, text, needles) in cases {
         let repo = repo(&text);
         let run = release(&repo, &sb, "1.0.0");
@@ -260,7 +256,7 @@ fn bad_services_config_is_refused_before_the_first_write() {
     for needle in ["environment `prod` lists several services", "its own `task-definition:`"] {
         assert!(run.stderr.contains(needle), "run-task: stderr lacks {needle:?}\n{}", run.stderr);
     }
-    assert_eq!(writes(&sb), before, "no write call reached the sandbox");
+    assert_eq!(sb.writes(), before, "no write call reached the sandbox");
 }
 
 #[test]
