@@ -323,3 +323,78 @@ fn sidecars_are_pinned_by_digest_beside_the_app_container_built_or_resolved_when
     assert_eq!(images["proxy"], format!("{}/web-proxy@{proxy}", sb.running.registry_host()));
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
+
+/// The revision `svc` runs (DescribeServices), and the image of its container `container` (DescribeTaskDefinition).
+fn runs(sb: &Sandbox, svc: &Service, container: &str) -> (String, String) {
+    let td = sb.running_td(svc);
+    let image = sb.td_images(&td).remove(container).unwrap_or_else(|| panic!("{td} has no container {container}"));
+    (td, image)
+}
+
+#[test]
+fn deploy_image_of_a_staging_release_moves_every_service_then_a_second_changes_nothing() {
+    let sb = Sandbox::start();
+    let staging = sb.service_in("staging", Controller::Rolling);
+    let web = sb.service(Controller::CodeDeploy);
+    let worker = sb.worker("prod");
+    let staging_env = "  staging:\n    cluster: staging\n    service: web\n    task-definition: task-definition.json\n    \
+                       container: web\n    timeout: 2m\n    guard:\n      poll-interval: 50ms\n";
+    let repo = repo(&format!("{}{staging_env}", config("[[worker], [web]]", "")));
+
+    // 1.0.0 released to staging, one service: the image prod will run.
+    let staged = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
+        .run();
+    staged.code(0);
+    let image = staged.json()["image_uri"].as_str().expect("the pushed image").to_owned();
+    assert!(image.contains("/web@sha256:"), "{image}");
+    assert_eq!(runs(&sb, &staging, "web").1, image);
+    assert_eq!((sb.running_td(&web), sb.running_td(&worker)), (web.initial_td.clone(), worker.initial_td.clone()));
+
+    // Its tag deployed onto prod's two services: no build, each service runs the digest behind the tag.
+    let deploy = |output: &[&str]| {
+        let args = [output, &["-e", "prod", "deploy", "--image", "web:v1.0.0"]].concat();
+        Pipeline::new(&repo).sandbox(&sb).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(&args).run()
+    };
+    let before = sb.writes();
+    let promoted = deploy(&["--output", "json"]);
+    promoted.code(0);
+    let out = promoted.json();
+    assert_eq!(out["image_uri"], image.as_str(), "pinned by the digest behind web:v1.0.0");
+    for (name, svc) in [("web", &web), ("worker", &worker)] {
+        let (td, running) = runs(&sb, svc, name);
+        assert_ne!(td, svc.initial_td, "{name} moved");
+        assert_eq!(running, image, "{name} runs the digest");
+        assert!(sb.td_tags(&td).contains(&"pipeline:version=1.0.0".to_owned()), "{name}: {:?}", sb.td_tags(&td));
+        assert_eq!(line(&out, name)["state"], "released", "{out}");
+        assert_eq!(line(&out, name)["task_definition_arn"], td.as_str());
+    }
+    assert_eq!(out["services"].as_array().map(Vec::len), Some(2), "a line per service: {out}");
+    let moved = delta(&before, &sb.writes());
+    assert_eq!(moved.get("ecr:PutImage"), None, "nothing pushed: {moved:?}");
+    assert!(moved.contains_key("codedeploy:CreateDeployment") && moved.contains_key("ecs:UpdateService"), "{moved:?}");
+
+    // The same image again: each service already runs it, so nothing is registered, deployed or tagged.
+    let running = (sb.running_td(&web), sb.running_td(&worker));
+    let before = sb.writes();
+    let again = deploy(&[]);
+    again.code(0);
+    let repeated = delta(&before, &sb.writes());
+    assert_eq!((sb.running_td(&web), sb.running_td(&worker)), running);
+    for (name, svc) in [("web", &web), ("worker", &worker)] {
+        let td = sb.running_td(svc);
+        again.stderr_has(&format!("service {name} (prod/{name}): unchanged, runs {}", short(&td)));
+    }
+    assert_eq!(repeated, BTreeMap::new(), "no write call for what already runs");
+}
+
+/// The write calls made between two readings of [`Sandbox::writes`].
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after.iter().map(|(op, n)| (op.clone(), n - before.get(op).unwrap_or(&0))).filter(|(_, n)| *n > 0).collect()
+}
+
+/// `arn:...:task-definition/web:3` -> `web:3`.
+fn short(arn: &str) -> &str {
+    arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t)
+}
