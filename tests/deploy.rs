@@ -40,11 +40,13 @@ fn a_rolling_release_registers_deploys_and_verifies_then_an_unchanged_rerelease_
     // The registered revision pins the image by the digest that was pushed.
     assert_eq!(sb.td_image(&td), out["image_uri"].as_str().unwrap());
 
+    let before = sb.writes();
     let again = release(&repo, &sb, "1.0.0");
     again.code(0);
     let out = again.json();
     assert_eq!(out["task_definition_arn"], td.as_str(), "no new revision");
     assert!(out.get("deployment_id").is_none(), "no deployment: {out}");
+    assert_eq!(sb.writes(), before, "no write call: nothing pushed, registered, deployed, tagged or armed");
     cleanup(&sb);
 }
 

@@ -1,6 +1,7 @@
 //! The integration-test harness: a fresh sandbox per test, a throwaway git repository holding the
 //! service, and a builder that runs the real `pipeline` binary against them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -65,6 +66,20 @@ impl Sandbox {
     pub fn captured(&self) -> serde_json::Value {
         let body = self.block_on(http_get(&format!("{}/_sandbox/captured", self.running.endpoint())));
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("captured is JSON ({e}): {body}"))
+    }
+
+    /// The write calls the sandbox saw so far, with their counts (`GET /_sandbox/calls`; Describe*, List*, Get* and
+    /// BatchGet* read).
+    pub fn writes(&self) -> BTreeMap<String, u64> {
+        let body = self.block_on(http_get(&format!("{}/_sandbox/calls", self.running.endpoint())));
+        let value: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
+        let ops = value["operations"].as_object().cloned().unwrap_or_default();
+        let read = |op: &str| {
+            let name = op.split_once(':').map_or(op, |(_, n)| n);
+            ["Describe", "List", "Get", "BatchGet"].iter().any(|p| name.starts_with(p))
+        };
+        ops.iter().filter(|(op, _)| !read(op)).map(|(op, v)| (op.clone(), v["count"].as_u64().unwrap_or(0))).collect()
     }
 
     /// Adds a fault rule through the control endpoint (JSON as in crates/sandbox/README.md).

@@ -425,6 +425,24 @@ const REFERENCE_CASES: &[Case] = &[
             s.config("    strategy: rolling\n", "    strategy: rolling\n    before-deploy: [{run-task: migrate}]\ntasks:\n  migrate:\n    command: [m]\n    container: migrator\n")
         },
     ),
+    case(
+        "a sidecar that names no container",
+        USAGE,
+        InConfig("proxxy:"),
+        &[
+            "sidecar `proxxy` names no container of the task definition a release to `prod` registers",
+            "(task-definition.json has: web, proxy)",
+            "did you mean `proxy`?",
+        ],
+        NoCalls,
+        |s| {
+            s.config("  repository: web\n", "  repository: web\n  sidecars:\n    proxxy: {image: \"web:v1\"}\n");
+            s.td(
+                "[ { \"containerPort\": 8080 } ] }",
+                "[ { \"containerPort\": 8080 } ] },\n    { \"name\": \"proxy\", \"image\": \"placeholder\" }",
+            );
+        },
+    ),
     case("a lifecycle policy that is not JSON", USAGE, InConfig("lifecycle-policy"), &["is not JSON"], NoCalls, |s| {
         s.config("  repository: web\n", "  repository: web\n  lifecycle-policy: policy.json\n");
         s.files.push(("policy.json", "rules: []".into()));
@@ -601,6 +619,18 @@ const AWS_CASES: &[Case] = &[
         |s| {
             s.td("\"name\": \"web\"", "\"name\": \"app\"");
             s.config("container: web", "container: app");
+        },
+    ),
+    case(
+        "a sidecar that names no container of the live task definition",
+        USAGE,
+        InConfig("proxy:"),
+        &["sidecar `proxy` names no container", "(the revision prod/web runs (web:1) has: web)"],
+        ReadsOnly,
+        |s| {
+            s.config("task-definition: task-definition.json", "task-definition: from-service");
+            s.config("  repository: web\n", "  repository: web\n  sidecars:\n    proxy: {context: proxy}\n");
+            s.files.push(("proxy/Dockerfile", "FROM scratch\n".into()));
         },
     ),
     case("no AWS credentials", FAILURE, Nowhere, &["no AWS credentials found", "web identity"], NoCalls, |s| {

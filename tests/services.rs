@@ -13,7 +13,7 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::fixture::{Controller, Service, TASK_DEFINITION};
-use crate::harness::{Pipeline, Repo, Run, Sandbox, http_get, remove_local_images};
+use crate::harness::{Pipeline, Repo, Run, Sandbox, remove_local_images};
 use crate::inflight::{run_and_signal, run_with};
 
 const ROLLED_BACK: i32 = 4;
@@ -205,26 +205,13 @@ fn a_web_service_and_a_worker_release_from_one_image_all_or_nothing_release_afte
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
 }
 
-/// The sandbox's write calls so far, with their counts (`GET /_sandbox/calls`).
-fn writes(sb: &Sandbox) -> BTreeMap<String, u64> {
-    let body = sb.block_on(http_get(&format!("{}/_sandbox/calls", sb.running.endpoint())));
-    let value: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("calls is JSON ({e}): {body}"));
-    let ops = value["operations"].as_object().cloned().unwrap_or_default();
-    let read = |op: &str| {
-        let name = op.split_once(':').map_or(op, |(_, n)| n);
-        ["Describe", "List", "Get", "BatchGet"].iter().any(|p| name.starts_with(p))
-    };
-    ops.iter().filter(|(op, _)| !read(op)).map(|(op, v)| (op.clone(), v["count"].as_u64().unwrap_or(0))).collect()
-}
-
 #[test]
 fn bad_services_config_is_refused_before_the_first_write() {
     let sb = Sandbox::start();
     sb.service(Controller::CodeDeploy);
     sb.worker("prod");
     let good = config("parallel", "");
-    let cases: [(&str, String, &[&str]); 5] = [
+    let cases: [(&str, String, &[&str]); 6] = [
         (
             "both forms",
             good.replace("    order: parallel\n", "    order: parallel\n    service: web\n    container: web\n"),
@@ -249,8 +236,17 @@ fn bad_services_config_is_refused_before_the_first_write() {
             ),
             &["`image.sidecars.proxy`: `context` and `image` are both given"],
         ),
+        (
+            "a sidecar in neither service's task definition",
+            good.replace("  repository: web\n", "  repository: web\n  sidecars:\n    log: { image: \"web:v1\" }\n"),
+            &[
+                ".pipeline.yml:5:",
+                "sidecar `log` names no container of any task definition a release to `prod` registers",
+                "(task-definition.json has: web; worker.json has: worker)",
+            ],
+        ),
     ];
-    let before = writes(&sb);
+    let before = sb.writes();
     for (what, text, needles) in cases {
         let repo = repo(&text);
         let run = release(&repo, &sb, "1.0.0");
@@ -266,7 +262,7 @@ fn bad_services_config_is_refused_before_the_first_write() {
     for needle in ["environment `prod` lists several services", "its own `task-definition:`"] {
         assert!(run.stderr.contains(needle), "run-task: stderr lacks {needle:?}\n{}", run.stderr);
     }
-    assert_eq!(writes(&sb), before, "no write call reached the sandbox");
+    assert_eq!(sb.writes(), before, "no write call reached the sandbox");
 }
 
 #[test]
@@ -422,7 +418,7 @@ fn a_failed_worker_stops_the_codedeploy_web_in_flight_at_once_with_stop_deployme
     // 4x: web's canary holds 10% for 75 s; the worker's rollout takes about 4 s, then it bakes for 30 s.
     let (sb, web, worker) = web_and_worker(4.0, Controller::CodeDeploy);
     let repo = repo(&guarded_config(Controller::CodeDeploy, ", bake: 30s"));
-    let writes_before = writes(&sb);
+    let writes_before = sb.writes();
     let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
     // web's canary has moved its first 10%: the worker's guard alarm fires.
     let (run, seen) = run_with(pipeline, "10% on the new release", Duration::ZERO, |_| {
@@ -442,7 +438,7 @@ fn a_failed_worker_stops_the_codedeploy_web_in_flight_at_once_with_stop_deployme
     // web's deployment was stopped with its rollback, not run to the end and then returned by a second one.
     let web_deployment = deployment_of(&out, "web");
     assert_eq!(sb.codedeploy_status(&web_deployment), "Stopped", "web's canary was interrupted");
-    let writes = writes(&sb);
+    let writes = sb.writes();
     let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
     assert_eq!(more("codedeploy:StopDeployment"), 1, "{writes:?}");
     assert_eq!(more("codedeploy:CreateDeployment"), 1, "no second deployment returned web: {writes:?}");
@@ -460,7 +456,7 @@ fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
     // 2x: web's rollout of two tasks takes about 8 s; the worker fails within a second of its start.
     let (sb, web, worker) = web_and_worker(2.0, Controller::Rolling);
     let repo = repo(&guarded_config(Controller::Rolling, ""));
-    let writes_before = writes(&sb);
+    let writes_before = sb.writes();
     let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
     let (run, seen) = run_with(pipeline, "worker: deployment ecs-svc/", Duration::ZERO, |_| {
         sb.set_alarm("worker-errors", StateValue::Alarm)
@@ -478,7 +474,7 @@ fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
     // web's rollout was superseded by its rollback before it completed, and nothing returned it a second time.
     let web_deployment = deployment_of(&out, "web");
     assert_eq!(sb.service_deployment_status(&web, &web_deployment), "STOPPED", "not SUCCESSFUL");
-    let writes = writes(&sb);
+    let writes = sb.writes();
     let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
     assert_eq!(more("ecs:UpdateService"), 4, "each service's release and its one rollback: {writes:?}");
     assert_eq!(sb.running_td(&worker), worker.initial_td);
@@ -493,7 +489,7 @@ fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
 fn sigint_during_a_parallel_stage_is_a_cancel_that_honours_on_cancel() {
     let (sb, web, worker) = web_and_worker(4.0, Controller::CodeDeploy);
     let repo = repo(&guarded_config(Controller::CodeDeploy, ""));
-    let writes_before = writes(&sb);
+    let writes_before = sb.writes();
     let pipeline = Pipeline::new(&repo).sandbox(&sb).args(&["--output", "json", "release", "--version", "1.0.0"]);
     let (run, signalled) = run_and_signal(pipeline, "web: deployment d-", Duration::from_millis(200), "INT");
     assert!(signalled, "web's deployment started\n{}", run.stderr);
@@ -504,7 +500,7 @@ fn sigint_during_a_parallel_stage_is_a_cancel_that_honours_on_cancel() {
         run.stderr
     );
     let out = run.json();
-    let writes = writes(&sb);
+    let writes = sb.writes();
     let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
     assert_eq!(more("codedeploy:StopDeployment"), 0, "on-cancel: leave: {writes:?}");
     assert_eq!(more("ecs:UpdateService"), 1, "the worker's release, and no rollback: {writes:?}");
@@ -523,4 +519,79 @@ fn sigint_during_a_parallel_stage_is_a_cancel_that_honours_on_cancel() {
     assert_eq!(sb.service_deployment_status(&worker, &worker_deployment), "SUCCESSFUL", "the worker's rollout went on");
     assert_eq!(line(&out, "worker")["task_definition_arn"], sb.running_td(&worker).as_str());
     remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+/// The revision `svc` runs (DescribeServices), and the image of its container `container` (DescribeTaskDefinition).
+fn runs(sb: &Sandbox, svc: &Service, container: &str) -> (String, String) {
+    let td = sb.running_td(svc);
+    let image = sb.td_images(&td).remove(container).unwrap_or_else(|| panic!("{td} has no container {container}"));
+    (td, image)
+}
+
+#[test]
+fn deploy_image_of_a_staging_release_moves_every_service_then_a_second_changes_nothing() {
+    let sb = Sandbox::start();
+    let staging = sb.service_in("staging", Controller::Rolling);
+    let web = sb.service(Controller::CodeDeploy);
+    let worker = sb.worker("prod");
+    let staging_env = "  staging:\n    cluster: staging\n    service: web\n    task-definition: task-definition.json\n    \
+                       container: web\n    timeout: 2m\n    guard:\n      poll-interval: 50ms\n";
+    let repo = repo(&format!("{}{staging_env}", config("[[worker], [web]]", "")));
+
+    // 1.0.0 released to staging, one service: the image prod will run.
+    let staged = Pipeline::new(&repo)
+        .sandbox(&sb)
+        .args(&["--output", "json", "-e", "staging", "release", "--version", "1.0.0"])
+        .run();
+    staged.code(0);
+    let image = staged.json()["image_uri"].as_str().expect("the pushed image").to_owned();
+    assert!(image.contains("/web@sha256:"), "{image}");
+    assert_eq!(runs(&sb, &staging, "web").1, image);
+    assert_eq!((sb.running_td(&web), sb.running_td(&worker)), (web.initial_td.clone(), worker.initial_td.clone()));
+
+    // Its tag deployed onto prod's two services: no build, each service runs the digest behind the tag.
+    let deploy = |output: &[&str]| {
+        let args = [output, &["-e", "prod", "deploy", "--image", "web:v1.0.0"]].concat();
+        Pipeline::new(&repo).sandbox(&sb).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(&args).run()
+    };
+    let before = sb.writes();
+    let promoted = deploy(&["--output", "json"]);
+    promoted.code(0);
+    let out = promoted.json();
+    assert_eq!(out["image_uri"], image.as_str(), "pinned by the digest behind web:v1.0.0");
+    for (name, svc) in [("web", &web), ("worker", &worker)] {
+        let (td, running) = runs(&sb, svc, name);
+        assert_ne!(td, svc.initial_td, "{name} moved");
+        assert_eq!(running, image, "{name} runs the digest");
+        assert!(sb.td_tags(&td).contains(&"pipeline:version=1.0.0".to_owned()), "{name}: {:?}", sb.td_tags(&td));
+        assert_eq!(line(&out, name)["state"], "released", "{out}");
+        assert_eq!(line(&out, name)["task_definition_arn"], td.as_str());
+    }
+    assert_eq!(out["services"].as_array().map(Vec::len), Some(2), "a line per service: {out}");
+    let moved = delta(&before, &sb.writes());
+    assert_eq!(moved.get("ecr:PutImage"), None, "nothing pushed: {moved:?}");
+    assert!(moved.contains_key("codedeploy:CreateDeployment") && moved.contains_key("ecs:UpdateService"), "{moved:?}");
+
+    // The same image again: each service already runs it, so nothing is registered, deployed or tagged.
+    let running = (sb.running_td(&web), sb.running_td(&worker));
+    let before = sb.writes();
+    let again = deploy(&[]);
+    again.code(0);
+    let repeated = delta(&before, &sb.writes());
+    assert_eq!((sb.running_td(&web), sb.running_td(&worker)), running);
+    for (name, svc) in [("web", &web), ("worker", &worker)] {
+        let td = sb.running_td(svc);
+        again.stderr_has(&format!("service {name} (prod/{name}): unchanged, runs {}", short(&td)));
+    }
+    assert_eq!(repeated, BTreeMap::new(), "no write call for what already runs");
+}
+
+/// The write calls made between two readings of [`Sandbox::writes`].
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after.iter().map(|(op, n)| (op.clone(), n - before.get(op).unwrap_or(&0))).filter(|(_, n)| *n > 0).collect()
+}
+
+/// `arn:...:task-definition/web:3` -> `web:3`.
+fn short(arn: &str) -> &str {
+    arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t)
 }

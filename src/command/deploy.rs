@@ -66,6 +66,7 @@ pub async fn plan(run: &mut Run<'_>, image: &str) -> Result<Planned, Error> {
     } else {
         planning::diff(run)?;
     }
+    planning::sidecars_checked(run, &config, name, env)?;
     Ok(Planned { config, aws, deploy, image: found, promotion })
 }
 

@@ -193,6 +193,22 @@ pub async fn deploy_checked(
     Ok(planned)
 }
 
+/// The sidecars against every task definition the release to `env` registers, as planned (one-service, or each of
+/// `services:`): what the local checks could not see, a `from-service` revision, is known now, before any write.
+pub fn sidecars_checked(run: &Run<'_>, config: &Config, name: &str, env: &Environment) -> Result<(), Error> {
+    let each = env.each_service();
+    let planned: Vec<(&Environment, &DeployPlan)> = match (&run.plan.services, &run.plan.deploy) {
+        (Some(services), _) => services
+            .services
+            .iter()
+            .filter_map(|s| each.iter().find(|(n, _)| *n == s.name).map(|(_, one)| (one, &s.deploy)))
+            .collect(),
+        (None, Some(deploy)) => vec![(env, deploy)],
+        (None, None) => return Ok(()),
+    };
+    preflight::remote::sidecars(config, name, &planned)
+}
+
 fn report_deploy(run: &mut Run<'_>, planned: &DeployPlan) {
     for warning in &planned.warnings {
         run.reporter.warn(warning.clone());
@@ -307,6 +323,9 @@ pub async fn release(
         deploy_checked(run, &aws, config, name, env).await?;
         diff(run)?;
         schedules(run, &aws, config, name, env).await?;
+    }
+    if let (true, Some((name, env))) = (with_deploy, environment) {
+        sidecars_checked(run, config, name, env)?;
     }
     build_platform(run, config, environment.map(|(_, env)| env), &mut image).await?;
     Ok((aws, image))

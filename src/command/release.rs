@@ -125,9 +125,12 @@ pub(super) async fn deploy_image(
     cancel.stop_here(|| format!("before registering: {image} was published, nothing was deployed"))?;
     let (arn, _registered) = stages::register(aws, plan, image, label, reporter).await?;
     run.done.task_definition_arn = Some(arn.clone());
-    stages::before_deploy(aws, plan, &config.tasks, &arn, &mut cancel, reporter).await?;
-    cancel.stop_here(|| format!("before arming the guard: {arn} was registered, nothing was deployed"))?;
-    stages::arm_guard(aws, plan, reporter).await?;
+    // A service that runs this revision already is not deployed: nothing runs before it, no guard watches it.
+    if !plan.already_runs(&arn) {
+        stages::before_deploy(aws, plan, &config.tasks, &arn, &mut cancel, reporter).await?;
+        cancel.stop_here(|| format!("before arming the guard: {arn} was registered, nothing was deployed"))?;
+        stages::arm_guard(aws, plan, reporter).await?;
+    }
     let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
     let mut started = None;
     let deployed = stages::deploy(aws, plan, &arn, label, &config.tasks, cancel, reporter, &mut started).await;

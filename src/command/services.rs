@@ -78,10 +78,13 @@ pub async fn deploy_all(
         cancel.stop_here(|| format!("before registering `{}`: {image} was published, nothing was deployed", s.name))?;
         let (arn, _) = stages::register(aws, &s.deploy, image, label, run.reporter).await?;
         run.done.services[i].task_definition_arn = Some(arn.clone());
-        stages::before_deploy(aws, &s.deploy, &config.tasks, &arn, &mut cancel, run.reporter).await?;
+        // A service that runs its revision already is not deployed: nothing runs before it, no guard watches it.
+        if !s.deploy.already_runs(&arn) {
+            stages::before_deploy(aws, &s.deploy, &config.tasks, &arn, &mut cancel, run.reporter).await?;
+        }
         arns.push(arn);
     }
-    for s in &plan.services {
+    for (s, _) in plan.services.iter().zip(&arns).filter(|(s, arn)| !s.deploy.already_runs(arn)) {
         cancel.stop_here(|| format!("before arming the guard of `{}`: nothing was deployed", s.name))?;
         stages::arm_guard(aws, &s.deploy, run.reporter).await?;
     }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::codedeploy::CodeDeploySettings;
 use super::strategy::{self, Strategy};
+use super::verdict::{DeploymentStatus, DeploymentView};
 use super::watcher::WatchSettings;
 use crate::Error;
 use crate::config::{self, Environment, TaskDefinitionSource};
@@ -82,6 +83,16 @@ impl DeployPlan {
             }
         }
         Ok(None)
+    }
+
+    /// Whether the service runs `task_definition` already, settled and alone: there is nothing to deploy. A task set
+    /// draining after a finished blue/green deployment (CodeDeploy's termination) serves nothing and does not count.
+    pub fn already_runs(&self, task_definition: &str) -> bool {
+        let svc = &self.service;
+        let serving: Vec<&DeploymentView> =
+            svc.deployments.iter().filter(|d| d.status != DeploymentStatus::Inactive).collect();
+        svc.running() == task_definition
+            && matches!(serving.as_slice(), [only] if only.is_primary() && only.is_settled())
     }
 
     /// Whether `arn` is what runs and is already the verified release `version` (a re-run: there
@@ -387,6 +398,7 @@ mod tests {
 
     use super::*;
     use crate::deploy::strategy::{Controller, ControllerKind};
+    use crate::deploy::verdict::RolloutState;
     use crate::deploy::watcher::WatchSettings;
 
     const ARN: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/web";
@@ -469,6 +481,43 @@ mod tests {
             plan.latest_not_running().as_deref(),
             Some("the family's latest revision web:3 is not what runs (web:2): compared with what runs")
         );
+    }
+
+    fn deployment(status: DeploymentStatus, revision: u32, rollout: RolloutState) -> DeploymentView {
+        DeploymentView {
+            id: format!("ecs-svc/{revision}"),
+            status,
+            task_definition: format!("{ARN}:{revision}"),
+            rollout_state: Some(rollout),
+            rollout_state_reason: None,
+            running: 1,
+            desired: 1,
+            failed_tasks: 0,
+        }
+    }
+
+    #[test]
+    fn a_service_already_runs_a_revision_when_it_is_primary_settled_and_alone_but_for_a_draining_one() {
+        use DeploymentStatus::{Active, Inactive, Primary};
+        use RolloutState::{Completed, InProgress};
+        let with = |deployments: Vec<DeploymentView>| {
+            let mut plan = plan();
+            plan.service.deployments = deployments;
+            plan
+        };
+        let two = format!("{ARN}:2");
+        assert!(with(vec![deployment(Primary, 2, Completed)]).already_runs(&two));
+        assert!(!with(vec![deployment(Primary, 2, Completed)]).already_runs(&format!("{ARN}:3")));
+        assert!(!with(vec![deployment(Primary, 2, InProgress)]).already_runs(&two), "still rolling out");
+        assert!(!with(vec![deployment(Active, 1, Completed), deployment(Primary, 2, Completed)]).already_runs(&two));
+        // CodeDeploy: the blue task set of the release before drains after the deployment succeeded.
+        let mut blue_green = with(vec![deployment(Inactive, 1, Completed), deployment(Primary, 2, Completed)]);
+        blue_green.service.controller.kind = ControllerKind::CodeDeploy;
+        blue_green.service.primary_task_set = Some(two.clone());
+        assert!(blue_green.already_runs(&two), "a draining task set serves nothing");
+        blue_green.service.primary_task_set = Some(format!("{ARN}:1"));
+        assert!(!blue_green.already_runs(&two), "what runs is the PRIMARY task set");
+        assert!(!with(Vec::new()).already_runs(&two), "no deployment to say it settled");
     }
 
     #[test]

@@ -116,9 +116,7 @@ pub async fn deploy(
 ) -> Result<Option<String>, Error> {
     let svc = &plan.service;
     let previous = plan.running.as_str();
-    let settled =
-        svc.task_definition == task_definition && svc.deployments.len() == 1 && svc.deployments[0].is_settled();
-    if settled {
+    if plan.already_runs(task_definition) {
         reporter.finished(
             Stage::Deploy,
             format!("{}/{} already runs {task_definition}: nothing to deploy", svc.cluster, svc.name),

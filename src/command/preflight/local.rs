@@ -1,9 +1,10 @@
 //! The local half: everything the config points at that can be checked without AWS (the build context and
-//! Dockerfile, the task definitions and their containers, env and secret references, the tasks), every problem at
-//! once, each naming the file and line to fix.
+//! Dockerfile, the task definitions and their containers, env and secret references, the tasks, the sidecars'
+//! containers), every problem at once, each naming the file and line to fix.
 
 use std::path::Path;
 
+use super::sidecars::Registered;
 use super::{Scope, at};
 use crate::Error;
 use crate::config::{Config, Environment, TaskDefinitionRef, TaskDefinitionSource};
@@ -25,6 +26,7 @@ pub fn check(config: &Config, ci: &crate::ci::Ci, scope: &Scope<'_>) -> Result<(
     for (name, env) in &scope.environments {
         environment(config, name, env, &mut problems);
     }
+    sidecars(config, &scope.environments, &mut problems);
     let mut seen = Vec::new();
     for (name, env) in &scope.tasks {
         if !seen.contains(name) {
@@ -129,6 +131,36 @@ fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Ve
         Err(task_definition::TaskDefinitionError::EnvSecretClash { .. }) => {}
         Err(e) => problems.push(e.into()),
     }
+}
+
+/// Each sidecar names a container of a task definition the release to each environment registers (with `services:`,
+/// of one service's at least). Decided here when all of an environment's are files that load; else, for a
+/// `from-service` one, once AWS was read (`remote::sidecars`).
+fn sidecars(config: &Config, environments: &[(&str, &Environment)], problems: &mut Vec<Error>) {
+    if config.image.sidecars.is_empty() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for (name, _) in environments {
+        if seen.contains(name) {
+            continue;
+        }
+        seen.push(name);
+        let each = environments.iter().filter(|(n, _)| n == name);
+        let Some(registered) = each.map(|(_, env)| from_file(config, env)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        problems.extend(super::sidecars::check(config, name, &registered));
+    }
+}
+
+/// The containers of an environment's task definition file; `None` when it is not a file or does not load (said
+/// by [`environment`]).
+fn from_file(config: &Config, env: &Environment) -> Option<Registered> {
+    let TaskDefinitionSource::File(path) = &env.task_definition else { return None };
+    let loaded = TaskDefinitionDoc::load(path).ok()?;
+    let containers = loaded.doc.container_names().into_iter().map(str::to_owned).collect();
+    Some(Registered { source: shown(config, path), app: env.container.clone(), containers })
 }
 
 /// A task's own task definition, and that its container is in the task definition it runs with.

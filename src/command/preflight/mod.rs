@@ -5,6 +5,7 @@
 
 pub mod local;
 pub mod remote;
+pub mod sidecars;
 
 use crate::Error;
 use crate::config::{self, Config, ConfigError, Environment};

@@ -3,11 +3,12 @@
 //! quiet, the load balancer's container is in the task definition, the repository may be created).
 
 use super::at;
+use super::sidecars::Registered;
 use crate::Error;
 use crate::aws::Aws;
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, TaskDefinitionSource};
 use crate::deploy::group::{self, GroupRead};
-use crate::deploy::plan::DeployPlan;
+use crate::deploy::plan::{DeployPlan, short_arn};
 use crate::deploy::strategy::Strategy;
 use crate::guard::state::{AlarmState, states};
 use crate::image::plan::{ImagePlan, RepositoryState};
@@ -145,6 +146,28 @@ pub async fn check(aws: &Aws, config: &Config, name: &str, env: &Environment, pl
         }
     }
     Error::from_problems(problems)
+}
+
+/// Each sidecar names a container of a task definition the release registers, now that the deploy plans hold every
+/// one (a `from-service` one read from the service): `planned` is each service's one-service environment and plan.
+pub fn sidecars(config: &Config, name: &str, planned: &[(&Environment, &DeployPlan)]) -> Result<(), Error> {
+    let registered: Vec<Registered> = planned
+        .iter()
+        .map(|(env, plan)| Registered {
+            source: match &env.task_definition {
+                TaskDefinitionSource::File(path) => super::local::shown(config, path),
+                _ => format!(
+                    "the revision {}/{} runs ({})",
+                    plan.service.cluster,
+                    plan.service.name,
+                    short_arn(&plan.service.task_definition)
+                ),
+            },
+            app: plan.container.clone(),
+            containers: plan.template.container_names().into_iter().map(str::to_owned).collect(),
+        })
+        .collect();
+    Error::from_problems(super::sidecars::check(config, name, &registered))
 }
 
 /// `verify:` with CodeDeploy: the group must hold the replacement on the test listener until told to reroute

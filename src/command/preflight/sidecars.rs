@@ -1,0 +1,97 @@
+//! `image.sidecars` against the task definitions a release registers: a sidecar is pinned into the container of its
+//! name, so one that names no container of any of them would be left out silently. Checked by the local half when
+//! every task definition is a file, and once more when the deploy plans have read the `from-service` ones.
+
+use super::at;
+use crate::Error;
+use crate::config::{self, Config};
+
+/// One task definition a release to an environment registers: what it is called in a message (its file, or the
+/// service whose revision it is), the app's container, and every container's name.
+pub struct Registered {
+    pub source: String,
+    pub app: String,
+    pub containers: Vec<String>,
+}
+
+/// Every sidecar that names no container of `registered` (the task definitions of environment `environment`), each
+/// placed at its key under `image.sidecars`.
+pub fn check(config: &Config, environment: &str, registered: &[Registered]) -> Vec<Error> {
+    let sidecars = config.image.sidecars.keys().map(String::as_str);
+    unmatched(sidecars, registered)
+        .into_iter()
+        .map(|sidecar| unmatched_error(config, environment, sidecar, registered))
+        .collect()
+}
+
+/// The sidecars whose name is no container of any of `registered`: with `services:`, one service's is enough.
+fn unmatched<'a>(sidecars: impl IntoIterator<Item = &'a str>, registered: &[Registered]) -> Vec<&'a str> {
+    sidecars.into_iter().filter(|s| !registered.iter().any(|r| r.containers.iter().any(|c| c == s))).collect()
+}
+
+/// The container a misspelt sidecar most likely means: never an app container, whose image is the release's.
+fn suggestion(sidecar: &str, registered: &[Registered]) -> Option<String> {
+    let candidates: Vec<String> =
+        registered.iter().flat_map(|r| r.containers.iter().filter(|c| **c != r.app).cloned()).collect();
+    config::closest(sidecar, &candidates)
+}
+
+fn unmatched_error(config: &Config, environment: &str, sidecar: &str, registered: &[Registered]) -> Error {
+    let has: Vec<String> =
+        registered.iter().map(|r| format!("{} has: {}", r.source, r.containers.join(", "))).collect();
+    let (definitions, add_to) = match registered.len() {
+        1 => ("the task definition", "the task definition"),
+        _ => ("any task definition", "one of the task definitions"),
+    };
+    let fix = format!(
+        "pinned into the container of its name: rename it under `image.sidecars`, add a container `{sidecar}` to \
+         {add_to}, or remove the sidecar"
+    );
+    let help = match suggestion(sidecar, registered) {
+        Some(s) => format!("did you mean `{s}`? A sidecar is {fix}"),
+        None => format!("a sidecar is {fix}"),
+    };
+    at(
+        config,
+        &["image", "sidecars", sidecar],
+        &format!(
+            "sidecar `{sidecar}` names no container of {definitions} a release to `{environment}` registers ({}), \
+             so it would not be deployed",
+            has.join("; ")
+        ),
+        &help,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(source: &str, app: &str, containers: &[&str]) -> Registered {
+        Registered {
+            source: source.to_owned(),
+            app: app.to_owned(),
+            containers: containers.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_sidecar_matches_a_container_of_any_task_definition_of_the_release() {
+        let one = [registered("web.json", "web", &["web", "proxy"])];
+        assert_eq!(unmatched(["proxy"], &one), Vec::<&str>::new());
+        assert_eq!(unmatched(["proxxy", "proxy", "log"], &one), ["proxxy", "log"]);
+        // With `services:`, one service's task definition holding it is enough.
+        let two = [registered("web.json", "web", &["web"]), registered("worker.json", "worker", &["worker", "log"])];
+        assert_eq!(unmatched(["log"], &two), Vec::<&str>::new());
+        assert_eq!(unmatched(["proxy", "log"], &two), ["proxy"]);
+        assert_eq!(unmatched(["proxy"], &[]), ["proxy"], "no task definition holds anything");
+    }
+
+    #[test]
+    fn a_misspelt_sidecar_suggests_a_container_but_never_the_apps() {
+        let two = [registered("web.json", "web", &["web", "proxy"]), registered("worker.json", "worker", &["worker"])];
+        assert_eq!(suggestion("proxxy", &two).as_deref(), Some("proxy"));
+        assert_eq!(suggestion("wbe", &two), None, "`web` is the app's container, whose image is the release's");
+        assert_eq!(suggestion("log-router", &two), None);
+    }
+}
