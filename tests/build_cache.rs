@@ -109,18 +109,29 @@ fn a_fresh_runner_reuses_unchanged_layers_from_ecr_and_rebuilds_a_changed_depend
     assert_eq!(second[0], first[0], "the dependency layer is v1.0.0's");
     assert_ne!(second[1], first[1], "the app layer was rebuilt");
 
+    // The next app-only change on a fresh runner. v1.0.1 was built from the cache, and the engine leaves the
+    // layers it took from a cache out of that image's inline metadata: v1.0.0, the release before, still has them.
+    fresh_runner(&sb);
+    repo.write("content.txt", "app three");
+    repo.commit("fix: app again");
+    let next = release(&repo, &sb, "1.0.2");
+    next.stderr_has(&format!("{registry}/layers:v1.0.0"));
+    let deps = step_of(&next, "COPY deps.txt");
+    assert!(deps.iter().any(|l| l.ends_with("CACHED")), "every release after a cached one is cached too: {deps:#?}");
+    assert_eq!(layers(&sb, "v1.0.2")[0], first[0], "still v1.0.0's dependency layer");
+
     // A changed dependency file: its layer is built again, whatever the cache holds.
     fresh_runner(&sb);
     repo.write("deps.txt", "dependency set B\n");
     repo.commit("fix: bump dependencies");
-    let v3 = release(&repo, &sb, "1.0.2");
+    let v3 = release(&repo, &sb, "1.0.3");
     let deps = step_of(&v3, "COPY deps.txt");
     assert!(!deps.iter().any(|l| l.ends_with("CACHED")), "a changed file is never taken from the cache: {deps:#?}");
-    let third = layers(&sb, "v1.0.2");
+    let third = layers(&sb, "v1.0.3");
     assert_ne!(third[0], second[0], "the dependency layer differs");
     let pushed = format!("{registry}/layers:sha-{}", &repo.head()[..12]);
     assert_eq!(file_in(&pushed, "/deps.txt"), "dependency set B\n");
-    assert_eq!(file_in(&pushed, "/content.txt"), "app two");
+    assert_eq!(file_in(&pushed, "/content.txt"), "app three");
     remove_local_images(&format!("{registry}/layers"));
 }
 

@@ -1,9 +1,12 @@
 //! The layer cache a build takes from the registry, decided while planning (REFERENCE A6).
 //!
 //! A fresh CI runner has no local layers. With no configuration, every build writes BuildKit's inline cache
-//! metadata into the image (`BUILDKIT_INLINE_CACHE=1`) and takes as cache sources the newest released image of
-//! the repository and the image of the parent commit, when ECR holds them: the engine then pulls only the layers
-//! whose cache keys match and rebuilds the rest. The cache never decides *what* is built: a changed instruction
+//! metadata into the image (`BUILDKIT_INLINE_CACHE=1`) and takes as cache sources the image of the parent commit
+//! and the two newest released images of the repository, when ECR holds them: the engine then pulls only the
+//! layers whose cache keys match and rebuilds the rest. Two releases, not one: the Docker engine's own BuildKit
+//! leaves the layers it took from a cache out of the new image's inline metadata (moby/buildkit#1981, #3730),
+//! so an image built from the cache cannot serve as one, and with a single source every other release was built
+//! from scratch (`bench/cold_runner.sh` saw it); the release before it still carries them. The cache never decides *what* is built: a changed instruction
 //! or file changes the cache key, and that layer (and every one after it) is built again.
 //! `image.cache: false` turns it off; a list names the sources instead (a tag of the repository, or a whole
 //! image reference).
@@ -38,8 +41,8 @@ impl CachePlan {
 pub struct Candidates<'a> {
     /// `host/name` of the repository; `None` while it does not exist yet.
     pub repository_uri: Option<&'a str>,
-    /// The tag of the newest release in the repository (`v1.4.0`).
-    pub newest_release: Option<String>,
+    /// The tags of the two newest releases in the repository, newest first (`v1.4.0`, `v1.3.2`).
+    pub newest_releases: Vec<String>,
     /// The `sha-` tag of the parent commit's image, when ECR holds it.
     pub parent: Option<String>,
 }
@@ -56,7 +59,7 @@ pub fn plan(setting: &ImageCache, candidates: &Candidates<'_>) -> CachePlan {
     let from: Vec<String> = match setting {
         ImageCache::Enabled(false) => return CachePlan { inline: false, from: Vec::new() },
         ImageCache::Enabled(true) => {
-            [&candidates.parent, &candidates.newest_release].into_iter().flatten().filter_map(|t| qualify(t)).collect()
+            candidates.parent.iter().chain(&candidates.newest_releases).filter_map(|t| qualify(t)).collect()
         }
         ImageCache::From(named) => named.iter().filter_map(|t| qualify(t)).collect(),
     };
@@ -76,18 +79,22 @@ mod tests {
     fn candidates() -> Candidates<'static> {
         Candidates {
             repository_uri: Some("1.dkr.ecr.eu-west-1.amazonaws.com/web"),
-            newest_release: Some("v1.4.0".into()),
+            newest_releases: vec!["v1.4.0".into(), "v1.3.2".into()],
             parent: Some("sha-0123456789ab".into()),
         }
     }
 
     #[test]
-    fn by_default_the_parent_commit_then_the_newest_release() {
+    fn by_default_the_parent_commit_then_the_two_newest_releases() {
         let plan = plan(&ImageCache::Enabled(true), &candidates());
         assert!(plan.inline);
         assert_eq!(
             plan.from,
-            ["1.dkr.ecr.eu-west-1.amazonaws.com/web:sha-0123456789ab", "1.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.0"]
+            [
+                "1.dkr.ecr.eu-west-1.amazonaws.com/web:sha-0123456789ab",
+                "1.dkr.ecr.eu-west-1.amazonaws.com/web:v1.4.0",
+                "1.dkr.ecr.eu-west-1.amazonaws.com/web:v1.3.2"
+            ]
         );
     }
 
