@@ -2,16 +2,19 @@
 //!
 //! A fresh CI runner has no local layers. With no configuration, every build writes BuildKit's inline cache
 //! metadata into the image (`BUILDKIT_INLINE_CACHE=1`) and takes as cache sources the image of the parent commit
-//! and the two newest released images of the repository, when ECR holds them: the engine then pulls only the
-//! layers whose cache keys match and rebuilds the rest. Two releases, not one: the Docker engine's own BuildKit
-//! leaves the layers it took from a cache out of the new image's inline metadata (moby/buildkit#1981, #3730),
-//! so an image built from the cache cannot serve as one, and with a single source every other release was built
-//! from scratch (`bench/cold_runner.sh` saw it); the release before it still carries them. The cache never decides *what* is built: a changed instruction
+//! and the [`RELEASES`] newest released images of the repository, when ECR holds them: the engine then pulls only
+//! the layers whose cache keys match and rebuilds the rest. Several releases, not one: the Docker engine's own
+//! BuildKit leaves the layers it took from a cache out of the new image's inline metadata (moby/buildkit#1981,
+//! #3730), so only an image built without the cache can serve as one. With one source every other cold release
+//! was built from scratch (`bench/cold_runner.sh` saw it); with three, one in four is. The cache never decides *what* is built: a changed instruction
 //! or file changes the cache key, and that layer (and every one after it) is built again.
 //! `image.cache: false` turns it off; a list names the sources instead (a tag of the repository, or a whole
 //! image reference).
 
 use crate::config::ImageCache;
+
+/// How many of the newest releases a build takes cache from (besides the parent commit's image).
+pub const RELEASES: usize = 3;
 
 /// The build arg that makes BuildKit write cache metadata into the image's config.
 pub const INLINE_CACHE_ARG: &str = "BUILDKIT_INLINE_CACHE";
@@ -41,7 +44,7 @@ impl CachePlan {
 pub struct Candidates<'a> {
     /// `host/name` of the repository; `None` while it does not exist yet.
     pub repository_uri: Option<&'a str>,
-    /// The tags of the two newest releases in the repository, newest first (`v1.4.0`, `v1.3.2`).
+    /// The tags of the [`RELEASES`] newest releases in the repository, newest first (`v1.4.0`, `v1.3.2`).
     pub newest_releases: Vec<String>,
     /// The `sha-` tag of the parent commit's image, when ECR holds it.
     pub parent: Option<String>,
@@ -85,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn by_default_the_parent_commit_then_the_two_newest_releases() {
+    fn by_default_the_parent_commit_then_the_newest_releases() {
         let plan = plan(&ImageCache::Enabled(true), &candidates());
         assert!(plan.inline);
         assert_eq!(

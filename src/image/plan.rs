@@ -208,7 +208,7 @@ pub async fn plan_cache(
         let mut versions: Vec<&semver::Version> = registry.iter().filter(in_repository).map(|r| &r.version).collect();
         versions.sort_unstable_by(|a, b| b.cmp(a));
         versions.dedup();
-        candidates.newest_releases = versions.into_iter().take(2).map(|v| format!("v{v}")).collect();
+        candidates.newest_releases = versions.into_iter().take(cache::RELEASES).map(|v| format!("v{v}")).collect();
         if let Some(parent) = parent_commit.and_then(|c| c.get(..12)) {
             let tag = format!("sha-{parent}");
             if ecr::existing(ecr_client, repo, std::slice::from_ref(&tag)).await?.contains_key(&tag) {
