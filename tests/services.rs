@@ -211,7 +211,7 @@ fn bad_services_config_is_refused_before_the_first_write() {
     sb.service(Controller::CodeDeploy);
     sb.worker("prod");
     let good = config("parallel", "");
-    let cases: [(&str, String, &[&str]); 6] = [
+    let cases: [(&str, String, &[&str]); 7] = [
         (
             "both forms",
             good.replace("    order: parallel\n", "    order: parallel\n    service: web\n    container: web\n"),
@@ -243,6 +243,15 @@ fn bad_services_config_is_refused_before_the_first_write() {
                 ".pipeline.yml:5:",
                 "sidecar `log` names no container of any task definition a release to `prod` registers",
                 "(task-definition.json has: web; worker.json has: worker)",
+            ],
+        ),
+        (
+            "a sidecar named like the second service's app container",
+            good.replace("  repository: web\n", "  repository: web\n  sidecars:\n    worker: { image: \"web:v1\" }\n"),
+            &[
+                ".pipeline.yml:5:",
+                "sidecar `worker` is named like the app container `worker` of service `worker` in `prod`",
+                "rename the sidecar under `image.sidecars`",
             ],
         ),
     ];

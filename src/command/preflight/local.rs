@@ -133,13 +133,17 @@ fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Ve
     }
 }
 
-/// Each sidecar names a container of a task definition the release to each environment registers (with `services:`,
-/// of one service's at least). Decided here when all of an environment's are files that load; else, for a
-/// `from-service` one, once AWS was read (`remote::sidecars`).
+/// No sidecar is named like an app container (decided from the config alone), and each names a container of a task
+/// definition the release to each environment registers (with `services:`, of one service's at least): decided here
+/// when all of an environment's are files that load; else, for a `from-service` one, once AWS was read
+/// (`remote::sidecars`).
 fn sidecars(config: &Config, environments: &[(&str, &Environment)], problems: &mut Vec<Error>) {
     if config.image.sidecars.is_empty() {
         return;
     }
+    let apps: Vec<(&str, &str, &str)> =
+        environments.iter().map(|(name, env)| (*name, env.service.as_str(), env.container.as_str())).collect();
+    problems.extend(super::sidecars::app_named(config, &apps));
     let mut seen = Vec::new();
     for (name, _) in environments {
         if seen.contains(name) {
