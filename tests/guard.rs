@@ -44,6 +44,40 @@ fn an_alarm_during_the_codedeploy_bake_returns_traffic_to_the_previous_revision(
 }
 
 #[test]
+fn an_alarm_before_the_codedeploy_replacement_exists_is_a_rollback_where_nothing_had_moved() {
+    // 1x: CodeDeploy spends three seconds (Created, then BeforeInstall) before Install creates the replacement task
+    // set, so an alarm set as soon as the deployment is created stops it before then.
+    let sb = Sandbox::with(pipeline_sandbox::SandboxOptions { time_scale: 1.0, ..Default::default() });
+    let svc = sb.service(Controller::CodeDeploy);
+    sb.create_alarm("web-errors");
+    let repo = repo_for(Controller::CodeDeploy, "    guard:\n      poll-interval: 50ms\n      alarms: [web-errors]\n");
+    let (run, seen) = run_with(release(&repo, &sb), "deployment d-", Duration::ZERO, |_| {
+        sb.set_alarm("web-errors", StateValue::Alarm)
+    });
+    assert!(seen, "the deployment was created\n{}", run.stderr);
+    run.code(ROLLED_BACK)
+        .stderr_has("web-errors")
+        .stderr_has(&format!("nothing had moved; the service still runs {}", svc.initial_td));
+    assert_eq!(sb.running_td(&svc), svc.initial_td, "the service runs its initial revision");
+    assert_eq!(sb.in_flight(&svc), Vec::<String>::new(), "nothing in flight");
+    // The replacement never existed: Install was skipped, no rollback deployment was made, one task set only.
+    let deployments = sb.codedeploy_deployments();
+    assert_eq!(deployments.len(), 1, "no rollback deployment: {deployments:?}");
+    let (cd, ecs) = (sb.codedeploy(), sb.ecs());
+    let (events, task_sets) = sb.block_on(async {
+        let target = cd.get_deployment_target().deployment_id(&deployments[0]).target_id("prod:web").send().await;
+        let target = target.expect("GetDeploymentTarget");
+        let ecs_target = target.deployment_target().and_then(|t| t.ecs_target()).expect("an ECS target").clone();
+        let described = ecs.describe_services().cluster(&svc.cluster).services(&svc.name).send().await.unwrap();
+        (ecs_target.lifecycle_events().to_vec(), described.services()[0].task_sets().len())
+    });
+    let install = events.iter().find(|e| e.lifecycle_event_name() == Some("Install")).expect("an Install event");
+    assert_eq!(install.status().map(|s| s.as_str()), Some("Skipped"), "Install never ran: {events:?}");
+    assert_eq!(task_sets, 1, "only the original task set");
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
+#[test]
 fn a_bake_longer_than_the_termination_wait_is_refused_at_plan_time_with_the_fix() {
     let sb = Sandbox::start();
     let svc = sb.service(Controller::CodeDeploy);

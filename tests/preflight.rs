@@ -443,6 +443,29 @@ const REFERENCE_CASES: &[Case] = &[
             );
         },
     ),
+    case(
+        "a sidecar named like the app container",
+        USAGE,
+        InConfig("web: {image"),
+        &[
+            "sidecar `web` is named like the app container `web` of service `web` in `prod`",
+            "its image would replace the release's own",
+            "rename the sidecar under `image.sidecars`",
+        ],
+        NoCalls,
+        |s| s.config("  repository: web\n", "  repository: web\n  sidecars:\n    web: {image: \"web:v1\"}\n"),
+    ),
+    case(
+        "a sidecar named like the app container of a `from-service` task definition",
+        USAGE,
+        InConfig("web: {context"),
+        &["sidecar `web` is named like the app container `web` of service `web` in `prod`"],
+        NoCalls,
+        |s| {
+            s.config("  repository: web\n", "  repository: web\n  sidecars:\n    web: {context: proxy}\n");
+            s.config("task-definition: task-definition.json", "task-definition: from-service");
+        },
+    ),
     case("a lifecycle policy that is not JSON", USAGE, InConfig("lifecycle-policy"), &["is not JSON"], NoCalls, |s| {
         s.config("  repository: web\n", "  repository: web\n  lifecycle-policy: policy.json\n");
         s.files.push(("policy.json", "rules: []".into()));

@@ -211,7 +211,7 @@ fn bad_services_config_is_refused_before_the_first_write() {
     sb.service(Controller::CodeDeploy);
     sb.worker("prod");
     let good = config("parallel", "");
-    let cases: [(&str, String, &[&str]); 6] = [
+    let cases: [(&str, String, &[&str]); 7] = [
         (
             "both forms",
             good.replace("    order: parallel\n", "    order: parallel\n    service: web\n    container: web\n"),
@@ -245,6 +245,15 @@ fn bad_services_config_is_refused_before_the_first_write() {
                 "(task-definition.json has: web; worker.json has: worker)",
             ],
         ),
+        (
+            "a sidecar named like the second service's app container",
+            good.replace("  repository: web\n", "  repository: web\n  sidecars:\n    worker: { image: \"web:v1\" }\n"),
+            &[
+                ".pipeline.yml:5:",
+                "sidecar `worker` is named like the app container `worker` of service `worker` in `prod`",
+                "rename the sidecar under `image.sidecars`",
+            ],
+        ),
     ];
     let before = sb.writes();
     for (what, text, needles) in cases {
@@ -263,6 +272,31 @@ fn bad_services_config_is_refused_before_the_first_write() {
         assert!(run.stderr.contains(needle), "run-task: stderr lacks {needle:?}\n{}", run.stderr);
     }
     assert_eq!(sb.writes(), before, "no write call reached the sandbox");
+}
+
+#[test]
+fn check_runs_each_services_local_checks_in_every_environment_not_only_the_chosen_one() {
+    let sb = Sandbox::start();
+    // `prod` lists services; `staging`, the one `check` plans, is one service. Each of prod's services is checked as a
+    // release to prod would check it, so worker.json (prod's second service's own file) is read too.
+    let staging = "  staging:\n    cluster: staging\n    service: web\n    task-definition: task-definition.json\n    \
+                   container: web\n    strategy: rolling\n";
+    let text = config("parallel", "").replace("environments:\n", &format!("environments:\n{staging}"));
+    let check =
+        |repo: &Repo| Pipeline::new(repo).sandbox(&sb).args(&["-e", "staging", "check", "--version", "1.0.0"]).run();
+
+    let typo = repo(&text);
+    typo.write("worker.json", &WORKER_TASK_DEFINITION.replace("\"essential\"", "\"essentail\""));
+    typo.commit("fix: a typo in the worker");
+    check(&typo).code(USAGE).stderr_has("worker.json:3:").stderr_has("did you mean `essential`?");
+
+    let missing = repo(&text.replace("task-definition: worker.json", "task-definition: workr.json"));
+    let line = text.lines().position(|l| l.contains("task-definition: worker.json")).unwrap() + 1;
+    check(&missing)
+        .code(USAGE)
+        .stderr_has(&format!(".pipeline.yml:{line}:"))
+        .stderr_has("there is no task definition file at workr.json");
+    assert_eq!(sb.writes(), BTreeMap::new(), "no write call reached the sandbox");
 }
 
 #[test]

@@ -57,13 +57,15 @@ pub async fn run(run: &mut Run<'_>, request: &VersionRequest) -> Result<(), Erro
     planned
 }
 
-/// Every environment's files checked, then the release planned: live when AWS answers, offline when
-/// there are no credentials (or no region) to ask it with.
+/// Every environment's files checked (each service's, with `services:`), then the release planned: live when AWS
+/// answers, offline when there are no credentials (or no region) to ask it with.
 async fn plan(run: &mut Run<'_>, config: &Config, request: &VersionRequest) -> Result<(), Error> {
+    // Each environment as a release to it is checked: with `services:`, each service's own task definition.
+    let each: Vec<(&str, Vec<_>)> =
+        config.environments.iter().map(|(n, env)| (n.as_str(), env.each_service())).collect();
     let mut everything = Scope { image: true, ..Scope::default() };
-    for (name, env) in &config.environments {
-        everything.environments.push((name, env));
-        everything.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+    for (name, all) in &each {
+        everything.deploying(name, all);
     }
     planning::check_locally(run, config, &everything)?;
     match planning::release(run, config, request, true).await {

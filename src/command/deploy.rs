@@ -41,10 +41,7 @@ pub async fn plan(run: &mut Run<'_>, image: &str) -> Result<Planned, Error> {
     let each = env.each_service();
     let mut scope = Scope::release(None);
     scope.image = false;
-    for (_, one) in &each {
-        scope.environments.push((name, one));
-        scope.tasks.extend(one.before_deploy.iter().map(|s| (s.run_task.as_str(), one)));
-    }
+    scope.deploying(name, &each);
     planning::check_locally(run, &config, &scope)?;
     let (aws, found, promotion) = locate(run, &config, env, image).await?;
     let deploy =

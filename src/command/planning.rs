@@ -275,9 +275,8 @@ pub async fn release(
     // Each service of `services:` is checked as the one-service environment it is deployed as.
     let each = environment.filter(|_| with_deploy).map(|(name, env)| (name, env.each_service()));
     let mut scope = Scope::release(None);
-    for (name, env) in each.iter().flat_map(|(name, all)| all.iter().map(move |(_, env)| (*name, env))) {
-        scope.environments.push((name, env));
-        scope.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+    if let Some((name, all)) = &each {
+        scope.deploying(name, all);
     }
     check_locally(run, config, &scope)?;
     let aws = match environment {

@@ -436,18 +436,28 @@ async fn stop(
     if let Err(e) = watcher.transient.read(call).await {
         return Err(still_running(deployment, &format!("{}; StopDeployment failed: {e}", interrupt.describe())));
     }
-    let result = match settle(cd, deployment, watcher).await {
+    let settled = settle(cd, deployment, watcher).await;
+    // Rolled back with no rollback deployment: stopped before the replacement existed (see `ended_badly`).
+    let unmoved = settled.as_ref().is_ok_and(|info| info.rollback_id.is_none());
+    let result = match settled {
         Ok(info) => ended_badly(aws, svc, deployment, &info, previous, watcher).await,
         Err(e) => confirm_on_service(aws, svc, previous, &interrupt.describe(), &e).await,
     };
+    let back = |now_running: &str| {
+        if unmoved { nothing_moved(now_running) } else { format!("the service runs {now_running} again") }
+    };
     let result = match (&interrupt, result) {
         (Interrupt::Alarm { name, reason }, Err(Error::RolledBack { now_running, .. })) => {
-            reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
-            Err(Error::RolledBack { reason: format!("guard alarm `{name}` fired: {reason}"), now_running })
+            reporter.finished(Stage::Rollback, back(&now_running));
+            let mut reason = format!("guard alarm `{name}` fired: {reason}");
+            if unmoved {
+                reason = format!("{reason}; {}", nothing_moved(&now_running));
+            }
+            Err(Error::RolledBack { reason, now_running })
         }
         // Stopped while Ready: production traffic had not moved, so no user request reached the release.
         (Interrupt::VerifyFailed { reason }, Err(Error::RolledBack { now_running, .. })) => {
-            reporter.finished(Stage::Rollback, format!("the service runs {now_running} again"));
+            reporter.finished(Stage::Rollback, back(&now_running));
             Err(Error::RolledBack {
                 reason: format!("{reason}; no production request reached the new release"),
                 now_running,
@@ -503,7 +513,8 @@ async fn confirm_on_service(
     }
 }
 
-/// A Failed/Stopped deployment: rolled back if CodeDeploy started a rollback deployment and it succeeded.
+/// A Failed/Stopped deployment: rolled back if CodeDeploy started a rollback deployment and it succeeded, or if it
+/// needed none because nothing had moved ([`unmoved`]).
 async fn ended_badly(
     aws: &Aws,
     svc: &ServiceInfo,
@@ -514,6 +525,12 @@ async fn ended_badly(
 ) -> Result<(), Error> {
     let reason = info.error.clone().unwrap_or_else(|| format!("deployment {deployment} ended {:?}", info.status));
     let Some(rollback) = &info.rollback_id else {
+        if unmoved(aws, svc, info, previous, watcher).await {
+            return Err(Error::RolledBack {
+                reason: format!("{reason}; {}", nothing_moved(previous)),
+                now_running: previous.to_owned(),
+            });
+        }
         return Err(Error::DeployFailed {
             reason,
             help: format!("CodeDeploy did not roll back; run `pipeline rollback` to return to {previous}"),
@@ -531,6 +548,26 @@ async fn ended_badly(
             help: "look at the deployment group in the CodeDeploy console now".into(),
         })
     }
+}
+
+/// Whether a deployment that ended with no rollback deployment left the service as it was. CodeDeploy makes none
+/// when it stops before Install created the replacement task set: "Rollback before Install is impossible"
+/// (REFERENCE 3.2), and StopDeployment's `autoRollbackEnabled` (3.6) then has nothing to return from. What the
+/// service runs decides (DescribeServices): the deployment ended, its PRIMARY task set (or its `taskDefinition`)
+/// still `previous`, and no other ACTIVE task set (2.3) that could take traffic.
+async fn unmoved(aws: &Aws, svc: &ServiceInfo, info: &Info, previous: &str, watcher: &Watcher<'_>) -> bool {
+    if !matches!(info.status, DeploymentStatus::Failed | DeploymentStatus::Stopped) {
+        return false;
+    }
+    let read = || crate::ecs::service::describe(&aws.ecs, &svc.cluster, &svc.name);
+    match watcher.transient.read(read).await {
+        Ok(now) => now.running() == previous && now.active_task_sets.is_empty(),
+        Err(_) => false,
+    }
+}
+
+fn nothing_moved(previous: &str) -> String {
+    format!("nothing had moved; the service still runs {previous}")
 }
 
 #[cfg(test)]

@@ -433,6 +433,7 @@ mod tests {
                 launch_type: None,
                 deployments: Vec::new(),
                 primary_task_set: None,
+                active_task_sets: Vec::new(),
                 events: Vec::new(),
                 deployment_alarms: None,
                 circuit_breaker: None,

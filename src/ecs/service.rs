@@ -33,6 +33,9 @@ pub struct ServiceInfo {
     pub deployments: Vec<DeploymentView>,
     /// The task definition of the PRIMARY task set (CODE_DEPLOY services: the blue one).
     pub primary_task_set: Option<String>,
+    /// The task definitions of its ACTIVE task sets (CODE_DEPLOY: a replacement beside the PRIMARY one; a DRAINING one
+    /// is on its way out and serves no traffic).
+    pub active_task_sets: Vec<String>,
     /// The last service events, newest first (for diagnostics).
     pub events: Vec<String>,
     /// `deploymentConfiguration.alarms`: ECS's own alarm watch over its deployments.
@@ -134,6 +137,12 @@ pub(crate) fn info(cluster: &str, svc: &Service) -> ServiceInfo {
             .find(|t| t.status() == Some("PRIMARY"))
             .and_then(|t| t.task_definition())
             .map(str::to_owned),
+        active_task_sets: svc
+            .task_sets()
+            .iter()
+            .filter(|t| t.status() == Some("ACTIVE"))
+            .map(|t| t.task_definition().unwrap_or_default().to_owned())
+            .collect(),
         events: svc.events().iter().take(10).filter_map(|e| e.message().map(str::to_owned)).collect(),
         deployment_alarms: config.and_then(|c| c.alarms()).map(|a| DeploymentAlarms {
             names: a.alarm_names().to_vec(),
@@ -187,6 +196,7 @@ mod tests {
             .task_sets(TaskSet::builder().status("PRIMARY").task_definition("web:4").build())
             .build();
         assert_eq!(info("prod", &blue_green).running(), "web:4");
+        assert_eq!(info("prod", &blue_green).active_task_sets, ["web:5"], "the replacement beside it");
         let bare = Service::builder().task_definition("web:1").build();
         assert_eq!(info("prod", &bare).running(), "web:1");
     }

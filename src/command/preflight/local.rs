@@ -7,7 +7,7 @@ use std::path::Path;
 use super::sidecars::Registered;
 use super::{Scope, at};
 use crate::Error;
-use crate::config::{Config, Environment, TaskDefinitionRef, TaskDefinitionSource};
+use crate::config::{Config, Environment, ServiceSpec, TaskDefinitionRef, TaskDefinitionSource};
 use crate::task_definition::{self, RenderInput, TaskDefinitionDoc};
 
 /// Runs every local check of `scope`; all problems are returned together.
@@ -87,11 +87,18 @@ fn image(config: &Config, problems: &mut Vec<Error>) {
 /// The environment's task definition (loaded and checked against the ECS shape), its container, and the env and
 /// secrets merged into it.
 fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Vec<Error>) {
-    let key = |k: &'static str| ["environments", name, k];
+    let service = service_of(config, name, env);
+    // A service's own settings are under `services.<key>`; what it takes from its environment is the environment's.
+    let key = |k: &'static str| -> Vec<&str> {
+        match &service {
+            Some((key, _)) => vec!["environments", name, "services", key, k],
+            None => vec!["environments", name, k],
+        }
+    };
     for var in env.env.keys().filter(|k| env.secrets.contains_key(*k)) {
         problems.push(at(
             config,
-            &["environments", name, "secrets", var],
+            &secret_key(name, service.as_ref(), var),
             &format!("`{var}` is set both in `env` and in `secrets`"),
             "ECS rejects a name that is both an environment variable and a secret; keep one of them",
         ));
@@ -100,7 +107,7 @@ fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Ve
         if let Some(why) = bad_value_from(from) {
             problems.push(at(
                 config,
-                &["environments", name, "secrets", var],
+                &secret_key(name, service.as_ref(), var),
                 &format!("secret `{var}`: `{from}` {why}"),
                 "give an SSM parameter (`arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`, or its name in the same region) \
                  or a Secrets Manager secret ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`)",
@@ -133,13 +140,36 @@ fn environment(config: &Config, name: &str, env: &Environment, problems: &mut Ve
     }
 }
 
-/// Each sidecar names a container of a task definition the release to each environment registers (with `services:`,
-/// of one service's at least). Decided here when all of an environment's are files that load; else, for a
-/// `from-service` one, once AWS was read (`remote::sidecars`).
+/// The key under `services:` and the spec of the service `env` is (as `each_service` expanded it), when environment
+/// `name` lists services.
+fn service_of<'c>(config: &'c Config, name: &str, env: &Environment) -> Option<(String, &'c ServiceSpec)> {
+    let listed = config.environments.get(name).filter(|e| e.has_services())?;
+    let (key, _) =
+        listed.each_service().into_iter().find(|(_, e)| e.cluster == env.cluster && e.service == env.service)?;
+    listed.services.get(&key).map(|spec| (key, spec))
+}
+
+/// Where secret `var` of environment `name` (or of its `service`, when that sets it) is in the config.
+fn secret_key<'a>(name: &'a str, service: Option<&'a (String, &ServiceSpec)>, var: &'a str) -> Vec<&'a str> {
+    match service {
+        Some((key, spec)) if spec.secrets.contains_key(var) => {
+            vec!["environments", name, "services", key, "secrets", var]
+        }
+        _ => vec!["environments", name, "secrets", var],
+    }
+}
+
+/// No sidecar is named like an app container (decided from the config alone), and each names a container of a task
+/// definition the release to each environment registers (with `services:`, of one service's at least): decided here
+/// when all of an environment's are files that load; else, for a `from-service` one, once AWS was read
+/// (`remote::sidecars`).
 fn sidecars(config: &Config, environments: &[(&str, &Environment)], problems: &mut Vec<Error>) {
     if config.image.sidecars.is_empty() {
         return;
     }
+    let apps: Vec<(&str, &str, &str)> =
+        environments.iter().map(|(name, env)| (*name, env.service.as_str(), env.container.as_str())).collect();
+    problems.extend(super::sidecars::app_named(config, &apps));
     let mut seen = Vec::new();
     for (name, _) in environments {
         if seen.contains(name) {

@@ -37,6 +37,15 @@ impl<'c> Scope<'c> {
         }
         scope
     }
+
+    /// What a deployment to `name` uses: `each` is its `each_service()`, so each service of `services:` is checked as
+    /// the one-service environment it is deployed as, with its before-deploy tasks.
+    pub fn deploying(&mut self, name: &'c str, each: &'c [(String, Environment)]) {
+        for (_, env) in each {
+            self.environments.push((name, env));
+            self.tasks.extend(env.before_deploy.iter().map(|s| (s.run_task.as_str(), env)));
+        }
+    }
 }
 
 /// A problem placed at a key of the config file (or the deepest of its parents the file has).

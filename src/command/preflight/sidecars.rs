@@ -24,6 +24,41 @@ pub fn check(config: &Config, environment: &str, registered: &[Registered]) -> V
         .collect()
 }
 
+/// Every sidecar named like the app container of one of `apps` (environment, service, container), placed at its key
+/// under `image.sidecars`: a sidecar is pinned into the container of its name, so its image would replace the
+/// release's own in the task definition. Needs only the config, so it holds for `from-service` ones too.
+pub fn app_named(config: &Config, apps: &[(&str, &str, &str)]) -> Vec<Error> {
+    config
+        .image
+        .sidecars
+        .keys()
+        .filter_map(|sidecar| {
+            let mut services: Vec<String> = Vec::new();
+            for (environment, service, _) in apps.iter().filter(|(_, _, container)| container == sidecar) {
+                let named = format!("service `{service}` in `{environment}`");
+                if !services.contains(&named) {
+                    services.push(named);
+                }
+            }
+            (!services.is_empty()).then(|| app_named_error(config, sidecar, &services))
+        })
+        .collect()
+}
+
+fn app_named_error(config: &Config, sidecar: &str, services: &[String]) -> Error {
+    at(
+        config,
+        &["image", "sidecars", sidecar],
+        &format!(
+            "sidecar `{sidecar}` is named like the app container `{sidecar}` of {}: its image would replace the \
+             release's own",
+            services.join(", ")
+        ),
+        "rename the sidecar under `image.sidecars` to the sidecar container it pins; the app container's image is \
+         always the one the release builds or deploys",
+    )
+}
+
 /// The sidecars whose name is no container of any of `registered`: with `services:`, one service's is enough.
 fn unmatched<'a>(sidecars: impl IntoIterator<Item = &'a str>, registered: &[Registered]) -> Vec<&'a str> {
     sidecars.into_iter().filter(|s| !registered.iter().any(|r| r.containers.iter().any(|c| c == s))).collect()
