@@ -4,7 +4,8 @@
 
 use super::at;
 use crate::Error;
-use crate::config::{self, Config};
+use crate::config::{self, Config, TaskDefinitionSource};
+use crate::task_definition::TaskDefinitionDoc;
 
 /// One task definition a release to an environment registers: what it is called in a message (its file, or the
 /// service whose revision it is), the app's container, and every container's name.
@@ -14,14 +15,30 @@ pub struct Registered {
     pub containers: Vec<String>,
 }
 
-/// Every sidecar that names no container of `registered` (the task definitions of environment `environment`), each
-/// placed at its key under `image.sidecars`.
+/// Every sidecar that names no container of `registered` (the task definitions of environment `environment`) nor of
+/// another environment's task-definition file, each placed at its key under `image.sidecars`. One that another
+/// environment's task definition has is meant for that environment (a log router only in prod, say), not misspelt:
+/// where no container has its name, it is simply not pinned.
 pub fn check(config: &Config, environment: &str, registered: &[Registered]) -> Vec<Error> {
     let sidecars = config.image.sidecars.keys().map(String::as_str);
+    let elsewhere = elsewhere(config, environment);
     unmatched(sidecars, registered)
         .into_iter()
+        .filter(|sidecar| !elsewhere.iter().any(|c| c == sidecar))
         .map(|sidecar| unmatched_error(config, environment, sidecar, registered))
         .collect()
+}
+
+/// The containers of the task-definition files of every environment but `environment` (each service's, with
+/// `services:`); one that does not load is reported when that environment is checked.
+fn elsewhere(config: &Config, environment: &str) -> Vec<String> {
+    let others = config.environments.iter().filter(|(name, _)| name.as_str() != environment);
+    let services = others.flat_map(|(_, env)| env.each_service());
+    let files = services.filter_map(|(_, one)| match &one.task_definition {
+        TaskDefinitionSource::File(path) => TaskDefinitionDoc::load(path).ok(),
+        _ => None,
+    });
+    files.flat_map(|loaded| loaded.doc.container_names().into_iter().map(str::to_owned).collect::<Vec<_>>()).collect()
 }
 
 /// Every sidecar named like the app container of one of `apps` (environment, service, container), placed at its key
@@ -120,6 +137,35 @@ mod tests {
         assert_eq!(unmatched(["log"], &two), Vec::<&str>::new());
         assert_eq!(unmatched(["proxy", "log"], &two), ["proxy"]);
         assert_eq!(unmatched(["proxy"], &[]), ["proxy"], "no task definition holds anything");
+    }
+
+    #[test]
+    fn a_sidecar_another_environments_task_definition_has_is_meant_for_it_not_misspelt() {
+        let dir = tempfile::tempdir().unwrap();
+        let td = |containers: &str| format!(r#"{{"family": "web", "containerDefinitions": [{containers}]}}"#);
+        std::fs::write(dir.path().join("staging.json"), td(r#"{"name": "web", "image": "x"}"#)).unwrap();
+        let prod = r#"{"name": "web", "image": "x"}, {"name": "log", "image": "x"}"#;
+        std::fs::write(dir.path().join("prod.json"), td(prod)).unwrap();
+        let path = dir.path().join(".pipeline.yml");
+        std::fs::write(
+            &path,
+            "version: 1\nimage:\n  repository: web\n  sidecars:\n    log: {image: \"log:v1\"}\n    lgo: {image: \"log:v1\"}\n\
+             environments:\n  staging: {cluster: s, service: web, task-definition: staging.json, container: web}\n\
+             \x20 prod: {cluster: p, service: web, task-definition: prod.json, container: web}\n",
+        )
+        .unwrap();
+        let config = crate::config::load(&path, &[]).unwrap();
+        let refused = |environment: &str, containers: &[&str]| -> Vec<String> {
+            let registered = [registered(&format!("{environment}.json"), "web", containers)];
+            check(&config, environment, &registered).iter().map(|e| e.to_string()).collect()
+        };
+        // `log` is prod's: a staging release leaves it out. `lgo` is no container anywhere: a typo, refused.
+        let staging = refused("staging", &["web"]);
+        assert_eq!(staging.len(), 1, "{staging:?}");
+        assert!(staging[0].contains("sidecar `lgo`"), "{staging:?}");
+        let prod = refused("prod", &["web", "log"]);
+        assert_eq!(prod.len(), 1, "{prod:?}");
+        assert!(prod[0].contains("sidecar `lgo`"), "{prod:?}");
     }
 
     #[test]
