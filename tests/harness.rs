@@ -272,6 +272,27 @@ pub fn remove_local_images(prefix: &str) {
     }
 }
 
+/// `docker build` of `context` tagged `tag` with the classic builder, as a test's fixture image. Tests build the
+/// same context side by side while others remove their tags of it from the shared engine, so a build can find a
+/// cached step whose image was deleted a moment later ("unable to find image sha256:…", seen in CI): building
+/// again takes the step afresh.
+pub fn docker_build(context: &std::path::Path, tag: &str) {
+    let mut stderr = String::new();
+    for _ in 0..3 {
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", tag])
+            .arg(context)
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap_or_else(|e| panic!("the tests need the docker CLI: {e}"));
+        if out.status.success() {
+            return;
+        }
+        stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    }
+    panic!("docker build of {} failed three times: {stderr}", context.display());
+}
+
 /// The repository root (for examples/hello).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -35,13 +35,7 @@ impl HelloImage {
         assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let tag = format!("pipeline-jobs-hello:test-{}-{nanos}", std::process::id());
-        let out = Command::new("docker")
-            .args(["build", "-q", "-t", &tag])
-            .arg(&hello)
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .unwrap_or_else(|e| panic!("the job tests need the docker CLI: {e}"));
-        assert!(out.status.success(), "docker build: {}", String::from_utf8_lossy(&out.stderr));
+        crate::harness::docker_build(&hello, &tag);
         Self { tag }
     }
 }

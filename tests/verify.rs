@@ -22,13 +22,7 @@ pub fn build_hello() {
     let hello = repo_root().join("examples/hello");
     let built = Command::new(hello.join("build.sh")).output().expect("examples/hello/build.sh runs");
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
-    let image = Command::new("docker")
-        .args(["build", "-q", "-t", "pipeline-demo/hello:initial"])
-        .arg(&hello)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker runs");
-    assert!(image.status.success(), "{}", String::from_utf8_lossy(&image.stderr));
+    crate::harness::docker_build(&hello, "pipeline-demo/hello:initial");
 }
 
 struct World {
