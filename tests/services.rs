@@ -442,6 +442,31 @@ impl Sandbox {
     }
 }
 
+/// The outcome when the worker's guard alarm failed the release while web was in flight: exit 4, the worker
+/// rolled back by its own failure, web stopped because of it and back on its initial revision.
+fn web_stopped_because_the_worker_failed(run: &Run, web: &Service) -> serde_json::Value {
+    run.code(ROLLED_BACK)
+        .stderr_has("`worker`: guard alarm `worker-errors` fired")
+        .stderr_has("`web` stopped at once and rolled back to web:1");
+    let out = run.json();
+    assert_eq!(out["rolled_back"], true);
+    assert_eq!(line(&out, "worker")["state"], "rolled-back");
+    assert_eq!(line(&out, "web")["state"], "stopped");
+    assert_eq!(line(&out, "web")["because_of"], "worker", "web's line names the service that failed");
+    assert_eq!(line(&out, "web")["running_now"], web.initial_td.as_str());
+    out
+}
+
+/// Both services run what they ran before the release, and nothing is left in flight.
+fn both_back_and_settled(sb: &Sandbox, web: &Service, worker: &Service) {
+    assert_eq!(sb.running_td(web), web.initial_td);
+    assert_eq!(sb.running_td(worker), worker.initial_td);
+    for svc in [web, worker] {
+        assert_eq!(sb.settled(svc, Duration::from_secs(10)), Vec::<String>::new(), "{} is left in flight", svc.name);
+    }
+    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+}
+
 /// The deployment id the outcome's line for `name` carries.
 fn deployment_of(out: &serde_json::Value, name: &str) -> String {
     line(out, name)["deployment_id"].as_str().unwrap_or_else(|| panic!("{name} started a deployment: {out}")).to_owned()
@@ -459,15 +484,7 @@ fn a_failed_worker_stops_the_codedeploy_web_in_flight_at_once_with_stop_deployme
         sb.set_alarm("worker-errors", StateValue::Alarm)
     });
     assert!(seen, "web's canary started\n{}", run.stderr);
-    run.code(ROLLED_BACK)
-        .stderr_has("`worker`: guard alarm `worker-errors` fired")
-        .stderr_has("`web` stopped at once and rolled back to web:1");
-    let out = run.json();
-    assert_eq!(out["rolled_back"], true);
-    assert_eq!(line(&out, "worker")["state"], "rolled-back");
-    assert_eq!(line(&out, "web")["state"], "stopped");
-    assert_eq!(line(&out, "web")["because_of"], "worker", "web's line names the service that failed");
-    assert_eq!(line(&out, "web")["running_now"], web.initial_td.as_str());
+    let out = web_stopped_because_the_worker_failed(&run, &web);
 
     // web's deployment was stopped with its rollback, not run to the end and then returned by a second one.
     let web_deployment = deployment_of(&out, "web");
@@ -477,12 +494,7 @@ fn a_failed_worker_stops_the_codedeploy_web_in_flight_at_once_with_stop_deployme
     assert_eq!(more("codedeploy:StopDeployment"), 1, "{writes:?}");
     assert_eq!(more("codedeploy:CreateDeployment"), 1, "no second deployment returned web: {writes:?}");
     assert_eq!(more("ecs:UpdateService"), 2, "the worker's release and its rollback: {writes:?}");
-    assert_eq!(sb.running_td(&web), web.initial_td);
-    assert_eq!(sb.running_td(&worker), worker.initial_td);
-    for svc in [&web, &worker] {
-        assert_eq!(sb.settled(svc, Duration::from_secs(10)), Vec::<String>::new(), "{} is left in flight", svc.name);
-    }
-    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+    both_back_and_settled(&sb, &web, &worker);
 }
 
 #[test]
@@ -496,14 +508,7 @@ fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
         sb.set_alarm("worker-errors", StateValue::Alarm)
     });
     assert!(seen, "the worker's deployment started\n{}", run.stderr);
-    run.code(ROLLED_BACK)
-        .stderr_has("`worker`: guard alarm `worker-errors` fired")
-        .stderr_has("`web` stopped at once and rolled back to web:1");
-    let out = run.json();
-    assert_eq!(line(&out, "worker")["state"], "rolled-back");
-    assert_eq!(line(&out, "web")["state"], "stopped");
-    assert_eq!(line(&out, "web")["because_of"], "worker");
-    assert_eq!(line(&out, "web")["running_now"], web.initial_td.as_str());
+    let out = web_stopped_because_the_worker_failed(&run, &web);
 
     // web's rollout was superseded by its rollback before it completed, and nothing returned it a second time.
     let web_deployment = deployment_of(&out, "web");
@@ -511,12 +516,7 @@ fn a_failed_worker_stops_the_rolling_web_in_flight_at_once_and_rolls_it_back() {
     let writes = sb.writes();
     let more = |op: &str| writes.get(op).copied().unwrap_or(0) - writes_before.get(op).copied().unwrap_or(0);
     assert_eq!(more("ecs:UpdateService"), 4, "each service's release and its one rollback: {writes:?}");
-    assert_eq!(sb.running_td(&worker), worker.initial_td);
-    assert_eq!(sb.running_td(&web), web.initial_td);
-    for svc in [&web, &worker] {
-        assert_eq!(sb.settled(svc, Duration::from_secs(10)), Vec::<String>::new(), "{} is left in flight", svc.name);
-    }
-    remove_local_images(&format!("{}/web", sb.running.registry_host()));
+    both_back_and_settled(&sb, &web, &worker);
 }
 
 #[test]
